@@ -1,0 +1,66 @@
+# Two commands do all set-up: `make run` (portal with demo data) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || ( [ -x $$HOME/.pyenv/versions/3.12.1/bin/python3 ] && echo $$HOME/.pyenv/versions/3.12.1/bin/python3 ) || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+FAKE_STRIPE_PORT ?= 8420
+
+# Tests talk to real services; override these to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install run test test-fast test-integration test-e2e lint check worker clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is required (Django 6.1): set PYTHON=/path/to/python3.12"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+# The portal on embedded defaults (SQLite, in-process cache and tasks, console email) with
+# a local fake Stripe, at http://127.0.0.1:$(PORT). Set DATABASE_URL/REDIS_URL to use
+# PostgreSQL and Redis instead.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@set -m; \
+	$(BIN)/python manage.py fake_stripe --port $(FAKE_STRIPE_PORT) \
+		--webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe/ & fake=$$!; \
+	( while sleep 60; do $(BIN)/python manage.py release_expired_holds -v0 >/dev/null; done ) & sweeper=$$!; \
+	trap 'kill $$fake $$sweeper 2>/dev/null' EXIT INT TERM; \
+	echo "Portal: http://127.0.0.1:$(PORT)/   Staff: http://127.0.0.1:$(PORT)/admin/"; \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Every test, against PostgreSQL and Redis on this machine (see README).
+test: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
+
+test-fast: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -m "not integration and not e2e"
+
+test-integration: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -m integration
+
+test-e2e: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -m e2e
+
+lint: install
+	$(BIN)/ruff check .
+
+# What CI checks besides the tests: no missing migrations, a clean deploy check.
+check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 \
+		SECRET_KEY=ci-only-$$(head -c 32 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9') \
+		ALLOWED_HOSTS=portal.example.com STRIPE_SECRET_KEY=sk_test_x STRIPE_WEBHOOK_SECRET=whsec_x \
+		STRIPE_PUBLISHABLE_KEY=pk_test_x $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+worker: install
+	$(BIN)/celery -A config worker -B -l info
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,111 @@
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from apps.core.errors import DomainError
+from apps.users.models import normalize_email
+
+from .services import AttendeeInput, BookingRequest, booking_validate_request
+
+
+class BookingForm(forms.Form):
+    """Seats, one named attendee per seat, and the purchaser. Attendee fields are built
+    for the number of seats asked for (`attendee_<n>_name`, `attendee_<n>_email`)."""
+
+    seats = forms.TypedChoiceField(coerce=int, label="Number of seats")
+    first_name = forms.CharField(max_length=150, label="First name")
+    last_name = forms.CharField(max_length=150, label="Last name")
+    email = forms.EmailField(label="Email", help_text="Your confirmation goes here.")
+    phone = forms.CharField(max_length=40, required=False, label="Phone (optional)")
+    company_name = forms.CharField(
+        max_length=200, required=False, label="Company (for group bookings)"
+    )
+    special_requirements = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Special requirements (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Access needs, dietary requirements, anything the trainer should know.",
+    )
+    submission_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, session, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session = session
+        most = max(1, min(settings.BOOKING_MAX_SEATS, session.seats_left or 1))
+        self.fields["seats"].choices = [(n, str(n)) for n in range(1, most + 1)]
+        self.fields["submission_token"].initial = uuid.uuid4()
+        self.seat_count = self._seat_count(most)
+        for n in range(1, self.seat_count + 1):
+            self.fields[f"attendee_{n}_name"] = forms.CharField(
+                max_length=200, label=f"Attendee {n}: full name"
+            )
+            self.fields[f"attendee_{n}_email"] = forms.EmailField(
+                label=f"Attendee {n}: email"
+            )
+
+    def _seat_count(self, most):
+        raw = self.data.get("seats") if self.is_bound else self.initial.get("seats")
+        try:
+            return max(1, min(int(raw), most))
+        except (TypeError, ValueError):
+            return 1
+
+    def attendee_rows(self):
+        return [
+            (n, self[f"attendee_{n}_name"], self[f"attendee_{n}_email"])
+            for n in range(1, self.seat_count + 1)
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        seats = cleaned.get("seats", 1)
+        if seats > self.session.seats_left:
+            left = self.session.seats_left
+            raise ValidationError(
+                "Sorry, this session is sold out." if left == 0
+                else f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}."
+            )
+        emails = {}
+        for n in range(1, self.seat_count + 1):
+            email = normalize_email(cleaned.get(f"attendee_{n}_email", ""))
+            if email in emails:
+                self.add_error(
+                    f"attendee_{n}_email",
+                    f"Attendee {emails[email]} already has this email: each attendee needs "
+                    "their own (it is where their certificate goes).",
+                )
+            emails.setdefault(email, n)
+        if not self.errors:
+            try:
+                booking_validate_request(self.to_request(session_id=self.session.pk))
+            except DomainError as error:
+                raise ValidationError(error.message) from error
+        return cleaned
+
+    def to_request(self, *, session_id) -> BookingRequest:
+        data = self.cleaned_data
+        return BookingRequest(
+            session_id=session_id,
+            purchaser_email=data["email"],
+            purchaser_first_name=data["first_name"].strip(),
+            purchaser_last_name=data["last_name"].strip(),
+            purchaser_phone=data.get("phone", ""),
+            company_name=data.get("company_name", "").strip(),
+            special_requirements=data.get("special_requirements", ""),
+            submission_token=data.get("submission_token") or uuid.uuid4(),
+            attendees=[
+                AttendeeInput(name=data[f"attendee_{n}_name"], email=data[f"attendee_{n}_email"])
+                for n in range(1, self.seat_count + 1)
+            ],
+        )
+
+    def errors_for_filled_fields(self):
+        """For inline validation while typing: hide 'required' on fields not yet filled."""
+        for name in list(self.errors):
+            if name != "__all__" and not self.data.get(name):
+                del self.errors[name]

@@ -1,0 +1,154 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from apps.core.errors import ConflictError
+
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
+
+
+def new_reference() -> str:
+    return "BK-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+class BookingStatus(models.TextChoices):
+    PENDING = "pending", "Pending payment"
+    PAID = "paid", "Paid"
+    COMPLETED = "completed", "Completed"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+    NO_SHOW = "no_show", "No-show"
+
+
+# The only way a booking's status may move. Everything else raises.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    BookingStatus.PENDING: frozenset(
+        {BookingStatus.PAID, BookingStatus.EXPIRED, BookingStatus.CANCELLED}
+    ),
+    BookingStatus.PAID: frozenset(
+        {
+            BookingStatus.COMPLETED,
+            BookingStatus.CANCELLED,
+            BookingStatus.REFUNDED,
+            BookingStatus.NO_SHOW,
+        }
+    ),
+    BookingStatus.COMPLETED: frozenset(),
+    # A card payment that succeeds after its hold lapsed re-takes the seats if they are
+    # still free (otherwise it is refunded automatically and the booking stays expired).
+    BookingStatus.EXPIRED: frozenset({BookingStatus.PAID}),
+    BookingStatus.CANCELLED: frozenset(),
+    BookingStatus.REFUNDED: frozenset(),
+    BookingStatus.NO_SHOW: frozenset(),
+}
+
+# Statuses in which a booking occupies seats on its session.
+SEAT_HOLDING_STATUSES = frozenset(
+    {BookingStatus.PENDING, BookingStatus.PAID, BookingStatus.COMPLETED, BookingStatus.NO_SHOW}
+)
+# Statuses that count towards the purchaser's `total_bookings`.
+COUNTED_STATUSES = frozenset({BookingStatus.PAID, BookingStatus.COMPLETED, BookingStatus.NO_SHOW})
+
+
+class TransitionError(ConflictError):
+    code = "invalid_transition"
+
+
+def check_transition(current: str, new: str) -> None:
+    if new not in ALLOWED_TRANSITIONS.get(current, frozenset()):
+        current_label = BookingStatus(current).label.lower()
+        new_label = BookingStatus(new).label.lower()
+        raise TransitionError(f"A booking that is {current_label} cannot become {new_label}.")
+
+
+class Booking(models.Model):
+    """Seats bought by one purchaser on one session, for one or more attendees."""
+
+    Status = BookingStatus
+
+    reference = models.CharField(max_length=12, unique=True, default=new_reference, editable=False)
+    purchaser = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings"
+    )
+    session = models.ForeignKey(
+        "course_sessions.CourseSession", on_delete=models.PROTECT, related_name="bookings"
+    )
+    status = models.CharField(
+        max_length=12, choices=BookingStatus.choices, default=BookingStatus.PENDING,
+        editable=False,
+    )
+    seats = models.PositiveSmallIntegerField()
+    unit_price = models.PositiveIntegerField(help_text="Per seat, minor units.")
+    total_amount = models.PositiveIntegerField(help_text="Minor units.")
+    currency = models.CharField(max_length=3, default="GBP")
+    company_name = models.CharField(max_length=200, blank=True)
+    special_requirements = models.TextField(blank=True)
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
+    submission_token = models.UUIDField(
+        null=True, blank=True, unique=True, editable=False,
+        help_text="Sent with the booking form; a resubmission finds the first booking.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(seats__gte=1), name="booking_seats_gte_1"),
+            models.CheckConstraint(
+                condition=Q(total_amount__gte=0), name="booking_total_gte_0"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="booking_status_idx"),
+            models.Index(fields=["status", "hold_expires_at"], name="booking_hold_idx"),
+            models.Index(fields=["-created_at"], name="booking_created_idx"),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    def get_absolute_url(self):
+        return reverse("bookings:detail", args=[self.reference])
+
+    @property
+    def holds_seats(self):
+        return self.status in SEAT_HOLDING_STATUSES
+
+    def can_become(self, new_status: str) -> bool:
+        return new_status in ALLOWED_TRANSITIONS.get(self.status, frozenset())
+
+
+class Attendee(models.Model):
+    """One seat of a booking, named. Each attendee is (or becomes) a user and gets
+    their own certificate."""
+
+    class Attendance(models.TextChoices):
+        UNKNOWN = "unknown", "Not marked"
+        ATTENDED = "attended", "Attended"
+        NO_SHOW = "no_show", "No-show"
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="attendees")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attendances"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    attendance = models.CharField(
+        max_length=10, choices=Attendance.choices, default=Attendance.UNKNOWN
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "user"], name="attendee_once_per_booking"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"

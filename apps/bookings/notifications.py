@@ -1,0 +1,77 @@
+"""Emails about bookings. Each is recorded as a Communication and sent after commit."""
+
+from django.conf import settings
+from django.urls import reverse
+from icalendar import Calendar, Event
+
+from apps.core.emails import communication_queue
+from apps.core.models import Communication
+
+
+def booking_calendar(booking) -> str:
+    session = booking.session
+    calendar = Calendar()
+    calendar.add("prodid", f"-//{settings.SITE_NAME}//Course booking//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{booking.reference}@{settings.SITE_URL.split('//')[-1]}")
+    event.add("summary", f"{session.course.title} ({booking.reference})")
+    event.add("dtstart", session.starts_at)
+    event.add("dtend", session.ends_at)
+    event.add("location", f"{session.location.name}, {session.location.address}")
+    event.add("description", session.course.what_to_bring or session.course.summary)
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def _booking_url(booking) -> str:
+    return settings.SITE_URL + reverse("bookings:detail", args=[booking.reference])
+
+
+def booking_send_confirmations(booking) -> None:
+    """One confirmation to the purchaser and one to each attendee, never twice."""
+    booking = type(booking).objects.select_related(
+        "session__course", "session__location", "purchaser"
+    ).get(pk=booking.pk)
+    attendees = list(booking.attendees.all())
+    ics = [{"filename": f"{booking.reference}.ics", "mimetype": "text/calendar",
+            "content": booking_calendar(booking)}]
+    context = {"booking": booking, "session": booking.session, "attendees": attendees,
+               "booking_url": _booking_url(booking)}
+    communication_queue(
+        kind=Communication.Kind.BOOKING_CONFIRMATION,
+        recipient=booking.purchaser.email,
+        template="emails/booking_confirmation.txt",
+        context={**context, "recipient_name": booking.purchaser.first_name, "purchaser": True},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=booking.reference,
+        attachments=ics,
+    )
+    for attendee in attendees:
+        if attendee.email == booking.purchaser.email:
+            continue
+        communication_queue(
+            kind=Communication.Kind.BOOKING_CONFIRMATION,
+            recipient=attendee.email,
+            template="emails/booking_confirmation.txt",
+            context={**context, "recipient_name": attendee.name.split(" ")[0],
+                     "purchaser": False},
+            user_id=attendee.user_id,
+            booking=booking,
+            dedupe_key=booking.reference,
+            attachments=ics,
+        )
+
+
+def booking_send_late_refund(booking, payment) -> None:
+    communication_queue(
+        kind=Communication.Kind.LATE_PAYMENT_REFUNDED,
+        recipient=booking.purchaser.email,
+        template="emails/late_payment_refunded.txt",
+        context={"booking": booking, "session": booking.session, "payment": payment},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=f"{booking.reference}:{payment.pk}",
+    )

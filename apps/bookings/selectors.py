@@ -1,0 +1,39 @@
+from django.db.models import Prefetch
+
+from apps.payments.models import Payment
+
+from .models import Booking
+
+
+def booking_for_page(*, reference: str) -> Booking | None:
+    """A booking with everything its page shows, in a fixed number of queries."""
+    return (
+        Booking.objects.select_related("session__course", "session__location", "purchaser")
+        .prefetch_related(
+            "attendees",
+            Prefetch("payments", queryset=Payment.objects.order_by("-attempt")),
+        )
+        .filter(reference=reference.upper())
+        .first()
+    )
+
+
+def booking_visible_to(request, booking: Booking) -> bool:
+    """The purchaser (signed in, or in the browser session that made the booking), an
+    attendee, or staff. Anyone else gets a 404: a reference alone is not a key."""
+    if booking.reference in request.session.get("my_bookings", []):
+        return True
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    if user.is_staff and user.has_perm("bookings.view_booking"):
+        return True
+    return user.pk == booking.purchaser_id or any(
+        attendee.user_id == user.pk for attendee in booking.attendees.all()
+    )
+
+
+def remember_booking_in_session(request, booking: Booking) -> None:
+    refs = request.session.get("my_bookings", [])
+    if booking.reference not in refs:
+        request.session["my_bookings"] = (refs + [booking.reference])[-20:]

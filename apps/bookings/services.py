@@ -1,0 +1,232 @@
+"""Booking writes. Every entry point (pages, admin, API, tasks, commands) calls these."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.audit import log_action
+from apps.core.errors import ConflictError, DomainError
+from apps.sessions.models import CourseSession
+from apps.users.models import User, normalize_email
+from apps.users.services import user_get_or_create
+
+from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
+
+
+class SoldOutError(ConflictError):
+    code = "sold_out"
+
+
+@dataclass(frozen=True)
+class AttendeeInput:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    session_id: int
+    purchaser_email: str
+    purchaser_first_name: str
+    purchaser_last_name: str
+    attendees: list[AttendeeInput]
+    company_name: str = ""
+    special_requirements: str = ""
+    submission_token: uuid.UUID | None = None
+    purchaser_phone: str = ""
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    first, _, last = name.strip().partition(" ")
+    return first, last.strip()
+
+
+def booking_validate_request(request: BookingRequest) -> None:
+    """Rules that need no database: raise DomainError with a message for the form."""
+    seats = len(request.attendees)
+    if seats < 1:
+        raise DomainError("Book at least one seat.")
+    if seats > settings.BOOKING_MAX_SEATS:
+        raise DomainError(
+            f"At most {settings.BOOKING_MAX_SEATS} seats can be booked at once; "
+            "call us for larger groups."
+        )
+    emails = [normalize_email(a.email) for a in request.attendees]
+    duplicates = sorted({e for e in emails if emails.count(e) > 1})
+    if duplicates:
+        repeated = ", ".join(duplicates)
+        raise DomainError(f"Each attendee needs their own email; repeated: {repeated}.")
+    if not normalize_email(request.purchaser_email):
+        raise DomainError("Your email address is required.")
+
+
+def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
+    """Take seats with one conditional UPDATE: the row is locked by the UPDATE itself and
+    the capacity is checked against the committed value, never a cache or earlier read."""
+    taken = CourseSession.objects.filter(
+        pk=session_id,
+        status=CourseSession.Status.SCHEDULED,
+        starts_at__gt=now,
+        seats_taken__lte=F("capacity") - seats,
+    ).update(seats_taken=F("seats_taken") + seats)
+    if taken:
+        return
+    session = CourseSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise DomainError("That session does not exist.", code="not_found", status=404)
+    if session.status == CourseSession.Status.CANCELLED:
+        raise ConflictError("This session has been cancelled.", code="session_cancelled")
+    if session.starts_at <= now:
+        raise ConflictError("This session has already started.", code="session_started")
+    left = session.seats_left
+    if left == 0:
+        raise SoldOutError("Sorry, this session is sold out.")
+    raise SoldOutError(
+        f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}."
+    )
+
+
+def _release_seats(*, session_id: int, seats: int) -> None:
+    CourseSession.objects.filter(pk=session_id).update(seats_taken=F("seats_taken") - seats)
+
+
+def booking_create(*, request: BookingRequest, actor: User | None = None,
+                   now: datetime | None = None) -> Booking:
+    """Create a pending booking holding its seats for the hold period.
+
+    Users are found or created by email first (short transactions of their own), then
+    the seats and the booking are taken in one transaction. A repeated submission
+    token returns the booking the first submission created.
+    """
+    now = now or timezone.now()
+    booking_validate_request(request)
+    if request.submission_token:
+        existing = Booking.objects.filter(submission_token=request.submission_token).first()
+        if existing:
+            return existing
+
+    first_name, last_name = request.purchaser_first_name, request.purchaser_last_name
+    purchaser = user_get_or_create(
+        email=request.purchaser_email,
+        first_name=first_name,
+        last_name=last_name,
+        company_name=request.company_name,
+        phone=request.purchaser_phone,
+    )
+    attendee_users = []
+    for attendee in request.attendees:
+        a_first, a_last = _split_name(attendee.name)
+        attendee_users.append(
+            (attendee, user_get_or_create(email=attendee.email, first_name=a_first,
+                                          last_name=a_last))
+        )
+
+    seats = len(request.attendees)
+    try:
+        with transaction.atomic():
+            _take_seats(session_id=request.session_id, seats=seats, now=now)
+            session = CourseSession.objects.get(pk=request.session_id)
+            booking = Booking.objects.create(
+                purchaser=purchaser,
+                session=session,
+                seats=seats,
+                unit_price=session.price,
+                total_amount=session.price * seats,
+                currency=session.currency,
+                company_name=request.company_name,
+                special_requirements=request.special_requirements.strip(),
+                hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+                submission_token=request.submission_token,
+            )
+            Attendee.objects.bulk_create(
+                Attendee(booking=booking, user=user, name=a.name.strip(),
+                         email=normalize_email(a.email))
+                for a, user in attendee_users
+            )
+            log_action("booking.created", actor=actor, target=booking, user=purchaser,
+                       data={"session": session.pk, "seats": seats,
+                             "total": booking.total_amount})
+    except IntegrityError:
+        # The same form was submitted twice at once: the rollback gave the seats back.
+        if request.submission_token:
+            existing = Booking.objects.filter(submission_token=request.submission_token).first()
+            if existing:
+                return existing
+        raise
+    return booking
+
+
+def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, data=None) -> None:
+    """Move a booking that the caller has locked. Seats and purchaser totals follow the
+    status in the same transaction: this is the only place statuses change."""
+    old_status = booking.status
+    check_transition(old_status, new_status)
+    held_before = old_status in SEAT_HOLDING_STATUSES
+    held_after = new_status in SEAT_HOLDING_STATUSES
+    if held_before and not held_after:
+        _release_seats(session_id=booking.session_id, seats=booking.seats)
+    elif held_after and not held_before:
+        _take_seats(session_id=booking.session_id, seats=booking.seats, now=now)
+
+    counted_before = old_status in COUNTED_STATUSES
+    counted_after = new_status in COUNTED_STATUSES
+    if counted_after != counted_before:
+        User.objects.filter(pk=booking.purchaser_id).update(
+            total_bookings=F("total_bookings") + (1 if counted_after else -1)
+        )
+
+    booking.status = new_status
+    fields = ["status", "updated_at"]
+    if new_status == Booking.Status.PAID:
+        booking.paid_at = now
+        fields.append("paid_at")
+    if new_status in {Booking.Status.CANCELLED, Booking.Status.EXPIRED, Booking.Status.REFUNDED}:
+        booking.cancelled_at = now
+        fields.append("cancelled_at")
+    booking.save(update_fields=fields)
+    log_action(f"booking.{new_status}", actor=actor, target=booking, user=booking.purchaser_id,
+               data={"from": old_status, **(data or {})})
+
+
+def booking_transition(*, booking_id: int, to: str, actor: User | None = None,
+                       now: datetime | None = None, data: dict | None = None) -> Booking:
+    """Lock the booking, re-check its status and move it (or raise TransitionError)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
+        if booking.status != to:
+            booking_apply_transition(booking, to, actor=actor, now=now, data=data)
+    return booking
+
+
+def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool:
+    """Expire one pending booking whose hold has lapsed; False if something else won."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(pk=booking_id, status=Booking.Status.PENDING, hold_expires_at__lte=now)
+            .first()
+        )
+        if booking is None:
+            return False
+        booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
+                                 data={"reason": "hold expired"})
+        from .tasks import cancel_open_intents_task
+
+        cancel_open_intents_task.delay_on_commit(booking.pk)
+    return True
+
+
+def release_expired_holds(*, now: datetime | None = None) -> list[int]:
+    """Expire every lapsed hold, one short transaction each. Returns the booking ids."""
+    now = now or timezone.now()
+    candidates = Booking.objects.filter(
+        status=Booking.Status.PENDING, hold_expires_at__lte=now
+    ).values_list("pk", flat=True)
+    return [pk for pk in list(candidates) if booking_expire_hold(booking_id=pk, now=now)]

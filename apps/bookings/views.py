@@ -1,0 +1,139 @@
+from django.conf import settings
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_ratelimit.decorators import ratelimit
+
+from apps.core.errors import DomainError
+from apps.payments.models import Payment
+from apps.payments.services import payment_pay_card, payment_prepare_card
+from apps.sessions.selectors import session_for_page
+
+from .forms import BookingForm
+from .selectors import booking_for_page, booking_visible_to, remember_booking_in_session
+from .services import booking_create, booking_expire_hold
+
+
+def _initial_from_user(user):
+    if not user.is_authenticated:
+        return {}
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "phone": user.phone,
+        "company_name": user.company_name,
+        "attendee_1_name": user.full_name,
+        "attendee_1_email": user.email,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+@ratelimit(key="ip", rate=lambda group, request: settings.BOOKING_RATE_LIMIT, method="POST",
+           block=True)
+def book(request, session_id):
+    session = session_for_page(session_id=session_id)
+    if session is None:
+        raise Http404("No such session.")
+    bookable = session.is_bookable()
+    if request.method == "GET":
+        initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1)}
+        form = BookingForm(initial=initial, session=session)
+        return render(request, "bookings/book.html",
+                      {"session": session, "form": form, "bookable": bookable})
+
+    form = BookingForm(request.POST, session=session)
+    if request.htmx:
+        # Inline validation while the customer types: check, show, create nothing.
+        form.is_valid()
+        form.errors_for_filled_fields()
+        return render(request, "bookings/_booking_form_fields.html",
+                      {"session": session, "form": form})
+    if bookable and form.is_valid():
+        try:
+            booking = booking_create(request=form.to_request(session_id=session.pk),
+                                     actor=request.user if request.user.is_authenticated
+                                     else None)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            remember_booking_in_session(request, booking)
+            return redirect(booking.get_absolute_url())
+    session.refresh_from_db(fields=["seats_taken", "status"])
+    return render(request, "bookings/book.html",
+                  {"session": session, "form": form, "bookable": session.is_bookable()},
+                  status=200 if bookable else 409)
+
+
+def _visible_booking(request, reference):
+    booking = booking_for_page(reference=reference)
+    if booking is None or not booking_visible_to(request, booking):
+        raise Http404("No booking with that reference is yours.")
+    return booking
+
+
+@require_http_methods(["GET"])
+@vary_on_headers("HX-Request")
+def booking_detail(request, reference):
+    booking = _visible_booking(request, reference)
+    if booking.status == booking.Status.PENDING and booking.hold_expires_at <= timezone.now():
+        # Beat releases lapsed holds every minute; the page does not wait for it.
+        booking_expire_hold(booking_id=booking.pk)
+        booking = _visible_booking(request, reference)
+    payments = list(booking.payments.all())
+    latest = payments[0] if payments else None
+    context = {
+        "booking": booking,
+        "session": booking.session,
+        "attendees": list(booking.attendees.all()),
+        "latest_payment": latest,
+        "waiting_for_confirmation": latest is not None and latest.status in (
+            Payment.Status.PROCESSING, Payment.Status.SUCCEEDED, Payment.Status.REQUIRES_ACTION
+        ) and booking.status == booking.Status.PENDING,
+        "hold_seconds_left": max(
+            0, int((booking.hold_expires_at - timezone.now()).total_seconds())
+        ) if booking.hold_expires_at else 0,
+        "STRIPE_JS_URL": settings.STRIPE_JS_URL,
+        "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
+        "show_test_cards": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
+    }
+    if request.htmx:
+        return render(request, "bookings/_booking_status.html", context)
+    return render(request, "bookings/detail.html", context)
+
+
+def _json_error(error: DomainError):
+    return JsonResponse({"error": {"code": error.code, "message": error.message}},
+                        status=error.status)
+
+
+@require_POST
+def booking_pay_setup(request, reference):
+    """Step 1 of paying: a SetupIntent for the card form (JSON for payment.js)."""
+    booking = _visible_booking(request, reference)
+    try:
+        return JsonResponse(payment_prepare_card(booking=booking))
+    except DomainError as error:
+        return _json_error(error)
+
+
+@require_POST
+def booking_pay(request, reference):
+    """Step 2: charge the confirmed card. Answers what the page must do next."""
+    booking = _visible_booking(request, reference)
+    try:
+        result = payment_pay_card(booking=booking,
+                                  payment_method_id=request.POST.get("payment_method", ""))
+    except DomainError as error:
+        return _json_error(error)
+    payment = result.payment
+    body = {"status": payment.status, "payment_id": payment.pk}
+    if payment.status == Payment.Status.FAILED:
+        body["message"] = (payment.failure_message or "Your card was declined.") + \
+            " No money was taken: you can try another card."
+    if result.client_secret:
+        body["client_secret"] = result.client_secret
+    return JsonResponse(body)

@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from .models import Communication
+
+
+@admin.register(Communication)
+class CommunicationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "recipient", "subject", "status", "booking", "sent_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["recipient", "subject", "booking__reference", "dedupe_key"]
+    list_select_related = ["booking"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Communication._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

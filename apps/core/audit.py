@@ -1,0 +1,17 @@
+"""Audit trail: one call records who did what to which object."""
+
+from django.db import models
+
+
+def log_action(action: str, *, actor=None, target: models.Model | None = None, user=None,
+               data: dict | None = None):
+    from apps.users.models import ActivityLog
+
+    return ActivityLog.objects.create(
+        action=action,
+        actor=actor if getattr(actor, "pk", None) else None,
+        user_id=getattr(user, "pk", user),
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        data=data or {},
+    )

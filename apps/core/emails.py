@@ -1,0 +1,92 @@
+"""Outgoing email: recorded first as a Communication, sent after commit by Celery."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import Communication
+
+logger = logging.getLogger(__name__)
+
+
+def communication_queue(
+    *,
+    kind: str,
+    recipient: str,
+    template: str,
+    context: dict,
+    user=None,
+    user_id: int | None = None,
+    booking=None,
+    dedupe_key: str = "",
+    attachments: list[dict] | None = None,
+) -> Communication | None:
+    """Record an email and send it once the transaction commits.
+
+    The template renders the subject on its first line and the body after it.
+    Returns None when the same (kind, recipient, dedupe_key) was already recorded.
+    """
+    rendered = render_to_string(template, {"SITE_NAME": settings.SITE_NAME,
+                                           "SITE_URL": settings.SITE_URL, **context})
+    subject, _, body = rendered.strip().partition("\n")
+    try:
+        with transaction.atomic():
+            communication = Communication.objects.create(
+                kind=kind,
+                recipient=recipient.lower(),
+                user_id=user.pk if user is not None else user_id,
+                booking=booking,
+                subject=subject.strip()[:255],
+                body=body.strip() + "\n",
+                attachments=attachments or [],
+                dedupe_key=dedupe_key,
+            )
+    except IntegrityError:
+        return None
+    from .tasks import send_communication_task
+
+    send_communication_task.delay_on_commit(communication.pk)
+    return communication
+
+
+def communication_send(*, communication_id: int) -> bool:
+    """Send one recorded email at most once. Returns True when it was sent now.
+
+    The row is claimed with a conditional UPDATE (queued/failed -> sending) so two
+    workers cannot both send it; no lock is held while talking to the mail server.
+    """
+    claimed = Communication.objects.filter(
+        pk=communication_id, status__in=[Communication.Status.QUEUED, Communication.Status.FAILED]
+    ).update(status=Communication.Status.SENDING)
+    if not claimed:
+        return False
+    communication = Communication.objects.get(pk=communication_id)
+    message = EmailMessage(
+        subject=communication.subject,
+        body=communication.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[communication.recipient],
+    )
+    for attachment in communication.attachments:
+        message.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
+    try:
+        message.send()
+    except Exception as error:
+        Communication.objects.filter(pk=communication_id).update(
+            status=Communication.Status.FAILED,
+            attempts=communication.attempts + 1,
+            last_error=str(error)[:2000],
+        )
+        logger.warning("email %s failed: %s", communication_id, error)
+        raise
+    Communication.objects.filter(pk=communication_id).update(
+        status=Communication.Status.SENT,
+        attempts=communication.attempts + 1,
+        sent_at=timezone.now(),
+        last_error="",
+    )
+    return True

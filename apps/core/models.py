@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Communication(models.Model):
+    """Every email the portal sends, so staff can read it and nothing is sent twice.
+
+    `dedupe_key` names the thing a message is about (a booking reference, a
+    certificate number plus a reminder window); the database refuses a second row with
+    the same kind, recipient and key, whatever the code around it does.
+    """
+
+    class Kind(models.TextChoices):
+        BOOKING_CONFIRMATION = "booking_confirmation", "Booking confirmation"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        HOLD_EXPIRED = "hold_expired", "Hold expired"
+        LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Late payment refunded"
+        PAYMENT_LINK = "payment_link", "Payment link"
+        SESSION_REMINDER = "session_reminder", "Session reminder"
+        SESSION_CANCELLED = "session_cancelled", "Session cancelled"
+        REFUND_ISSUED = "refund_issued", "Refund issued"
+        CERTIFICATE_ISSUED = "certificate_issued", "Certificate issued"
+        CERTIFICATE_EXPIRY = "certificate_expiry", "Certificate expiry reminder"
+        STAFF_ALERT = "staff_alert", "Staff alert"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    recipient = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="communications",
+    )
+    booking = models.ForeignKey(
+        "bookings.Booking",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="communications",
+    )
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    attachments = models.JSONField(
+        default=list, blank=True, help_text="Text attachments: filename, mimetype, content."
+    )
+    dedupe_key = models.CharField(max_length=120, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "recipient", "dedupe_key"],
+                condition=~Q(dedupe_key=""),
+                name="communication_once_per_kind_recipient",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="communication_status_idx"),
+            models.Index(fields=["recipient"], name="communication_recipient_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient}"

@@ -1,0 +1,27 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .health import run_checks
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    results = run_checks()
+    down = [name for name, (ok, _) in results.items() if not ok]
+    body = {
+        "status": "ok" if not down else "unavailable",
+        "down": down,
+        "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()},
+    }
+    return JsonResponse(body, status=503 if down else 200)
+
+
+def rate_limited(request, exception=None):
+    """django-ratelimit sends blocked requests here: a clear 429, JSON for API clients."""
+    message = "Too many attempts from your connection. Please wait a few minutes and try again."
+    if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
+        return JsonResponse({"error": {"code": "throttled", "message": message}}, status=429)
+    return render(request, "core/429.html", {"message": message}, status=429)

@@ -1,0 +1,135 @@
+"""The only place that talks to Stripe, through the official SDK.
+
+In tests and the offline demo STRIPE_API_BASE points the same SDK at a local fake Stripe;
+nothing here knows which one it talks to.
+"""
+
+from functools import lru_cache
+
+import stripe
+from django.conf import settings
+
+
+class PaymentProviderError(Exception):
+    """Stripe could not be reached or answered with a server error: try again later."""
+
+
+class PaymentRequestRejected(Exception):
+    """Stripe refused the request as invalid (e.g. cancelling an intent that succeeded)."""
+
+
+class CardDeclined(Exception):
+    def __init__(self, message: str, *, code: str = "", payment_intent_id: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.payment_intent_id = payment_intent_id
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str, retries: int, timeout: int) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base},
+        max_network_retries=retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def client() -> stripe.StripeClient:
+    return _client(
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_TIMEOUT_SECONDS,
+    )
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except stripe.CardError as error:
+        body = (error.json_body or {}).get("error", {})
+        intent = body.get("payment_intent") or {}
+        raise CardDeclined(
+            error.user_message or "Your card was declined.",
+            code=error.code or "",
+            payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
+        ) from error
+    except stripe.InvalidRequestError as error:
+        raise PaymentRequestRejected(error.user_message or str(error)) from error
+    except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+        raise PaymentProviderError(str(error)) from error
+    except stripe.APIError as error:
+        raise PaymentProviderError(str(error)) from error
+
+
+def create_customer(*, email: str, name: str, user_id: int) -> str:
+    customer = _call(
+        client().v1.customers.create,
+        params={"email": email, "name": name, "metadata": {"user_id": str(user_id)}},
+        options={"idempotency_key": f"customer-{user_id}"},
+    )
+    return customer.id
+
+
+def create_setup_intent(*, customer_id: str, idempotency_key: str) -> dict:
+    intent = _call(
+        client().v1.setup_intents.create,
+        params={"customer": customer_id, "usage": "on_session", "payment_method_types": ["card"]},
+        options={"idempotency_key": idempotency_key},
+    )
+    return {"id": intent.id, "client_secret": intent.client_secret}
+
+
+def retrieve_setup_intent(setup_intent_id: str) -> dict:
+    return _call(client().v1.setup_intents.retrieve, setup_intent_id).to_dict()
+
+
+def create_payment_intent(*, amount: int, currency: str, customer_id: str, payment_method: str,
+                          metadata: dict, idempotency_key: str) -> dict:
+    intent = _call(
+        client().v1.payment_intents.create,
+        params={
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": metadata,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return intent.to_dict()
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> dict:
+    return _call(client().v1.payment_intents.retrieve, payment_intent_id).to_dict()
+
+
+def cancel_payment_intent(payment_intent_id: str) -> dict:
+    return _call(client().v1.payment_intents.cancel, payment_intent_id).to_dict()
+
+
+def retrieve_card(payment_method_id: str) -> tuple[str, str]:
+    """(brand, last4) of a card payment method; nothing else about the card is kept."""
+    method = _call(client().v1.payment_methods.retrieve, payment_method_id).to_dict()
+    card = method.get("card") or {}
+    return card.get("brand", ""), card.get("last4", "")
+
+
+def create_refund(*, payment_intent_id: str, amount: int, idempotency_key: str,
+                  metadata: dict) -> dict:
+    refund = _call(
+        client().v1.refunds.create,
+        params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+        options={"idempotency_key": idempotency_key},
+    )
+    return refund.to_dict()
+
+
+def construct_event(payload: bytes, signature: str) -> dict:
+    """Verify a webhook delivery; raises ValueError or SignatureVerificationError."""
+    event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
+    return event.to_dict()

@@ -1,0 +1,322 @@
+"""Payment writes: taking card payments through Stripe, recording money taken another way,
+and applying what Stripe tells us (our own answer or a webhook) exactly once."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from apps.bookings.models import Booking
+from apps.bookings.notifications import booking_send_confirmations, booking_send_late_refund
+from apps.bookings.services import booking_apply_transition
+from apps.core.audit import log_action
+from apps.core.errors import ConflictError, DomainError
+from apps.users.models import User
+
+from . import gateway
+from .models import Payment, PaymentEvent
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_DOWN_MESSAGE = (
+    "The payment provider is not answering right now. Your seats are still held: "
+    "please try again in a moment."
+)
+
+
+def _next_attempt(booking_id: int) -> int:
+    return (Payment.objects.filter(booking_id=booking_id).aggregate(n=Max("attempt"))["n"] or 0) + 1
+
+
+def _check_payable(booking: Booking, now: datetime) -> None:
+    if booking.status != Booking.Status.PENDING:
+        raise ConflictError(
+            f"Booking {booking.reference} is {booking.get_status_display().lower()}: "
+            "there is nothing to pay.",
+            code="not_payable",
+        )
+    if booking.hold_expires_at and booking.hold_expires_at <= now:
+        raise ConflictError(
+            "Your seats were held for a limited time and the hold has run out. "
+            "Please book again.",
+            code="hold_expired",
+        )
+
+
+def _open_card_payment(*, booking_id: int, now: datetime) -> Payment:
+    """The payment attempt to use now: the last one if Stripe never got it (so a retry after
+    a timeout reuses its idempotency key), otherwise a new attempt. Short transaction."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
+        _check_payable(booking, now)
+        open_payment = (
+            Payment.objects.filter(
+                booking=booking,
+                method=Payment.Method.CARD,
+                status=Payment.Status.REQUIRES_PAYMENT,
+                stripe_payment_intent_id__isnull=True,
+            )
+            .order_by("-attempt")
+            .first()
+        )
+        if open_payment:
+            return open_payment
+        return Payment.objects.create(
+            booking=booking,
+            user_id=booking.purchaser_id,
+            amount=booking.total_amount,
+            currency=booking.currency,
+            attempt=_next_attempt(booking.pk),
+        )
+
+
+def _stripe_customer_id(user_id: int) -> str:
+    user = User.objects.get(pk=user_id)
+    if user.stripe_customer_id:
+        return user.stripe_customer_id
+    customer_id = gateway.create_customer(email=user.email, name=user.full_name, user_id=user.pk)
+    User.objects.filter(pk=user.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
+    return User.objects.values_list("stripe_customer_id", flat=True).get(pk=user.pk)
+
+
+def payment_prepare_card(*, booking: Booking, now: datetime | None = None) -> dict:
+    """Start the card form: a SetupIntent the page confirms with Stripe.js."""
+    now = now or timezone.now()
+    if booking.total_amount == 0:
+        raise DomainError("This booking is free: there is nothing to pay.")
+    payment = _open_card_payment(booking_id=booking.pk, now=now)
+    try:
+        customer_id = _stripe_customer_id(booking.purchaser_id)
+        setup = gateway.create_setup_intent(
+            customer_id=customer_id, idempotency_key=f"setup-{payment.pk}"
+        )
+    except gateway.PaymentProviderError as error:
+        logger.warning("Stripe unavailable preparing %s: %s", booking.reference, error)
+        raise DomainError(PROVIDER_DOWN_MESSAGE, code="provider_unavailable", status=503) from error
+    return {"client_secret": setup["client_secret"], "payment_id": payment.pk}
+
+
+@dataclass(frozen=True)
+class CardPaymentResult:
+    payment: Payment
+    client_secret: str = ""  # set when the bank asks for 3-D Secure
+
+
+def payment_pay_card(*, booking: Booking, payment_method_id: str,
+                     now: datetime | None = None) -> CardPaymentResult:
+    """Charge the card the page just set up. No lock is held while Stripe is called.
+
+    Returns the payment: succeeded, requires_action (the page then runs 3-D Secure),
+    or failed with the bank's message. Stripe being down raises a DomainError and leaves
+    the attempt open so that the retry sends the same idempotency key.
+    """
+    now = now or timezone.now()
+    if not payment_method_id or not payment_method_id.startswith("pm_"):
+        raise DomainError("The card details did not come through; please enter them again.")
+    payment = _open_card_payment(booking_id=booking.pk, now=now)
+    try:
+        customer_id = _stripe_customer_id(booking.purchaser_id)
+        intent = gateway.create_payment_intent(
+            amount=payment.amount,
+            currency=payment.currency,
+            customer_id=customer_id,
+            payment_method=payment_method_id,
+            metadata={"booking_reference": booking.reference, "payment_id": str(payment.pk)},
+            idempotency_key=payment.idempotency_key,
+        )
+    except gateway.CardDeclined as declined:
+        return CardPaymentResult(payment_mark_failed(
+            payment_id=payment.pk, message=declined.message,
+            payment_intent_id=declined.payment_intent_id))
+    except gateway.PaymentProviderError as error:
+        logger.warning("Stripe unavailable paying %s: %s", booking.reference, error)
+        raise DomainError(PROVIDER_DOWN_MESSAGE, code="provider_unavailable", status=503) from error
+    _remember_card(payment.pk, payment_method_id)
+    payment = payment_apply_intent(intent=intent, now=now) or payment
+    secret = intent.get("client_secret", "") if intent.get("status") == "requires_action" else ""
+    return CardPaymentResult(payment, secret)
+
+
+def _remember_card(payment_id: int, payment_method_id: str) -> None:
+    try:
+        brand, last4 = gateway.retrieve_card(payment_method_id)
+    except gateway.PaymentProviderError:
+        return  # cosmetic: the webhook path fills it in later
+    Payment.objects.filter(pk=payment_id, card_last4="").update(card_brand=brand, card_last4=last4)
+
+
+def payment_mark_failed(*, payment_id: int, message: str, payment_intent_id: str | None = None,
+                        stripe_event=None) -> Payment:
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+        if payment_intent_id and not payment.stripe_payment_intent_id:
+            payment.stripe_payment_intent_id = payment_intent_id
+        if payment.has_succeeded:
+            # A late or out-of-order failure never downgrades money we already have.
+            PaymentEvent.objects.create(payment=payment, kind="payment.failed_ignored",
+                                        stripe_event=stripe_event, data={"message": message})
+            return payment
+        payment.status = Payment.Status.FAILED
+        payment.failure_message = message[:500]
+        payment.save(update_fields=["status", "failure_message", "stripe_payment_intent_id",
+                                    "updated_at"])
+        PaymentEvent.objects.create(payment=payment, kind="payment.failed",
+                                    stripe_event=stripe_event, data={"message": message})
+    return payment
+
+
+INTENT_STATUS = {
+    "requires_payment_method": Payment.Status.REQUIRES_PAYMENT,
+    "requires_confirmation": Payment.Status.REQUIRES_PAYMENT,
+    "requires_action": Payment.Status.REQUIRES_ACTION,
+    "processing": Payment.Status.PROCESSING,
+    "requires_capture": Payment.Status.PROCESSING,
+    "canceled": Payment.Status.CANCELED,
+}
+
+
+def find_payment_for_intent(intent: dict) -> Payment | None:
+    payment = Payment.objects.filter(stripe_payment_intent_id=intent["id"]).first()
+    if payment:
+        return payment
+    payment_id = str((intent.get("metadata") or {}).get("payment_id", ""))
+    if payment_id.isdigit():
+        return Payment.objects.filter(
+            pk=int(payment_id), stripe_payment_intent_id__isnull=True
+        ).first()
+    return None
+
+
+def payment_apply_intent(*, intent: dict, stripe_event=None,
+                         now: datetime | None = None) -> Payment | None:
+    """Bring our payment in line with a PaymentIntent. Idempotent, and safe in any order:
+    money that succeeded is never taken back by a later, older message.
+    Returns None when no payment of ours matches the intent."""
+    now = now or timezone.now()
+    found = find_payment_for_intent(intent)
+    if found is None:
+        return None
+    status = intent.get("status")
+    error = intent.get("last_payment_error") or {}
+    if status == "requires_payment_method" and error:
+        return payment_mark_failed(payment_id=found.pk, message=error.get("message", "Declined"),
+                                   payment_intent_id=intent["id"], stripe_event=stripe_event)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update(of=("self",)).get(pk=found.pk)
+        if not payment.stripe_payment_intent_id:
+            payment.stripe_payment_intent_id = intent["id"]
+            payment.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+        if payment.has_succeeded:
+            return payment
+        if status == "succeeded":
+            if int(intent.get("amount_received") or intent.get("amount") or 0) != payment.amount:
+                logger.error("Intent %s amount differs from payment %s", intent["id"], payment.pk)
+            _payment_succeeded(payment, now=now, stripe_event=stripe_event,
+                               data={"payment_intent": intent["id"]})
+            return payment
+        new_status = INTENT_STATUS.get(status)
+        if new_status and new_status != payment.status and payment.status != Payment.Status.FAILED:
+            payment.status = new_status
+            payment.save(update_fields=["status", "updated_at"])
+            PaymentEvent.objects.create(payment=payment, kind=f"payment.{new_status}",
+                                        stripe_event=stripe_event,
+                                        data={"payment_intent": intent["id"]})
+    return payment
+
+
+def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_event=None,
+                       data: dict | None = None) -> None:
+    """The caller holds the payment row lock. Counts the money once, then pays the booking
+    (re-taking seats for a payment that arrived after its hold lapsed), or refunds it
+    automatically when the seats are gone or the booking no longer needs it."""
+    payment.status = Payment.Status.SUCCEEDED
+    payment.succeeded_at = now
+    payment.failure_message = ""
+    payment.save(update_fields=["status", "succeeded_at", "failure_message", "updated_at"])
+    User.objects.filter(pk=payment.user_id).update(total_spent=F("total_spent") + payment.amount)
+    PaymentEvent.objects.create(payment=payment, kind="payment.succeeded",
+                                stripe_event=stripe_event, data=data or {})
+    booking = Booking.objects.select_for_update(of=("self",)).get(pk=payment.booking_id)
+    if booking.status in (Booking.Status.PENDING, Booking.Status.EXPIRED):
+        try:
+            with transaction.atomic():
+                booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
+                                         data={"payment": payment.pk,
+                                               "late": booking.status == Booking.Status.EXPIRED})
+        except ConflictError as error:
+            booking.refresh_from_db()
+            _refund_unneeded_payment(payment, booking, reason=f"Paid after the hold ran out: "
+                                                              f"{error.message}")
+            return
+        booking_send_confirmations(booking)
+        return
+    _refund_unneeded_payment(
+        payment, booking,
+        reason=f"Payment arrived for a booking that is {booking.get_status_display().lower()}",
+    )
+
+
+def _refund_unneeded_payment(payment: Payment, booking: Booking, *, reason: str) -> None:
+    from apps.refunds.models import Refund
+    from apps.refunds.services import refund_create
+
+    refund_create(payment=payment, amount=payment.amount, initiator=Refund.Initiator.AUTOMATIC,
+                  reason=reason, actor=None, lock_held=True)
+    booking_send_late_refund(booking, payment)
+    log_action("payment.auto_refunded", target=payment, user=payment.user_id,
+               data={"reason": reason})
+
+
+def payment_record_manual(*, booking: Booking, actor: User | None, method=Payment.Method.INVOICE,
+                          now: datetime | None = None, note: str = "") -> Payment:
+    """Staff took the money another way (invoice, bank transfer): record it and pay the
+    booking in one transaction."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Booking.objects.select_for_update(of=("self",)).get(pk=booking.pk)
+        if locked.status != Booking.Status.PENDING:
+            raise ConflictError(
+                f"Only a booking awaiting payment can be marked paid; {locked.reference} is "
+                f"{locked.get_status_display().lower()}."
+            )
+        payment = Payment.objects.create(
+            booking=locked,
+            user_id=locked.purchaser_id,
+            method=method,
+            amount=locked.total_amount,
+            currency=locked.currency,
+            attempt=_next_attempt(locked.pk),
+        )
+        PaymentEvent.objects.create(payment=payment, kind="payment.recorded_manually",
+                                    data={"note": note, "by": getattr(actor, "email", "")})
+        _payment_succeeded(payment, now=now, actor=actor)
+        log_action("payment.recorded_manually", actor=actor, target=payment,
+                   user=locked.purchaser_id, data={"amount": payment.amount})
+    return payment
+
+
+def payment_cancel_open_intents(*, booking_id: int) -> int:
+    """After a hold lapses: cancel the intents still waiting for a card so they cannot be
+    paid. One that succeeded meanwhile refuses and its webhook takes the late path."""
+    cancelled = 0
+    open_payments = Payment.objects.filter(
+        booking_id=booking_id,
+        stripe_payment_intent_id__isnull=False,
+        status__in=[Payment.Status.REQUIRES_PAYMENT, Payment.Status.REQUIRES_ACTION],
+    )
+    for payment in open_payments:
+        try:
+            intent = gateway.cancel_payment_intent(payment.stripe_payment_intent_id)
+        except (gateway.PaymentProviderError, gateway.PaymentRequestRejected) as error:
+            logger.info("Could not cancel %s: %s", payment.stripe_payment_intent_id, error)
+            continue
+        payment_apply_intent(intent=intent)
+        cancelled += 1
+    Payment.objects.filter(
+        booking_id=booking_id, stripe_payment_intent_id__isnull=True,
+        status=Payment.Status.REQUIRES_PAYMENT,
+    ).update(status=Payment.Status.CANCELED)
+    return cancelled

@@ -1,0 +1,34 @@
+import logging
+
+from celery import shared_task
+
+from .webhooks import (
+    stripe_event_note_failure,
+    stripe_event_park,
+    stripe_event_process,
+    stripe_events_sweep,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 5
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def process_stripe_event_task(self, event_id: int) -> str:
+    """Retries with exponential backoff (10 s, 20 s, 40 s ...); after the last one the
+    event is parked for staff with its error, never dropped."""
+    try:
+        return stripe_event_process(event_id=event_id)
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        if self.request.retries >= self.max_retries:
+            stripe_event_park(event_id=event_id, error=f"gave up after retries: {message}")
+            return "parked"
+        stripe_event_note_failure(event_id=event_id, error=message)
+        raise self.retry(exc=error, countdown=10 * 2**self.request.retries) from error
+
+
+@shared_task
+def sweep_stripe_events_task() -> int:
+    return stripe_events_sweep()

@@ -1,0 +1,121 @@
+"""Stripe webhook events: stored once by id, then processed idempotently in a task."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import gateway
+from .models import Payment, StripeEvent
+from .services import find_payment_for_intent, payment_apply_intent
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownObject(Exception):
+    """The event is about something we have no record of: parked for staff, not retried."""
+
+
+def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
+    obj = (event.get("data") or {}).get("object") or {}
+    created_ts = event.get("created")
+    stored, created = StripeEvent.objects.get_or_create(
+        stripe_id=event["id"],
+        defaults={
+            "type": event.get("type", ""),
+            "object_id": obj.get("id", "") if isinstance(obj, dict) else "",
+            "payload": event,
+            "stripe_created": datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
+        },
+    )
+    return stored, created
+
+
+def _on_payment_intent(stored: StripeEvent) -> str:
+    intent = stored.payload["data"]["object"]
+    payment = find_payment_for_intent(intent)
+    if payment is None:
+        raise UnknownObject(f"No payment of ours matches PaymentIntent {intent.get('id')}.")
+    method = intent.get("payment_method")
+    if isinstance(method, dict):
+        method = method.get("id")
+    if method and not payment.card_last4:
+        # Outside any lock: a network call.
+        brand, last4 = gateway.retrieve_card(method)
+        Payment.objects.filter(pk=payment.pk, card_last4="").update(card_brand=brand,
+                                                                    card_last4=last4)
+    payment_apply_intent(intent=intent, stripe_event=stored)
+    return "applied"
+
+
+HANDLERS = {
+    "payment_intent.succeeded": _on_payment_intent,
+    "payment_intent.payment_failed": _on_payment_intent,
+    "payment_intent.canceled": _on_payment_intent,
+    "payment_intent.processing": _on_payment_intent,
+    "payment_intent.requires_action": _on_payment_intent,
+}
+
+
+def stripe_event_process(*, event_id: int) -> str:
+    """Apply one stored event. Safe to run twice, or for events arriving in any order."""
+    stored = StripeEvent.objects.get(pk=event_id)
+    if stored.status == StripeEvent.Status.PROCESSED:
+        return "already processed"
+    StripeEvent.objects.filter(pk=event_id).update(attempts=stored.attempts + 1)
+    handler = HANDLERS.get(stored.type)
+    if handler is None:
+        outcome = "ignored: no handler for this type"
+    else:
+        try:
+            outcome = handler(stored)
+        except UnknownObject as error:
+            stripe_event_park(event_id=event_id, error=str(error))
+            return "parked"
+    StripeEvent.objects.filter(pk=event_id).update(
+        status=StripeEvent.Status.PROCESSED, processed_at=timezone.now(), last_error=""
+    )
+    return outcome
+
+
+def stripe_event_note_failure(*, event_id: int, error: str) -> None:
+    StripeEvent.objects.filter(pk=event_id).update(last_error=error[:4000])
+
+
+def stripe_event_park(*, event_id: int, error: str) -> None:
+    logger.error("Stripe event %s parked: %s", event_id, error)
+    StripeEvent.objects.filter(pk=event_id).update(
+        status=StripeEvent.Status.PARKED, last_error=error[:4000]
+    )
+
+
+def stripe_event_requeue(*, event_ids: list[int]) -> int:
+    """Staff: put parked events back in the queue (admin 'reprocess')."""
+    from .tasks import process_stripe_event_task
+
+    with transaction.atomic():
+        ids = list(
+            StripeEvent.objects.filter(pk__in=event_ids)
+            .exclude(status=StripeEvent.Status.PROCESSED)
+            .values_list("pk", flat=True)
+        )
+        StripeEvent.objects.filter(pk__in=ids).update(status=StripeEvent.Status.PENDING,
+                                                      attempts=0)
+        for pk in ids:
+            process_stripe_event_task.delay_on_commit(pk)
+    return len(ids)
+
+
+def stripe_events_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Enqueue events stored while the broker was unreachable."""
+    from .tasks import process_stripe_event_task
+
+    stale = StripeEvent.objects.filter(
+        status=StripeEvent.Status.PENDING, received_at__lt=timezone.now() - older_than
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in stale:
+        process_stripe_event_task.delay(pk)
+        count += 1
+    return count

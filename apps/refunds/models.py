@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Refund(models.Model):
+    """Money going back on one payment, full or partial. The sum of refunds that have
+    not failed never exceeds the payment: refunds.services locks the payment row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Initiator(models.TextChoices):
+        STAFF = "staff", "Staff"
+        CUSTOMER = "customer", "Customer cancellation"
+        AUTOMATIC = "automatic", "Automatic"
+        SESSION_CANCELLED = "session_cancelled", "Session cancelled"
+        STRIPE = "stripe", "Stripe dashboard"
+
+    payment = models.ForeignKey(
+        "payments.Payment", on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount = models.PositiveIntegerField(help_text="Minor units.")
+    currency = models.CharField(max_length=3, default="GBP")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, editable=False
+    )
+    initiator = models.CharField(max_length=20, choices=Initiator.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refunds_created",
+    )
+    stripe_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["status"], name="refund_status_idx")]
+
+    def __str__(self):
+        return self.stripe_refund_id or f"Refund {self.pk}"
+
+    @property
+    def idempotency_key(self):
+        return f"refund-{self.pk}"

@@ -1,0 +1,11 @@
+from celery import shared_task
+
+from apps.payments.gateway import PaymentProviderError
+
+from .services import refund_submit
+
+
+@shared_task(bind=True, autoretry_for=(PaymentProviderError,), retry_backoff=10,
+             retry_backoff_max=600, max_retries=10)
+def submit_refund_task(self, refund_id: int) -> None:
+    refund_submit(refund_id=refund_id)

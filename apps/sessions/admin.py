@@ -1,0 +1,33 @@
+from django.contrib import admin
+
+from .models import Course, CourseSession, Location
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ["title", "price", "currency", "validity_months", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["title", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "postcode"]
+    search_fields = ["name", "city", "postcode"]
+
+
+@admin.register(CourseSession)
+class CourseSessionAdmin(admin.ModelAdmin):
+    list_display = ["starts_at", "course", "location", "trainer", "capacity", "seats_taken",
+                    "seats_left", "status"]
+    list_filter = ["status", "course", "location", "trainer"]
+    search_fields = ["course__title", "location__name", "trainer__email"]
+    list_select_related = ["course", "location", "trainer"]
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ["trainer"]
+    readonly_fields = ["seats_taken"]
+
+    @admin.display(description="Seats left")
+    def seats_left(self, obj):
+        return obj.seats_left

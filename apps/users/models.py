@@ -1,0 +1,134 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively everywhere: we store them lower-cased."""
+    return (email or "").strip().lower()
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=normalize_email(email))
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=normalize_email(email), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True, role=User.Role.ADMIN)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: customer, attendee, instructor or staff. Email is the login.
+
+    Customers need no password (they sign in with an emailed code). The totals are
+    kept exact by the same transactions that change bookings, payments and refunds;
+    `recompute_user_totals` proves it.
+    """
+
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        INSTRUCTOR = "instructor", "Instructor"
+        SUPPORT = "support", "Support"
+        ADMIN = "admin", "Admin"
+
+    email = models.EmailField("email address", max_length=254, unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CUSTOMER)
+    marketing_consent = models.BooleanField(default=False)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+    total_bookings = models.PositiveIntegerField(default=0)
+    total_spent = models.BigIntegerField(default=0, help_text="Minor units, net of refunds.")
+    stripe_customer_id = models.CharField(max_length=255, blank=True, editable=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+            models.CheckConstraint(condition=Q(total_spent__gte=0), name="users_total_spent_gte_0"),
+        ]
+        indexes = [
+            models.Index(fields=["role"], name="users_role_idx"),
+            models.Index(fields=["last_name", "first_name"], name="users_name_idx"),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_full_name(self):
+        return self.full_name or self.email
+
+    def get_short_name(self):
+        return self.first_name or self.email
+
+
+class ActivityLog(models.Model):
+    """Who did what, when: every state change and role change, with a namespaced action
+    (`booking.paid`, `user.role_changed`). Read-only in admin."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="actions_taken"
+    )
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activity",
+        help_text="The customer this entry is about, for their activity history.",
+    )
+    action = models.CharField(max_length=60)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="activity_target_idx"),
+            models.Index(fields=["action"], name="activity_action_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.target_type}:{self.target_id}"

@@ -1,0 +1,16 @@
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def session_factory(db):
+    from tests.factories import SessionFactory
+
+    return SessionFactory

@@ -1,0 +1,80 @@
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.sessions.models import CourseSession
+from tests.factories import CourseFactory, LocationFactory, SessionFactory, make_booking
+
+pytestmark = pytest.mark.django_db
+
+
+def test_catalogue_lists_demo_sessions_with_correct_seats_left(client):
+    call_command("seed_demo", verbosity=0)
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    first_page = (
+        CourseSession.objects.upcoming().select_related("course").order_by("starts_at", "pk")[:24]
+    )
+    for session in first_page:
+        assert session.course.title in html
+        if session.seats_left:
+            assert f'data-seats-left="{session.seats_left}"' in html
+    assert "Book your next course" in html
+
+
+def test_seats_left_reflects_bookings(client):
+    session = SessionFactory(capacity=10)
+    make_booking(session, seats=3)
+    html = client.get("/").content.decode()
+    assert "7 seats left" in html
+
+
+def test_past_and_cancelled_sessions_are_not_listed(client):
+    SessionFactory(course=CourseFactory(title="Yesterday's course"),
+                   starts_at=timezone.now() - timedelta(days=1))
+    SessionFactory(course=CourseFactory(title="Cancelled course"), status="cancelled")
+    SessionFactory(course=CourseFactory(title="Tomorrow's course"))
+    html = client.get("/", headers={"HX-Request": "true"}).content.decode()
+    assert "Tomorrow&#x27;s course" in html
+    assert "Yesterday" not in html and "Cancelled course" not in html
+
+
+def test_filters_by_course_and_location_and_htmx_gets_only_the_list(client):
+    wanted = SessionFactory(course=CourseFactory(title="Fire Marshal", slug="fire-marshal"))
+    SessionFactory(course=CourseFactory(title="Manual Handling", slug="manual-handling"),
+                   location=wanted.location)
+    other_place = SessionFactory(course=wanted.course, location=LocationFactory(name="Bristol"))
+
+    response = client.get("/", {"course": "fire-marshal", "location": wanted.location_id},
+                          headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html  # the fragment, not the page
+    assert f"/sessions/{wanted.pk}/" in html
+    assert f"/sessions/{other_place.pk}/" not in html
+    assert "Manual Handling" not in html
+    assert response["Vary"].count("HX-Request") == 1
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_query_count_does_not_grow_with_the_number_of_sessions(client, htmx):
+    headers = {"HX-Request": "true"} if htmx else {}
+    course, location = CourseFactory(), LocationFactory()
+    trainer = SessionFactory(course=course, location=location).trainer
+    for _ in range(4):
+        SessionFactory(course=course, location=location, trainer=trainer)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/", headers=headers).status_code == 200
+    for n in range(195):
+        SessionFactory(course=CourseFactory(), location=LocationFactory(),
+                       trainer=trainer,
+                       starts_at=timezone.now() + timedelta(days=1, minutes=n))
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/", headers=headers).status_code == 200
+    assert len(many) == len(few)
+    assert len(few) <= 4
