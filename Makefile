@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is required (Django 6.1): set PYTHON=/path/to/python3.12"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet '.[test]'
 	@touch $@
 
 install: $(BIN)/.installed
@@ -55,7 +55,7 @@ lint: install
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 \
-		SECRET_KEY=ci-only-$$(head -c 32 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9') \
+		SECRET_KEY=ci-only-$$(head -c 96 /dev/urandom | base64 -w0 | tr -dc 'a-zA-Z0-9') \
 		ALLOWED_HOSTS=portal.example.com STRIPE_SECRET_KEY=sk_test_x STRIPE_WEBHOOK_SECRET=whsec_x \
 		STRIPE_PUBLISHABLE_KEY=pk_test_x $(BIN)/python manage.py check --deploy --fail-level WARNING
 

@@ -61,8 +61,6 @@ class BookingForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
         seats = cleaned.get("seats", 1)
         if seats > self.session.seats_left:
             left = self.session.seats_left
@@ -70,16 +68,18 @@ class BookingForm(forms.Form):
                 "Sorry, this session is sold out." if left == 0
                 else f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}."
             )
-        emails = {}
+        seen = {}
         for n in range(1, self.seat_count + 1):
             email = normalize_email(cleaned.get(f"attendee_{n}_email", ""))
-            if email in emails:
+            if not email:
+                continue
+            if email in seen:
                 self.add_error(
                     f"attendee_{n}_email",
-                    f"Attendee {emails[email]} already has this email: each attendee needs "
+                    f"Attendee {seen[email]} already has this email: each attendee needs "
                     "their own (it is where their certificate goes).",
                 )
-            emails.setdefault(email, n)
+            seen.setdefault(email, n)
         if not self.errors:
             try:
                 booking_validate_request(self.to_request(session_id=self.session.pk))
