@@ -122,3 +122,25 @@ def test_late_success_when_the_seats_are_gone_is_refunded_automatically(
     told = Communication.objects.get(kind="late_payment_refunded")
     assert told.recipient == "late@example.com"
     assert "refunded the full amount" in told.body
+
+
+def test_an_expired_hold_cancels_its_open_payment_intent(
+        fake_stripe, django_capture_on_commit_callbacks):
+    from apps.payments.services import payment_pay_card
+
+    now = timezone.now()
+    booking = make_booking(SessionFactory(), seats=1, now=now - timedelta(minutes=14))
+    three_ds = gateway.client().v1.payment_methods.create(params={
+        "type": "card", "card": {"number": "4000002500003155", "exp_month": 12,
+                                 "exp_year": 2030, "cvc": "123"}}).id
+    result = payment_pay_card(booking=booking, payment_method_id=three_ds, now=now)
+    assert result.payment.status == "requires_action"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        release_expired_holds(now=now + timedelta(minutes=2))
+
+    payment = Payment.objects.get(pk=result.payment.pk)
+    assert payment.status == "canceled"
+    assert gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)["status"] == \
+        "canceled"
+    assert Booking.objects.get(pk=booking.pk).status == "expired"

@@ -186,3 +186,18 @@ def test_admin_reprocess_action(admin_client, payment, django_capture_on_commit_
 
 def test_get_is_not_allowed(client):
     assert client.get("/webhooks/stripe/").status_code == 405
+
+
+def test_confirmation_emails_carry_the_reference_and_a_calendar_invite(
+        client, payment, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, intent_event("pi_test_1", amount=19000))
+    booking = Booking.objects.get(pk=payment.booking_id)
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(
+        a.email for a in booking.attendees.all())
+    for message in mailoutbox:
+        assert booking.reference in message.subject and booking.reference in message.body
+        (name, content, mimetype), = message.attachments
+        assert name == f"{booking.reference}.ics" and mimetype == "text/calendar"
+        assert "BEGIN:VEVENT" in content and booking.session.course.title in content
+    assert set(Communication.objects.values_list("status", flat=True)) == {"sent"}

@@ -1,0 +1,48 @@
+import pytest
+from django.contrib import admin
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+def test_every_domain_model_is_in_admin():
+    labels = {model._meta.label for model in REGISTERED}
+    assert {
+        "users.User", "users.ActivityLog", "course_sessions.Course", "course_sessions.Location",
+        "course_sessions.CourseSession", "bookings.Booking", "bookings.Attendee",
+        "payments.Payment", "payments.PaymentEvent", "payments.StripeEvent", "refunds.Refund",
+        "certificates.Certificate", "core.Communication",
+    } <= labels
+
+
+def test_changelists_search_and_change_pages_work_with_demo_data(admin_client):
+    call_command("seed_demo", verbosity=0)
+    for model in REGISTERED:
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(url)
+        assert response.status_code == 200, url
+        # list_select_related keeps each list to a handful of queries, whatever the rows
+        assert len(queries) <= 12, (url, [q["sql"] for q in queries])
+        if admin.site._registry[model].search_fields:
+            assert admin_client.get(url, {"q": "example"}).status_code == 200, url
+        obj = model.objects.first()
+        if obj is not None:
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            assert admin_client.get(change).status_code == 200, change
+
+
+def test_booking_status_is_not_a_free_text_field_in_admin(admin_client):
+    call_command("seed_demo", verbosity=0)
+    from apps.bookings.models import Booking
+
+    booking = Booking.objects.first()
+    html = admin_client.get(
+        reverse("admin:bookings_booking_change", args=[booking.pk])).content.decode()
+    assert 'name="status"' not in html
