@@ -45,6 +45,11 @@ class BookingForm(forms.Form):
             self.fields[f"attendee_{n}_email"] = forms.EmailField(
                 label=f"Attendee {n}: email"
             )
+        # Inline validation swaps the form's HTML while the customer may still be typing:
+        # HTMX keeps these inputs as they are (value, focus, caret) and swaps the rest.
+        for name, field in self.fields.items():
+            if name not in ("seats", "submission_token"):
+                field.widget.attrs["hx-preserve"] = "true"
 
     def _seat_count(self, most):
         raw = self.data.get("seats") if self.is_bound else self.initial.get("seats")

@@ -4,7 +4,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
+from django_ratelimit.exceptions import Ratelimited
 
 from apps.core.errors import DomainError
 from apps.payments.models import Payment
@@ -30,10 +31,13 @@ def _initial_from_user(user):
     }
 
 
+def _limit(request, *, group: str, rate: str) -> None:
+    if is_ratelimited(request, group=group, key="ip", rate=rate, increment=True):
+        raise Ratelimited()
+
+
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-@ratelimit(key="ip", rate=lambda group, request: settings.BOOKING_RATE_LIMIT, method="POST",
-           block=True)
 def book(request, session_id):
     session = session_for_page(session_id=session_id)
     if session is None:
@@ -45,6 +49,10 @@ def book(request, session_id):
         return render(request, "bookings/book.html",
                       {"session": session, "form": form, "bookable": bookable})
 
+    if request.htmx:
+        _limit(request, group="booking-validate", rate=settings.BOOKING_VALIDATE_RATE_LIMIT)
+    else:
+        _limit(request, group="booking-submit", rate=settings.BOOKING_RATE_LIMIT)
     form = BookingForm(request.POST, session=session)
     if request.htmx:
         # Inline validation while the customer types: check, show, create nothing.

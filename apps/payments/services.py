@@ -210,6 +210,11 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
             payment.stripe_payment_intent_id = intent["id"]
             payment.save(update_fields=["stripe_payment_intent_id", "updated_at"])
         if payment.has_succeeded:
+            if stripe_event is not None:
+                PaymentEvent.objects.create(payment=payment, kind="payment.event_after_success",
+                                            stripe_event=stripe_event,
+                                            data={"payment_intent": intent["id"],
+                                                  "status": status})
             return payment
         if status == "succeeded":
             if int(intent.get("amount_received") or intent.get("amount") or 0) != payment.amount:

@@ -180,6 +180,16 @@ def test_booking_posts_are_rate_limited_with_a_clear_page(client, settings):
     assert Booking.objects.count() == 3
 
 
+def test_inline_validation_does_not_use_up_the_booking_limit(client, settings):
+    settings.BOOKING_RATE_LIMIT = "2/m"
+    session = SessionFactory(capacity=50)
+    for _ in range(10):
+        response = client.post(f"/sessions/{session.pk}/book/", {"seats": "1"},
+                               headers={"HX-Request": "true"})
+        assert response.status_code == 200
+    assert client.post(f"/sessions/{session.pk}/book/",
+                       form_data(session)).status_code == 302
+
 def test_a_booking_page_is_only_for_its_people(client):
     booking = make_booking(SessionFactory(), email="owner@example.com", seats=2)
     url = f"/bookings/{booking.reference}/"

@@ -273,3 +273,31 @@ def test_declined_card_shows_an_error_then_another_card_pays(
     wait_for_webhook("payment_intent.succeeded", payment)
     assert_no_parked_webhooks()
     assert not page.errors, f"the browser reported errors: {page.errors}"
+
+
+def test_typing_at_human_speed_survives_inline_validation(page: Page, live_server,
+                                                          course_session, screenshot):
+    """Inline validation swaps the form after each change: what the customer types into
+    the next field while that request runs must not be lost or scrambled."""
+    page.goto(f"{live_server.url}/sessions/{course_session.pk}/book/")
+    page.select_option("#id_seats", "2")
+    page.wait_for_selector("#id_attendee_2_email")
+    typed = {
+        "#id_attendee_1_name": "Amira Khan",
+        "#id_attendee_1_email": "amira.khan@acme-logistics.example",
+        "#id_attendee_2_name": "Tom Baker",
+        "#id_attendee_2_email": "tom.baker@acme-logistics.example",
+        "#id_first_name": "Priya",
+        "#id_email": "priya@acme-logistics.example",
+    }
+    for selector, text in typed.items():
+        page.locator(selector).press_sequentially(text, delay=60)
+        page.keyboard.press("Tab")  # leaving the field fires the validation request
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "typed-slowly")
+    for selector, text in typed.items():
+        expect(page.locator(selector)).to_have_value(text)
+    # duplicate emails are still caught inline while preserving what was typed
+    page.locator("#id_attendee_2_email").fill("amira.khan@acme-logistics.example")
+    page.keyboard.press("Tab")
+    expect(page.locator("text=already has this email")).to_be_visible()

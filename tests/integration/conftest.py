@@ -231,7 +231,7 @@ class StripeWebhooks:
         return [line for line in self.worker.log(since=self.log_mark).splitlines()
                 if f"Task {task_name}[" in line and " succeeded in " in line]
 
-    def drain(self) -> None:
+    def drain(self, timeout: float = WAIT_SECONDS) -> None:
         """Wait until every event the fake emitted during the test has been stored and
         processed and no email is still on its way, so nothing spills into the next test
         (or into the table flush that ends this one)."""
@@ -249,15 +249,33 @@ class StripeWebhooks:
             return emitted == processed and not sending
 
         wait_for(settled, what="every webhook of this test to be processed and every email "
-                               "sent", diagnostics=self.diagnostics)
+                               "sent", timeout=timeout, diagnostics=self.diagnostics)
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
 
 
 @pytest.fixture
-def stripe_webhooks(transactional_db, live_server, fake_stripe, settings, celery_worker_process,
-                    fake_stripe_webhook_cleanup):
+def stripe_webhooks(request, transactional_db, live_server, fake_stripe, settings,
+                    celery_worker_process, fake_stripe_webhook_cleanup):
     """Register the live server's webhook URL with the fake; drain deliveries at the end."""
     register_fake_stripe_webhook(fake_stripe, live_server.url + "/webhooks/stripe/",
                                  settings.STRIPE_WEBHOOK_SECRET)
     hooks = StripeWebhooks(celery_worker_process, set(fake_event_ids()))
     yield hooks
-    hooks.drain()
+    if request.node.stash.get(CALL_FAILED, False):
+        # The test already failed and said why: settle what can be settled, quietly.
+        try:
+            hooks.drain(timeout=5.0)
+        except pytest.fail.Exception:
+            pass
+    else:
+        hooks.drain()
