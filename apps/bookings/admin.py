@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from apps.core.errors import DomainError
 from apps.core.money import format_money
 
 from .models import Attendee, Booking
@@ -24,6 +25,26 @@ class BookingAdmin(admin.ModelAdmin):
                        "cancelled_at"]
     date_hierarchy = "created_at"
     inlines = [AttendeeInline]
+    actions = ["cancel_with_full_refund"]
+
+    @admin.action(description="Cancel and refund in full", permissions=["change"])
+    def cancel_with_full_refund(self, request, queryset):
+        from .cancellation import booking_cancel
+
+        done = refunded = 0
+        for booking in queryset:
+            try:
+                refunds = booking_cancel(booking_id=booking.pk, actor=request.user,
+                                         reason="Cancelled by staff")
+            except DomainError as error:
+                self.message_user(request, f"{booking.reference}: {error.message}",
+                                  messages.WARNING)
+                continue
+            done += 1
+            refunded += sum(refund.amount for refund in refunds)
+        if done:
+            self.message_user(request, f"{done} booking(s) cancelled; "
+                                       f"{format_money(refunded, 'GBP')} refunded.")
 
     @admin.display(description="Total", ordering="total_amount")
     def total(self, obj):

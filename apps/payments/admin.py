@@ -1,5 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
+from apps.core.errors import DomainError
 from apps.core.money import format_money
 
 from .models import Payment, PaymentEvent, StripeEvent
@@ -24,9 +30,59 @@ class PaymentAdmin(admin.ModelAdmin):
     list_filter = ["status", "method", "card_brand"]
     search_fields = ["stripe_payment_intent_id", "booking__reference", "user__email"]
     list_select_related = ["booking", "user"]
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [f.name for f in Payment._meta.fields] + ["refund_link"]
     date_hierarchy = "created_at"
     inlines = [PaymentEventInline]
+    actions = ["refund_selected"]
+
+    def get_urls(self):
+        return [
+            path("<int:payment_id>/refund/", self.admin_site.admin_view(self.refund_view),
+                 name="payments_payment_refund"),
+        ] + super().get_urls()
+
+    @admin.display(description="Refund")
+    def refund_link(self, obj):
+        if not obj.pk or not obj.has_succeeded:
+            return "Only a succeeded payment can be refunded."
+        url = reverse("admin:payments_payment_refund", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Refund part or all…</a>', url)
+
+    @admin.action(description="Refund the selected payment…", permissions=["change"])
+    def refund_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one payment to refund.", messages.ERROR)
+            return None
+        return redirect("admin:payments_payment_refund", queryset.get().pk)
+
+    def refund_view(self, request, payment_id):
+        from apps.refunds.forms import RefundForm
+        from apps.refunds.models import Refund
+        from apps.refunds.services import refund_create, refundable_amount
+
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment.objects.select_related("booking", "user"),
+                                    pk=payment_id)
+        available = refundable_amount(payment)
+        form = RefundForm(request.POST or None, payment=payment, available=available)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = refund_create(payment=payment, amount=form.cleaned_data["amount"],
+                                       reason=form.cleaned_data["reason"], actor=request.user,
+                                       initiator=Refund.Initiator.STAFF)
+            except DomainError as error:
+                form.add_error("amount", error.message)
+            else:
+                status = Refund.objects.get(pk=refund.pk).get_status_display().lower()
+                amount = format_money(refund.amount, refund.currency)
+                self.message_user(request, f"Refund of {amount} requested: it is {status}.")
+                return redirect("admin:payments_payment_change", payment.pk)
+        return TemplateResponse(request, "admin/payments/refund_form.html", {
+            **self.admin_site.each_context(request), "payment": payment, "form": form,
+            "available": available, "already": payment.amount - available,
+            "title": "Refund payment", "opts": self.model._meta,
+        })
 
     @admin.display(description="Amount", ordering="amount")
     def money(self, obj):

@@ -129,6 +129,14 @@ def create_refund(*, payment_intent_id: str, amount: int, idempotency_key: str,
     return refund.to_dict()
 
 
+def list_refunds(*, payment_intent_id: str) -> list[dict]:
+    page = _call(client().v1.refunds.list, params={"payment_intent": payment_intent_id,
+                                                    "limit": 100})
+    refunds = [refund.to_dict() for refund in page.auto_paging_iter()]
+    return [refund for refund in refunds
+            if refund.get("payment_intent") in (None, payment_intent_id)]
+
+
 def construct_event(payload: bytes, signature: str) -> dict:
     """Verify a webhook delivery; raises ValueError or SignatureVerificationError."""
     event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)

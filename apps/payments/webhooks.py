@@ -49,7 +49,35 @@ def _on_payment_intent(stored: StripeEvent) -> str:
     return "applied"
 
 
+def _on_refund(stored: StripeEvent) -> str:
+    from apps.refunds.services import refund_apply_stripe
+
+    stripe_refund = stored.payload["data"]["object"]
+    if refund_apply_stripe(stripe_refund=stripe_refund, stripe_event=stored) is None:
+        raise UnknownObject(
+            f"Refund {stripe_refund.get('id')} is for no payment of ours "
+            f"(PaymentIntent {stripe_refund.get('payment_intent')})."
+        )
+    return "applied"
+
+
+def _on_charge_refunded(stored: StripeEvent) -> str:
+    """The charge says it was refunded: fetch its refunds from Stripe and apply each."""
+    from apps.refunds.services import refunds_sync_for_intent
+
+    charge = stored.payload["data"]["object"]
+    intent_id = charge.get("payment_intent")
+    if not intent_id or not Payment.objects.filter(stripe_payment_intent_id=intent_id).exists():
+        raise UnknownObject(f"Charge {charge.get('id')} is for no payment of ours.")
+    return f"applied {refunds_sync_for_intent(payment_intent_id=intent_id, stripe_event=stored)}"
+
+
 HANDLERS = {
+    "refund.created": _on_refund,
+    "refund.updated": _on_refund,
+    "refund.failed": _on_refund,
+    "charge.refund.updated": _on_refund,
+    "charge.refunded": _on_charge_refunded,
     "payment_intent.succeeded": _on_payment_intent,
     "payment_intent.payment_failed": _on_payment_intent,
     "payment_intent.canceled": _on_payment_intent,

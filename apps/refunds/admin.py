@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from apps.core.errors import DomainError
 from apps.core.money import format_money
 
 from .models import Refund
@@ -8,12 +9,30 @@ from .models import Refund
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
     list_display = ["created_at", "payment", "money", "status", "initiator", "reason",
-                    "stripe_refund_id"]
+                    "failure_reason", "stripe_refund_id"]
     list_filter = ["status", "initiator"]
     search_fields = ["stripe_refund_id", "payment__stripe_payment_intent_id",
                      "payment__booking__reference"]
     list_select_related = ["payment"]
     readonly_fields = [f.name for f in Refund._meta.fields]
+    actions = ["retry_failed"]
+
+    @admin.action(description="Retry the selected failed refunds", permissions=["change"])
+    def retry_failed(self, request, queryset):
+        from .services import refund_retry
+
+        done = 0
+        for refund in queryset.select_related("payment"):
+            try:
+                refund_retry(refund=refund, actor=request.user)
+                done += 1
+            except DomainError as error:
+                self.message_user(request, error.message, messages.WARNING)
+        if done:
+            self.message_user(request, f"{done} refund(s) sent again.")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
 
     def has_add_permission(self, request):
         return False

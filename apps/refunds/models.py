@@ -38,6 +38,9 @@ class Refund(models.Model):
     )
     stripe_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     failure_reason = models.CharField(max_length=500, blank=True)
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was sent to Stripe (claimed once)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

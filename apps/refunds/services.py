@@ -1,20 +1,29 @@
-"""Refund writes. The payment row lock serialises every change to a payment's refunds."""
+"""Refund writes. The payment row lock serialises every change to a payment's refunds, so
+refunds can never together exceed what was paid, whoever asks and however often."""
 
+import logging
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.bookings.models import Booking
 from apps.bookings.services import booking_apply_transition
 from apps.core.audit import log_action
+from apps.core.emails import communication_queue
 from apps.core.errors import DomainError
+from apps.core.models import Communication
+from apps.core.money import format_money
 from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
 from apps.users.models import User
 
 from .models import Refund
+
+logger = logging.getLogger(__name__)
+
+COUNTING = (Refund.Status.PENDING, Refund.Status.SUCCEEDED)
 
 
 def refunded_total(payment: Payment, *, statuses=(Refund.Status.SUCCEEDED,)) -> int:
@@ -23,70 +32,147 @@ def refunded_total(payment: Payment, *, statuses=(Refund.Status.SUCCEEDED,)) -> 
 
 def refundable_amount(payment: Payment) -> int:
     """What can still go back: the payment minus every refund that has not failed."""
-    return payment.amount - refunded_total(
-        payment, statuses=(Refund.Status.PENDING, Refund.Status.SUCCEEDED)
-    )
+    if not payment.has_succeeded:
+        return 0
+    return payment.amount - refunded_total(payment, statuses=COUNTING)
+
+
+def _lock_payment(payment_id: int) -> Payment:
+    return Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+
+
+def _settle_payment_status(payment: Payment) -> None:
+    """Derive the payment's refund status from its succeeded refunds (a ledger, not a flag)."""
+    back = refunded_total(payment)
+    status = (Payment.Status.SUCCEEDED if back == 0
+              else Payment.Status.REFUNDED if back >= payment.amount
+              else Payment.Status.PARTIALLY_REFUNDED)
+    if payment.status != status:
+        payment.status = status
+        payment.save(update_fields=["status", "updated_at"])
 
 
 def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str = "",
                   actor=None, lock_held: bool = False) -> Refund:
-    """Record a pending refund and send it to Stripe after commit.
+    """Record a pending refund; card refunds go to Stripe after commit (in a task).
 
-    The payment row is locked (or already locked by the caller: `lock_held`) so that two
-    refunds at once can never together exceed what was paid.
+    Raises DomainError with a message for staff or the customer when the amount is not
+    positive or more than is still refundable. `lock_held`: the caller already holds the
+    payment row lock in this transaction.
     """
     with transaction.atomic():
         if not lock_held:
-            payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
+            payment = _lock_payment(payment.pk)
         if not payment.has_succeeded:
             raise DomainError("Only a payment that succeeded can be refunded.")
-        if amount <= 0:
-            raise DomainError("A refund must be more than zero.")
+        if not isinstance(amount, int) or amount <= 0:
+            raise DomainError("A refund must be a positive amount.")
         available = refundable_amount(payment)
         if amount > available:
-            from apps.core.money import format_money
-
             raise DomainError(
                 f"At most {format_money(available, payment.currency)} can still be refunded "
-                "on this payment."
+                f"on this payment; {format_money(amount, payment.currency)} was asked for.",
+                code="too_much",
             )
         refund = Refund.objects.create(
             payment=payment, amount=amount, currency=payment.currency, initiator=initiator,
             reason=reason[:500], created_by=actor if getattr(actor, "pk", None) else None,
         )
         PaymentEvent.objects.create(payment=payment, kind="refund.requested",
-                                    data={"refund": refund.pk, "amount": amount})
+                                    data={"refund": refund.pk, "amount": amount,
+                                          "initiator": initiator})
         log_action("refund.requested", actor=actor, target=refund, user=payment.user_id,
-                   data={"amount": amount, "initiator": initiator})
+                   data={"amount": amount, "initiator": initiator, "reason": reason})
         if payment.method == Payment.Method.CARD:
             from .tasks import submit_refund_task
 
             submit_refund_task.delay_on_commit(refund.pk)
+        else:
+            # Invoice / bank transfer: staff send the money back themselves.
+            refund_mark_succeeded(refund_id=refund.pk, actor=actor)
     return refund
 
 
-def refund_submit(*, refund_id: int) -> Refund:
-    """Send a pending refund to Stripe with an idempotency key from its own id."""
-    refund = Refund.objects.select_related("payment").get(pk=refund_id)
-    if refund.status != Refund.Status.PENDING or refund.stripe_refund_id:
+def refund_submit(*, refund_id: int, now: datetime | None = None) -> Refund:
+    """Send a pending refund to Stripe, once.
+
+    The refund row is claimed with a conditional UPDATE before the call, so the task
+    running twice (or the admin retrying meanwhile) cannot create a second Stripe refund
+    even where Stripe's idempotency key is not honoured. No lock is held during the call.
+    """
+    now = now or timezone.now()
+    claimed = Refund.objects.filter(
+        pk=refund_id, status=Refund.Status.PENDING, stripe_refund_id__isnull=True,
+        submitted_at__isnull=True,
+    ).update(submitted_at=now)
+    refund = Refund.objects.select_related("payment__booking").get(pk=refund_id)
+    if not claimed:
         return refund
-    answer = gateway.create_refund(
-        payment_intent_id=refund.payment.stripe_payment_intent_id,
-        amount=refund.amount,
-        idempotency_key=refund.idempotency_key,
-        metadata={"refund_id": str(refund.pk),
-                  "booking_reference": refund.payment.booking.reference},
-    )
-    Refund.objects.filter(pk=refund.pk, stripe_refund_id__isnull=True).update(
-        stripe_refund_id=answer["id"]
-    )
-    if answer.get("status") == "succeeded":
-        return refund_mark_succeeded(refund_id=refund.pk)
-    if answer.get("status") in ("failed", "canceled"):
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=Refund.Status.FAILED, failure_reason=answer.get("failure_reason") or "failed"
+    try:
+        answer = gateway.create_refund(
+            payment_intent_id=refund.payment.stripe_payment_intent_id,
+            amount=refund.amount,
+            idempotency_key=refund.idempotency_key,
+            metadata={"refund_id": str(refund.pk),
+                      "booking_reference": refund.payment.booking.reference},
         )
-    return Refund.objects.get(pk=refund.pk)
+    except gateway.PaymentProviderError:
+        # Not sent, or we cannot know: release the claim; the retry sends the same key.
+        Refund.objects.filter(pk=refund_id, stripe_refund_id__isnull=True).update(
+            submitted_at=None)
+        raise
+    except (gateway.PaymentRequestRejected, gateway.CardDeclined) as error:
+        return refund_mark_failed(refund_id=refund_id, reason=f"Stripe refused: {error}")
+    return refund_apply_stripe(stripe_refund=answer) or refund
+
+
+def _find_or_create_from_stripe(stripe_refund: dict) -> Refund | None:
+    found = Refund.objects.filter(stripe_refund_id=stripe_refund["id"]).first()
+    if found:
+        return found
+    ours = str((stripe_refund.get("metadata") or {}).get("refund_id", ""))
+    if ours.isdigit():
+        claimed = Refund.objects.filter(pk=int(ours), stripe_refund_id__isnull=True).update(
+            stripe_refund_id=stripe_refund["id"])
+        if claimed:
+            return Refund.objects.get(pk=int(ours))
+    intent_id = stripe_refund.get("payment_intent")
+    payment = Payment.objects.filter(stripe_payment_intent_id=intent_id).first() if intent_id \
+        else None
+    if payment is None:
+        return None
+    # Made in the Stripe dashboard: it already happened, so it is recorded, not validated.
+    try:
+        with transaction.atomic():
+            _lock_payment(payment.pk)
+            refund = Refund.objects.create(
+                payment=payment, amount=int(stripe_refund["amount"]),
+                currency=(stripe_refund.get("currency") or payment.currency).upper(),
+                initiator=Refund.Initiator.STRIPE, reason="Made in the Stripe dashboard",
+                stripe_refund_id=stripe_refund["id"], submitted_at=timezone.now(),
+            )
+            log_action("refund.recorded_from_stripe", target=refund, user=payment.user_id,
+                       data={"amount": refund.amount})
+            return refund
+    except IntegrityError:
+        return Refund.objects.get(stripe_refund_id=stripe_refund["id"])
+
+
+def refund_apply_stripe(*, stripe_refund: dict, stripe_event=None) -> Refund | None:
+    """Bring our record in line with a Stripe refund object: our own call's answer, a
+    webhook (in any order, any number of times) or reconciliation. None: not ours."""
+    refund = _find_or_create_from_stripe(stripe_refund)
+    if refund is None:
+        return None
+    status = stripe_refund.get("status")
+    if status == "succeeded":
+        return refund_mark_succeeded(refund_id=refund.pk, stripe_event=stripe_event)
+    if status in ("failed", "canceled"):
+        return refund_mark_failed(
+            refund_id=refund.pk, stripe_event=stripe_event,
+            reason=stripe_refund.get("failure_reason") or f"Stripe says {status}",
+        )
+    return refund
 
 
 def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = None,
@@ -95,7 +181,7 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
     now = now or timezone.now()
     with transaction.atomic():
         payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+        payment = _lock_payment(payment_id)
         refund = Refund.objects.get(pk=refund_id)
         if refund.status == Refund.Status.SUCCEEDED:
             return refund
@@ -103,17 +189,70 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
         refund.failure_reason = ""
         refund.save(update_fields=["status", "failure_reason", "updated_at"])
         User.objects.filter(pk=payment.user_id).update(total_spent=F("total_spent") - refund.amount)
-        fully = refunded_total(payment) >= payment.amount
-        payment.status = Payment.Status.REFUNDED if fully else Payment.Status.PARTIALLY_REFUNDED
-        payment.save(update_fields=["status", "updated_at"])
+        _settle_payment_status(payment)
         PaymentEvent.objects.create(payment=payment, kind="refund.succeeded",
                                     stripe_event=stripe_event,
                                     data={"refund": refund.pk, "amount": refund.amount})
-        if fully:
-            booking = Booking.objects.select_for_update(of=("self",)).get(pk=payment.booking_id)
-            if booking.can_become(Booking.Status.REFUNDED):
-                booking_apply_transition(booking, Booking.Status.REFUNDED, actor=actor, now=now,
-                                         data={"refund": refund.pk})
+        booking = Booking.objects.select_for_update(of=("self",)).select_related(
+            "purchaser", "session__course").get(pk=payment.booking_id)
+        if payment.status == Payment.Status.REFUNDED and \
+                booking.can_become(Booking.Status.REFUNDED):
+            booking_apply_transition(booking, Booking.Status.REFUNDED, actor=actor, now=now,
+                                     data={"refund": refund.pk})
         log_action("refund.succeeded", actor=actor, target=refund, user=payment.user_id,
                    data={"amount": refund.amount})
+        communication_queue(
+            kind=Communication.Kind.REFUND_ISSUED,
+            recipient=booking.purchaser.email,
+            template="emails/refund_issued.txt",
+            context={"booking": booking, "refund": refund, "payment": payment},
+            user=booking.purchaser,
+            booking=booking,
+            dedupe_key=f"refund:{refund.pk}",
+        )
     return refund
+
+
+def refund_mark_failed(*, refund_id: int, reason: str, stripe_event=None) -> Refund:
+    """Stripe could not return the money. A refund that had succeeded and now fails (the
+    card issuer rejected it) gives the amount back to the customer's totals."""
+    with transaction.atomic():
+        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        payment = _lock_payment(payment_id)
+        refund = Refund.objects.get(pk=refund_id)
+        if refund.status == Refund.Status.FAILED:
+            return refund
+        was_succeeded = refund.status == Refund.Status.SUCCEEDED
+        refund.status = Refund.Status.FAILED
+        refund.failure_reason = reason[:500]
+        refund.save(update_fields=["status", "failure_reason", "updated_at"])
+        if was_succeeded:
+            User.objects.filter(pk=payment.user_id).update(
+                total_spent=F("total_spent") + refund.amount)
+            _settle_payment_status(payment)
+        PaymentEvent.objects.create(payment=payment, kind="refund.failed",
+                                    stripe_event=stripe_event,
+                                    data={"refund": refund.pk, "reason": reason})
+        log_action("refund.failed", target=refund, user=payment.user_id,
+                   data={"reason": reason, "was_succeeded": was_succeeded})
+    logger.warning("Refund %s failed: %s", refund_id, reason)
+    return refund
+
+
+def refund_retry(*, refund: Refund, actor=None) -> Refund:
+    """Staff: try a failed refund again, as a new refund for the same amount."""
+    if refund.status != Refund.Status.FAILED:
+        raise DomainError(f"Refund {refund.pk} has not failed; only failed refunds are retried.")
+    return refund_create(payment=refund.payment, amount=refund.amount,
+                         initiator=refund.initiator, actor=actor,
+                         reason=f"Retry of refund {refund.pk}: {refund.reason}")
+
+
+def refunds_sync_for_intent(*, payment_intent_id: str, stripe_event=None) -> int:
+    """Fetch every refund Stripe has for an intent and apply each (used for events such as
+    charge.refunded that do not carry the refund objects themselves)."""
+    applied = 0
+    for stripe_refund in gateway.list_refunds(payment_intent_id=payment_intent_id):
+        if refund_apply_stripe(stripe_refund=stripe_refund, stripe_event=stripe_event):
+            applied += 1
+    return applied

@@ -6,6 +6,6 @@ from .services import refund_submit
 
 
 @shared_task(bind=True, autoretry_for=(PaymentProviderError,), retry_backoff=10,
-             retry_backoff_max=600, max_retries=10)
-def submit_refund_task(self, refund_id: int) -> None:
-    refund_submit(refund_id=refund_id)
+             retry_backoff_max=600, max_retries=10, acks_late=True)
+def submit_refund_task(self, refund_id: int) -> str:
+    return refund_submit(refund_id=refund_id).status

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from apps.core.money import format_money
+
 from .models import Course, CourseSession, Location
 
 
@@ -26,7 +28,22 @@ class CourseSessionAdmin(admin.ModelAdmin):
     list_select_related = ["course", "location", "trainer"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
-    readonly_fields = ["seats_taken"]
+    readonly_fields = ["seats_taken", "status"]
+    actions = ["cancel_sessions"]
+
+    @admin.action(description="Cancel sessions: refund and notify every booking",
+                  permissions=["change"])
+    def cancel_sessions(self, request, queryset):
+        from apps.bookings.cancellation import session_cancel
+
+        for session in queryset:
+            summary = session_cancel(session_id=session.pk, actor=request.user,
+                                     reason="The session had to be cancelled.")
+            self.message_user(
+                request,
+                f"{session}: cancelled; {summary['bookings']} booking(s) cancelled, "
+                f"{format_money(summary['refunded'], session.currency)} refunded.",
+            )
 
     @admin.display(description="Seats left")
     def seats_left(self, obj):

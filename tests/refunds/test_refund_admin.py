@@ -1,0 +1,44 @@
+import pytest
+
+from apps.refunds.models import Refund
+from tests.refunds.conftest import stripe_refunds
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_refund_part_of_a_payment_from_admin(admin_client, paid_booking,
+                                                   django_capture_on_commit_callbacks):
+    booking, payment = paid_booking
+    change = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+    assert f"/admin/payments/payment/{payment.pk}/refund/" in change
+    form = admin_client.get(f"/admin/payments/payment/{payment.pk}/refund/").content.decode()
+    assert "Still refundable: <strong>£100.00</strong>" in form
+
+    too_much = admin_client.post(f"/admin/payments/payment/{payment.pk}/refund/",
+                                 {"amount": "100.01", "reason": "x"})
+    assert "At most £100.00 can still be refunded" in too_much.content.decode()
+    assert not Refund.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/payments/payment/{payment.pk}/refund/",
+                                     {"amount": "25.50", "reason": "Arrived late"}, follow=True)
+    assert "Refund of £25.50 requested" in response.content.decode()
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.initiator, refund.reason) == (2550, "staff", "Arrived late")
+    refund.refresh_from_db()
+    assert refund.status == "succeeded"
+    assert [r["amount"] for r in stripe_refunds(payment)] == [2550]
+    payment.user.refresh_from_db()
+    assert payment.user.total_spent == 10000 - 2550
+
+
+def test_booking_admin_cancel_with_full_refund(admin_client, paid_booking,
+                                               django_capture_on_commit_callbacks):
+    booking, payment = paid_booking
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/bookings/booking/", {
+            "action": "cancel_with_full_refund", "_selected_action": [booking.pk]}, follow=True)
+    assert "1 booking(s) cancelled; £100.00 refunded." in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    assert [r["amount"] for r in stripe_refunds(payment)] == [10000]
