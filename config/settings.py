@@ -257,7 +257,9 @@ ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 600
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_PREVENT_ENUMERATION = True
 LOGIN_REDIRECT_URL = "/portal/"
-LOGIN_URL = "/accounts/login/"
+# Customers have no password: "sign in" means "mail me a code".
+LOGIN_URL = "/accounts/login/code/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
 PASSWORD_HASHERS = (
     ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -351,3 +353,18 @@ LOGGING = {
         "kombu.connection": {"level": "ERROR" if EMBEDDED else "WARNING"},
     },
 }
+
+# --- Customer portal ----------------------------------------------------------------
+# VAT included in prices, in percent (0: no VAT breakdown on receipts).
+VAT_RATE_PERCENT = env_int("VAT_RATE_PERCENT", 20)
+VAT_NUMBER = env("VAT_NUMBER", "GB 123 4567 89")
+COMPANY_ADDRESS = env("COMPANY_ADDRESS", "12 Wharf Road, London N1 7GR")
+# Cancellation by the customer: (days before the session at least, percent refunded),
+# checked in order; the first that applies wins. Default: full refund up to 14 days
+# before, half up to 7 days before, nothing after.
+CANCELLATION_POLICY = [
+    (int(days), int(percent))
+    for days, percent in (
+        item.split(":") for item in env_list("CANCELLATION_POLICY", "14:100,7:50,0:0")
+    )
+]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("portal/", include("apps.bookings.portal_urls")),
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
     path("", include("apps.payments.urls")),

@@ -37,3 +37,27 @@ def remember_booking_in_session(request, booking: Booking) -> None:
     refs = request.session.get("my_bookings", [])
     if booking.reference not in refs:
         request.session["my_bookings"] = (refs + [booking.reference])[-20:]
+
+
+def customer_bookings(*, user):
+    """Bookings a customer bought or attends, with what the portal lists, in few queries."""
+    from django.db.models import Q
+
+    from apps.refunds.models import Refund
+
+    return (
+        Booking.objects.filter(Q(purchaser=user) | Q(attendees__user=user))
+        .distinct()
+        .select_related("session__course", "session__location")
+        .prefetch_related(
+            "attendees",
+            Prefetch("payments", queryset=Payment.objects.order_by("attempt").prefetch_related(
+                Prefetch("refunds", queryset=Refund.objects.order_by("created_at")))),
+        )
+        .order_by("session__starts_at")
+    )
+
+
+def customer_booking(*, user, reference: str) -> Booking | None:
+    """One of the customer's bookings by reference; None (a 404) for anyone else's."""
+    return customer_bookings(user=user).filter(reference=reference.upper()).first()

@@ -13,6 +13,7 @@ from apps.payments.services import payment_pay_card, payment_prepare_card
 from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
+from .models import Booking
 from .selectors import booking_for_page, booking_visible_to, remember_booking_in_session
 from .services import booking_create, booking_expire_hold
 
@@ -36,6 +37,22 @@ def _limit(request, *, group: str, rate: str) -> None:
         raise Ratelimited()
 
 
+def _initial_from_earlier_booking(request):
+    """"Book again": the same attendees as one of the signed-in customer's bookings."""
+    reference = request.GET.get("from", "")
+    if not reference or not request.user.is_authenticated:
+        return {}
+    earlier = Booking.objects.filter(reference=reference.upper(),
+                                     purchaser=request.user).first()
+    if earlier is None:
+        return {}
+    initial = {"seats": earlier.seats, "company_name": earlier.company_name}
+    for n, attendee in enumerate(earlier.attendees.all(), start=1):
+        initial[f"attendee_{n}_name"] = attendee.name
+        initial[f"attendee_{n}_email"] = attendee.email
+    return initial
+
+
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def book(request, session_id):
@@ -44,7 +61,8 @@ def book(request, session_id):
         raise Http404("No such session.")
     bookable = session.is_bookable()
     if request.method == "GET":
-        initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1)}
+        initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1),
+                   **_initial_from_earlier_booking(request)}
         form = BookingForm(initial=initial, session=session)
         return render(request, "bookings/book.html",
                       {"session": session, "form": form, "bookable": bookable})

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .models import Course, CourseSession, Location
@@ -34,3 +34,15 @@ def session_for_page(*, session_id: int) -> CourseSession | None:
         .filter(pk=session_id)
         .first()
     )
+
+
+def next_session_by_course(*, course_ids, now: datetime | None = None) -> dict:
+    """{course_id: the next bookable session} for "book again" and renewal links, one query."""
+    if not course_ids:
+        return {}
+    found = {}
+    for session in (CourseSession.objects.upcoming(now or timezone.now())
+                    .filter(course_id__in=course_ids, seats_taken__lt=F("capacity"))
+                    .order_by("course_id", "starts_at")):
+        found.setdefault(session.course_id, session)
+    return found

@@ -1,0 +1,159 @@
+"""The customer portal: a signed-in customer's bookings, receipts, cancellations,
+profile and data. Every lookup is scoped to the signed-in user: anything else is a 404."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from apps.certificates.models import Certificate
+from apps.core.errors import DomainError
+from apps.refunds.models import Refund
+from apps.refunds.policy import cancellation_quote
+from apps.refunds.services import refundable_amount
+from apps.sessions.selectors import next_session_by_course
+from apps.users.forms import ProfileForm
+from apps.users.services import user_anonymise, user_export_data
+
+from .cancellation import booking_cancel
+from .models import Booking
+from .selectors import customer_booking, customer_bookings
+
+
+def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
+    booking = customer_booking(user=request.user, reference=reference)
+    if booking is None or (purchaser_only and booking.purchaser_id != request.user.pk):
+        raise Http404("No booking with that reference is yours.")
+    return booking
+
+
+def _view_of(booking, user):
+    """What this user may see of a booking: the purchaser everything, an attendee their
+    own seat only."""
+    own = booking.purchaser_id == user.pk
+    attendees = [a for a in booking.attendees.all() if own or a.user_id == user.pk]
+    payments = list(booking.payments.all()) if own else []
+    paid = sum(p.amount for p in payments if p.has_succeeded)
+    refunded = sum(r.amount for p in payments for r in p.refunds.all()
+                   if r.status == Refund.Status.SUCCEEDED)
+    return {"booking": booking, "is_purchaser": own, "attendees": attendees,
+            "payments": payments, "paid": paid, "refunded": refunded}
+
+
+@login_required
+@require_GET
+def portal_home(request):
+    now = timezone.now()
+    views = [_view_of(b, request.user) for b in customer_bookings(user=request.user)]
+    upcoming = [v for v in views if v["booking"].session.starts_at >= now
+                and v["booking"].status in ("pending", "paid")]
+    past = [v for v in views if v not in upcoming]
+    certificates = list(Certificate.objects.filter(user=request.user).select_related("course"))
+    next_sessions = next_session_by_course(
+        course_ids={v["booking"].session.course_id for v in past}
+        | {c.course_id for c in certificates}, now=now)
+    for view in past:
+        view["rebook"] = next_sessions.get(view["booking"].session.course_id)
+    for certificate in certificates:
+        certificate.renew_session = next_sessions.get(certificate.course_id)
+    return render(request, "portal/home.html", {
+        "upcoming": upcoming, "past": list(reversed(past)), "certificates": certificates,
+    })
+
+
+@login_required
+@require_GET
+def portal_booking(request, reference):
+    booking = _own_booking(request, reference)
+    context = _view_of(booking, request.user)
+    if context["is_purchaser"] and booking.can_become(Booking.Status.CANCELLED):
+        context["quote"] = _quote(booking)
+    return render(request, "portal/booking.html", context)
+
+
+def _quote(booking):
+    refundable = sum(refundable_amount(p) for p in booking.payments.all())
+    return cancellation_quote(booking=booking, paid=refundable)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def portal_cancel(request, reference):
+    booking = _own_booking(request, reference, purchaser_only=True)
+    if not booking.can_become(Booking.Status.CANCELLED):
+        messages.error(request, f"Booking {booking.reference} can no longer be cancelled.")
+        return redirect("portal:booking", booking.reference)
+    quote = _quote(booking)
+    if request.method == "POST":
+        if booking.session.starts_at <= timezone.now():
+            messages.error(request, "The course has started: it can no longer be cancelled.")
+            return redirect("portal:booking", booking.reference)
+        try:
+            booking_cancel(booking_id=booking.pk, actor=request.user,
+                           reason="Cancelled by the customer", initiator="customer",
+                           refund_amount=quote.amount)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Booking {booking.reference} is cancelled. "
+                             f"{quote.amount_display} will be refunded to your card.")
+        return redirect("portal:booking", booking.reference)
+    return render(request, "portal/cancel.html", {**_view_of(booking, request.user),
+                                                  "quote": quote})
+
+
+@login_required
+@require_GET
+def portal_receipt(request, reference, fmt="html"):
+    from . import receipts
+
+    booking = _own_booking(request, reference, purchaser_only=True)
+    try:
+        if fmt == "pdf":
+            response = HttpResponse(receipts.receipt_pdf(booking=booking),
+                                    content_type="application/pdf")
+            response["Content-Disposition"] = (
+                f'attachment; filename="receipt-{booking.reference}.pdf"')
+            return response
+        return HttpResponse(receipts.receipt_html(booking=booking, request=request))
+    except DomainError as error:
+        raise Http404(error.message) from error
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def portal_profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your details are saved.")
+        return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"form": form})
+
+
+@login_required
+@require_GET
+def portal_export(request):
+    response = HttpResponse(json.dumps(user_export_data(user=request.user), indent=2),
+                            content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def portal_delete(request):
+    if request.method == "POST":
+        if request.POST.get("confirm") != "DELETE":
+            messages.error(request, "Type DELETE to confirm.")
+            return redirect("portal:delete")
+        user_anonymise(user=request.user)
+        logout(request)
+        messages.success(request, "Your personal data has been erased and you are signed out.")
+        return redirect("sessions:catalogue")
+    return render(request, "portal/delete.html")
