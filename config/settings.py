@@ -256,6 +256,7 @@ ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 600
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_CHANGE_EMAIL = True  # one address per person: changing it verifies the new one first
 LOGIN_REDIRECT_URL = "/portal/"
 # Customers have no password: "sign in" means "mail me a code".
 LOGIN_URL = "/accounts/login/code/"

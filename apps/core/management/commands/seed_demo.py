@@ -10,8 +10,9 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from apps.bookings.models import Booking
+from apps.bookings.models import Attendee, Booking
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_create, booking_transition
+from apps.certificates.services import certificate_issue
 from apps.core.money import format_money
 from apps.payments.services import payment_record_manual
 from apps.refunds.models import Refund
@@ -262,6 +263,10 @@ class Command(BaseCommand):
             refund_mark_succeeded(refund_id=refund.pk, actor=admin)
         elif status in (Booking.Status.COMPLETED, Booking.Status.NO_SHOW):
             booking_transition(booking_id=booking.pk, to=status, actor=admin)
+            if status == Booking.Status.COMPLETED:
+                for attendee in booking.attendees.all():
+                    Attendee.objects.filter(pk=attendee.pk).update(attendance="attended")
+                    certificate_issue(attendee=attendee)
         self.stdout.write(
             f"  {booking.reference}: {status}, "
             f"{format_money(booking.total_amount, booking.currency)}"
