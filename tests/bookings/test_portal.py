@@ -182,3 +182,31 @@ def test_code_requests_are_rate_limited(db):
     assert [a.status_code for a in answers] == [302, 302, 302, 200, 200]
     assert "Too many" in answers[-1].content.decode()
     assert len(mail.outbox) == 3
+
+
+def test_asking_for_a_code_does_not_reveal_whether_an_email_is_a_customer(client, group_booking):
+    from django.test import Client
+
+    known = Client().post("/accounts/login/code/", {"email": "pat@example.com"})
+    unknown = Client().post("/accounts/login/code/", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+
+
+def test_changing_email_takes_effect_only_after_the_new_address_is_verified(client,
+                                                                           group_booking):
+    from allauth.account.models import EmailAddress
+
+    purchaser = group_booking.purchaser
+    # signing in by code verified the address (force_login skips that step)
+    EmailAddress.objects.filter(user=purchaser).update(verified=True)
+    client.force_login(purchaser)
+    response = client.post("/accounts/email/", {"action_add": "", "email": "new@example.com"})
+    assert response.status_code in (200, 302)
+    purchaser.refresh_from_db()
+    assert purchaser.email == "pat@example.com"
+    assert any("new@example.com" in m.to for m in mail.outbox)
+    link = re.search(r"(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body).group(1)
+    client.post(link)
+    purchaser.refresh_from_db()
+    assert purchaser.email == "new@example.com"
