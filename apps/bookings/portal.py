@@ -100,11 +100,17 @@ def portal_cancel(request, reference):
         except DomainError as error:
             messages.error(request, error.message)
         else:
+            how = "to your card" if _paid_by_card(booking) else "the way you paid"
             messages.success(request, f"Booking {booking.reference} is cancelled. "
-                             f"{quote.amount_display} will be refunded to your card.")
+                             f"{quote.amount_display} will be refunded {how}.")
         return redirect("portal:booking", booking.reference)
     return render(request, "portal/cancel.html", {**_view_of(booking, request.user),
-                                                  "quote": quote})
+                                                  "quote": quote,
+                                                  "paid_by_card": _paid_by_card(booking)})
+
+
+def _paid_by_card(booking) -> bool:
+    return any(p.method == "card" and p.has_succeeded for p in booking.payments.all())
 
 
 @login_required

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
+from kombu import pools as kombu_pools
 import requests
 
 from tests.conftest import BASE_DIR, register_fake_stripe_webhook
@@ -67,9 +68,10 @@ def _database_url(settings_dict: dict) -> str:
 
 def _reset_producers(app) -> None:
     """Forget pooled broker connections so the next send uses the current broker_url."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # kombu keeps pools in a process-wide registry: closing one there and then asking the
+    # app again would hand back the closed pool. Reset the registry instead.
+    kombu_pools.reset()
+    app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
