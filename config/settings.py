@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -169,7 +170,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.payments.tasks.sweep_stripe_events_task",
         "schedule": 120.0,
     },
+    "send-reminders": {
+        "task": "apps.core.tasks.send_reminders_task",
+        "schedule": 15 * 60.0,
+    },
+    "reconcile-payments-nightly": {
+        "task": "apps.payments.tasks.reconcile_payments_task",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
+OPERATIONS_EMAIL = env("OPERATIONS_EMAIL", "operations@example.com")
 
 # --- Stripe -------------------------------------------------------------------
 LOCAL_STRIPE_PORT = env_int("LOCAL_STRIPE_PORT", 8420)
@@ -369,3 +379,10 @@ CANCELLATION_POLICY = [
         item.split(":") for item in env_list("CANCELLATION_POLICY", "14:100,7:50,0:0")
     )
 ]
+
+# --- Reminders (Celery beat runs them every 15 minutes; also `manage.py send_reminders`) --
+SESSION_REMINDER_HOURS = env_int("SESSION_REMINDER_HOURS", 48)
+CERTIFICATE_EXPIRY_REMINDER_DAYS = sorted(
+    (int(days) for days in env_list("CERTIFICATE_EXPIRY_REMINDER_DAYS", "90,30")), reverse=True
+)
+HOLD_REMINDER_MINUTES = env_int("HOLD_REMINDER_MINUTES", 5)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("portal/", include("apps.bookings.portal_urls")),
+    path("", include("apps.certificates.urls")),
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
     path("", include("apps.payments.urls")),

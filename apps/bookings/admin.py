@@ -53,8 +53,34 @@ class BookingAdmin(admin.ModelAdmin):
 
 @admin.register(Attendee)
 class AttendeeAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "booking", "attendance"]
-    list_filter = ["attendance"]
+    list_display = ["name", "email", "booking", "session", "attendance"]
+    list_filter = ["attendance", "booking__session__course"]
     search_fields = ["name", "email", "booking__reference"]
-    list_select_related = ["booking"]
+    list_select_related = ["booking__session__course"]
     raw_id_fields = ["booking", "user"]
+    readonly_fields = ["attendance"]
+    actions = ["mark_attended", "mark_no_show"]
+
+    @admin.display(description="Session")
+    def session(self, obj):
+        return obj.booking.session
+
+    def _mark(self, request, queryset, attendance):
+        from .services import attendance_mark
+
+        try:
+            count = attendance_mark(attendee_ids=list(queryset.values_list("pk", flat=True)),
+                                    attendance=attendance, actor=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        self.message_user(request, f"{count} attendee(s) marked {attendance.replace('_', '-')}."
+                                   " Certificates follow for those who attended.")
+
+    @admin.action(description="Mark attended (issues certificates)", permissions=["change"])
+    def mark_attended(self, request, queryset):
+        self._mark(request, queryset, Attendee.Attendance.ATTENDED)
+
+    @admin.action(description="Mark no-show", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._mark(request, queryset, Attendee.Attendance.NO_SHOW)

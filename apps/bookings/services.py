@@ -230,3 +230,49 @@ def release_expired_holds(*, now: datetime | None = None) -> list[int]:
         status=Booking.Status.PENDING, hold_expires_at__lte=now
     ).values_list("pk", flat=True)
     return [pk for pk in list(candidates) if booking_expire_hold(booking_id=pk, now=now)]
+
+
+def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | None = None,
+                    now: datetime | None = None) -> int:
+    """Record who came. Only once a session has started. A paid booking whose attendees
+    are all marked becomes completed (someone came) or no-show (nobody came); its
+    certificates are issued by a task after commit. Returns how many attendees changed."""
+    now = now or timezone.now()
+    if attendance not in (Attendee.Attendance.ATTENDED, Attendee.Attendance.NO_SHOW):
+        raise DomainError(f"Unknown attendance {attendance!r}.")
+    booking_ids = set(
+        Attendee.objects.filter(pk__in=attendee_ids).values_list("booking_id", flat=True)
+    )
+    changed = 0
+    for booking_id in sorted(booking_ids):
+        with transaction.atomic():
+            booking = Booking.objects.select_for_update(of=("self",)).select_related(
+                "session").get(pk=booking_id)
+            if booking.session.starts_at > now:
+                raise ConflictError(
+                    f"{booking.reference}: attendance can be marked once the session has started."
+                )
+            if booking.status not in (Booking.Status.PAID, Booking.Status.COMPLETED,
+                                      Booking.Status.NO_SHOW):
+                raise ConflictError(
+                    f"{booking.reference} is {booking.get_status_display().lower()}: only paid "
+                    "bookings have attendance."
+                )
+            changed += Attendee.objects.filter(pk__in=attendee_ids, booking=booking).exclude(
+                attendance=attendance).update(attendance=attendance)
+            marks = set(booking.attendees.values_list("attendance", flat=True))
+            settled = Attendee.Attendance.UNKNOWN not in marks
+            if settled and booking.status == Booking.Status.PAID and \
+                    Attendee.Attendance.ATTENDED in marks:
+                booking_apply_transition(booking, Booking.Status.COMPLETED, actor=actor,
+                                         now=now)
+            elif settled and booking.status == Booking.Status.PAID:
+                booking_apply_transition(booking, Booking.Status.NO_SHOW, actor=actor, now=now)
+            log_action("attendance.marked", actor=actor, target=booking,
+                       user=booking.purchaser_id, data={"attendance": attendance,
+                                                        "attendees": attendee_ids})
+            if booking.status == Booking.Status.COMPLETED:
+                from apps.certificates.tasks import issue_certificates_task
+
+                issue_certificates_task.delay_on_commit(booking.pk)
+    return changed

@@ -28,3 +28,51 @@ def certificate_issue(*, attendee, issued_on=None) -> Certificate:
             return certificate
     except IntegrityError:
         return Certificate.objects.get(attendee=attendee)
+
+
+def certificates_issue_for_booking(*, booking_id: int) -> list[Certificate]:
+    """One certificate for each attendee who attended a completed booking, each emailed
+    once with its PDF. Safe to run any number of times."""
+    from apps.bookings.models import Attendee, Booking
+    from apps.core.emails import binary_attachment, communication_queue
+    from apps.core.models import Communication
+
+    booking = Booking.objects.select_related("session__course", "session__trainer").get(
+        pk=booking_id)
+    if booking.status != Booking.Status.COMPLETED:
+        return []
+    issued = []
+    for attendee in booking.attendees.filter(attendance=Attendee.Attendance.ATTENDED):
+        certificate = certificate_issue(attendee=attendee)
+        issued.append(certificate)
+        if Communication.objects.filter(kind=Communication.Kind.CERTIFICATE_ISSUED,
+                                        dedupe_key=certificate.number).exists():
+            continue
+        from .pdf import certificate_pdf, certificate_verify_url
+
+        communication_queue(
+            kind=Communication.Kind.CERTIFICATE_ISSUED,
+            recipient=attendee.email,
+            template="emails/certificate_issued.txt",
+            context={"certificate": certificate, "attendee": attendee,
+                     "verify_url": certificate_verify_url(certificate=certificate)},
+            user_id=attendee.user_id,
+            booking=booking,
+            dedupe_key=certificate.number,
+            attachments=[binary_attachment(filename=f"certificate-{certificate.number}.pdf",
+                                           mimetype="application/pdf",
+                                           content=certificate_pdf(certificate=certificate))],
+        )
+    return issued
+
+
+def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> Certificate:
+    """Revoke a certificate: the public verify page then says so. Audited."""
+    from django.utils import timezone
+
+    Certificate.objects.filter(pk=certificate.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason[:500])
+    certificate.refresh_from_db()
+    log_action("certificate.revoked", actor=actor, target=certificate, user=certificate.user_id,
+               data={"reason": reason})
+    return certificate

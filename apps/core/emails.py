@@ -1,5 +1,6 @@
 """Outgoing email: recorded first as a Communication, sent after commit by Celery."""
 
+import base64
 import logging
 
 from django.conf import settings
@@ -11,6 +12,11 @@ from django.utils import timezone
 from .models import Communication
 
 logger = logging.getLogger(__name__)
+
+
+def binary_attachment(*, filename: str, mimetype: str, content: bytes) -> dict:
+    return {"filename": filename, "mimetype": mimetype,
+            "content_base64": base64.b64encode(content).decode()}
 
 
 def communication_queue(
@@ -72,7 +78,9 @@ def communication_send(*, communication_id: int) -> bool:
         to=[communication.recipient],
     )
     for attachment in communication.attachments:
-        message.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
+        content = (base64.b64decode(attachment["content_base64"])
+                   if "content_base64" in attachment else attachment["content"])
+        message.attach(attachment["filename"], content, attachment["mimetype"])
     try:
         message.send()
     except Exception as error:

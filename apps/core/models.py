@@ -49,7 +49,8 @@ class Communication(models.Model):
     subject = models.CharField(max_length=255)
     body = models.TextField()
     attachments = models.JSONField(
-        default=list, blank=True, help_text="Text attachments: filename, mimetype, content."
+        default=list, blank=True,
+        help_text="Attachments: filename, mimetype, and content (text) or content_base64.",
     )
     dedupe_key = models.CharField(max_length=120, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

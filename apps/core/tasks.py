@@ -12,3 +12,10 @@ from .emails import communication_send
 )
 def send_communication_task(self, communication_id: int) -> bool:
     return communication_send(communication_id=communication_id)
+
+
+@shared_task
+def send_reminders_task() -> dict:
+    from .reminders import send_all_reminders
+
+    return send_all_reminders()

@@ -190,6 +190,21 @@ def find_payment_for_intent(intent: dict) -> Payment | None:
     return None
 
 
+def payment_sync_from_stripe(*, intent: dict, stripe_event=None) -> Payment | None:
+    """Apply a PaymentIntent as Stripe reports it (webhook or reconciliation): fill in the
+    card's brand and last four if we lack them (a network call, outside any lock), then
+    apply its status. None when the intent is not one of ours."""
+    payment = find_payment_for_intent(intent)
+    if payment is None:
+        return None
+    method = intent.get("payment_method")
+    if isinstance(method, dict):
+        method = method.get("id")
+    if method and not payment.card_last4:
+        _remember_card(payment.pk, method)
+    return payment_apply_intent(intent=intent, stripe_event=stripe_event)
+
+
 def payment_apply_intent(*, intent: dict, stripe_event=None,
                          now: datetime | None = None) -> Payment | None:
     """Bring our payment in line with a PaymentIntent. Idempotent, and safe in any order:

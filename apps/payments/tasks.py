@@ -32,3 +32,28 @@ def process_stripe_event_task(self, event_id: int) -> str:
 @shared_task
 def sweep_stripe_events_task() -> int:
     return stripe_events_sweep()
+
+
+@shared_task
+def reconcile_payments_task() -> int:
+    """Nightly: repair the last two days from Stripe and tell staff what differed."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.core.emails import communication_queue
+    from apps.core.models import Communication
+
+    from .reconcile import reconcile
+
+    now = timezone.now()
+    report = reconcile(since=now - timedelta(days=2), fix=True)
+    if report.differences:
+        communication_queue(
+            kind=Communication.Kind.STAFF_ALERT, recipient=settings.OPERATIONS_EMAIL,
+            template="emails/reconciliation_report.txt",
+            context={"report": report, "now": now},
+            dedupe_key=f"reconcile:{now:%Y-%m-%dT%H:%M}",
+        )
+    return len(report.differences)

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from . import gateway
 from .models import Payment, StripeEvent
-from .services import find_payment_for_intent, payment_apply_intent
+from .services import payment_sync_from_stripe
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +33,8 @@ def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
 
 def _on_payment_intent(stored: StripeEvent) -> str:
     intent = stored.payload["data"]["object"]
-    payment = find_payment_for_intent(intent)
-    if payment is None:
+    if payment_sync_from_stripe(intent=intent, stripe_event=stored) is None:
         raise UnknownObject(f"No payment of ours matches PaymentIntent {intent.get('id')}.")
-    method = intent.get("payment_method")
-    if isinstance(method, dict):
-        method = method.get("id")
-    if method and not payment.card_last4:
-        # Outside any lock: a network call.
-        brand, last4 = gateway.retrieve_card(method)
-        Payment.objects.filter(pk=payment.pk, card_last4="").update(card_brand=brand,
-                                                                    card_last4=last4)
-    payment_apply_intent(intent=intent, stripe_event=stored)
     return "applied"
 
 

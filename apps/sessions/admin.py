@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from apps.core.money import format_money
 
@@ -29,7 +29,27 @@ class CourseSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
     readonly_fields = ["seats_taken", "status"]
-    actions = ["cancel_sessions"]
+    actions = ["cancel_sessions", "mark_everyone_attended"]
+
+    @admin.action(description="Mark every paid attendee attended (issues certificates)",
+                  permissions=["change"])
+    def mark_everyone_attended(self, request, queryset):
+        from apps.bookings.models import Attendee, Booking
+        from apps.bookings.services import attendance_mark
+        from apps.core.errors import DomainError
+
+        attendees = Attendee.objects.filter(
+            booking__session__in=queryset,
+            booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED])
+        try:
+            count = attendance_mark(attendee_ids=list(attendees.values_list("pk", flat=True)),
+                                    attendance=Attendee.Attendance.ATTENDED,
+                                    actor=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        self.message_user(request, f"{count} attendee(s) marked attended; their certificates "
+                                   "are being issued and emailed.")
 
     @admin.action(description="Cancel sessions: refund and notify every booking",
                   permissions=["change"])

@@ -21,8 +21,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
-from kombu import pools as kombu_pools
 import requests
+from kombu import pools as kombu_pools
 
 from tests.conftest import BASE_DIR, register_fake_stripe_webhook
 

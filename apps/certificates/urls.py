@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "certificates"
+
+urlpatterns = [
+    path("certificates/verify/<str:code>/", views.verify, name="verify"),
+    path("portal/certificates/<str:number>.pdf", views.portal_certificate_pdf, name="pdf"),
+]

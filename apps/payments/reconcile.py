@@ -1,0 +1,143 @@
+"""Reconciliation: compare Stripe's PaymentIntents and refunds with our records.
+
+Differences are reported with both values; with `fix` they are repaired through the same
+services the webhooks use, so a missed webhook is applied exactly as if it had arrived.
+Safe to run twice and while webhooks arrive: those services lock and re-check.
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from . import gateway
+from .models import Payment
+from .services import INTENT_STATUS, find_payment_for_intent, payment_sync_from_stripe
+
+SUCCEEDED = {Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED, Payment.Status.REFUNDED}
+
+
+@dataclass
+class Difference:
+    kind: str
+    stripe_id: str
+    ours: str
+    stripe: str
+    fixed: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    intents_checked: int = 0
+    refunds_checked: int = 0
+    differences: list[Difference] = None
+
+    def __post_init__(self):
+        self.differences = self.differences or []
+
+
+def _created(obj: dict) -> datetime:
+    return datetime.fromtimestamp(int(obj.get("created") or 0), tz=UTC)
+
+
+def _expected_status(intent: dict) -> set[str]:
+    """Our payment statuses that agree with the intent's."""
+    status = intent.get("status")
+    if status == "succeeded":
+        return SUCCEEDED
+    if status == "requires_payment_method" and intent.get("last_payment_error"):
+        return {Payment.Status.FAILED}
+    if status in INTENT_STATUS:
+        return {INTENT_STATUS[status], Payment.Status.FAILED}
+    return set()
+
+
+def _check_intent(intent: dict, *, fix: bool, report: Report) -> None:
+    payment = find_payment_for_intent(intent)
+    if payment is None:
+        if intent.get("status") == "succeeded" and (intent.get("metadata") or {}).get(
+                "booking_reference"):
+            report.differences.append(Difference(
+                "succeeded intent with no payment of ours", intent["id"], "no payment",
+                f"succeeded {intent.get('amount')} {intent.get('currency', '').upper()} for "
+                f"{intent['metadata']['booking_reference']}"))
+        return
+    if int(intent.get("amount") or 0) != payment.amount or \
+            (intent.get("currency") or "").upper() != payment.currency.upper():
+        report.differences.append(Difference(
+            "amount or currency differs", intent["id"],
+            f"{payment.amount} {payment.currency}",
+            f"{intent.get('amount')} {(intent.get('currency') or '').upper()}"))
+    expected = _expected_status(intent)
+    if expected and payment.status not in expected:
+        difference = Difference("payment status differs", intent["id"], payment.status,
+                                intent.get("status", ""))
+        if fix:
+            payment_sync_from_stripe(intent=intent)
+            payment.refresh_from_db()
+            difference.fixed = payment.status in expected
+        report.differences.append(difference)
+
+
+def _check_refund(stripe_refund: dict, *, fix: bool, report: Report) -> None:
+    from apps.refunds.models import Refund
+    from apps.refunds.services import refund_apply_stripe
+
+    ours = Refund.objects.filter(stripe_refund_id=stripe_refund["id"]).first()
+    if ours is None:
+        ref_id = str((stripe_refund.get("metadata") or {}).get("refund_id", ""))
+        ours = Refund.objects.filter(pk=int(ref_id)).first() if ref_id.isdigit() else None
+    if ours is None:
+        intent_id = stripe_refund.get("payment_intent")
+        if not Payment.objects.filter(stripe_payment_intent_id=intent_id).exists():
+            return  # not a payment of ours
+        difference = Difference("refund unknown to us", stripe_refund["id"], "no refund",
+                                f"{stripe_refund.get('status')} {stripe_refund.get('amount')}")
+        if fix:
+            difference.fixed = refund_apply_stripe(stripe_refund=stripe_refund) is not None
+        report.differences.append(difference)
+        return
+    if int(stripe_refund.get("amount") or 0) != ours.amount:
+        report.differences.append(Difference("refund amount differs", stripe_refund["id"],
+                                             str(ours.amount), str(stripe_refund.get("amount"))))
+    stripe_status = stripe_refund.get("status")
+    agrees = {"succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED,
+              "canceled": Refund.Status.FAILED}.get(stripe_status, ours.status)
+    if ours.status != agrees:
+        difference = Difference("refund status differs", stripe_refund["id"], ours.status,
+                                stripe_status or "")
+        if fix:
+            refund_apply_stripe(stripe_refund=stripe_refund)
+            ours.refresh_from_db()
+            difference.fixed = ours.status == agrees
+        report.differences.append(difference)
+
+
+def reconcile(*, since: datetime, fix: bool = False, page_size: int = 100,
+              progress: Callable[[str, int], None] | None = None) -> Report:
+    """Page through Stripe (the SDK's auto-pagination) from `since` and compare.
+
+    Raises gateway.PaymentProviderError when Stripe cannot be reached."""
+    report = Report()
+    client = gateway.client()
+    intents = client.v1.payment_intents.list(params={"limit": page_size})
+    for intent in intents.auto_paging_iter():
+        intent = intent.to_dict()
+        if _created(intent) < since:
+            continue  # the list takes no date filter everywhere: filter here
+        report.intents_checked += 1
+        _check_intent(intent, fix=fix, report=report)
+        if progress:
+            progress("intents", report.intents_checked)
+    refunds = client.v1.refunds.list(params={"limit": page_size})
+    for stripe_refund in refunds.auto_paging_iter():
+        stripe_refund = stripe_refund.to_dict()
+        if _created(stripe_refund) < since:
+            continue
+        report.refunds_checked += 1
+        _check_refund(stripe_refund, fix=fix, report=report)
+        if progress:
+            progress("refunds", report.refunds_checked)
+    return report
