@@ -99,7 +99,8 @@ def test_beat_schedule_has_every_periodic_task(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"apps.bookings.tasks.release_expired_holds_task",
             "apps.core.tasks.send_reminders_task",
-            "apps.payments.tasks.sweep_stripe_events_task"} <= tasks
+            "apps.payments.tasks.sweep_stripe_events_task",
+            "apps.payments.tasks.reconcile_payments_task"} <= tasks
 
 
 @pytest.mark.django_db(transaction=True)

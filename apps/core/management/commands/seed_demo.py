@@ -214,6 +214,8 @@ class Command(BaseCommand):
             + [(future, Booking.Status.REFUNDED, 1)]
             + [(past, Booking.Status.COMPLETED, n) for n in (1, 2, 1)]
             + [(past, Booking.Status.NO_SHOW, 1)]
+            # paid and waiting for staff to mark attendance (then certificates are issued)
+            + [(past, Booking.Status.PAID, 2), (past, Booking.Status.PAID, 1)]
         )
         made = 0
         for index, (pool, status, seats) in enumerate(plan):
