@@ -19,6 +19,9 @@ class CertificateAdmin(admin.ModelAdmin):
               "created_at"]
     actions = ["revoke"]
 
+    def has_add_permission(self, request):
+        return False  # issued from attendance, never typed in
+
     @admin.display(description="Documents")
     def documents(self, obj):
         if not obj.pk:

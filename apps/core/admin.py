@@ -1,6 +1,12 @@
+from django.conf import settings
 from django.contrib import admin
 
 from .models import Communication
+
+
+admin.site.site_header = f"{settings.SITE_NAME} back office"
+admin.site.site_title = f"{settings.SITE_NAME} back office"
+admin.site.index_title = "Run the business"
 
 
 @admin.register(Communication)
