@@ -3,7 +3,6 @@ from django.contrib import admin
 
 from .models import Communication
 
-
 admin.site.site_header = f"{settings.SITE_NAME} back office"
 admin.site.site_title = f"{settings.SITE_NAME} back office"
 admin.site.index_title = "Run the business"
