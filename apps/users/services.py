@@ -6,6 +6,7 @@ from apps.core.audit import log_action
 from apps.core.errors import DomainError
 
 from .models import User, normalize_email
+from .selectors import TotalsDrift, user_totals_drift
 
 
 def user_get_or_create(
@@ -162,3 +163,32 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         locked.save()
         log_action("user.anonymised", actor=actor or locked, target=locked, user=locked)
     return locked
+
+
+def user_totals_fix(*, user_id: int) -> TotalsDrift | None:
+    """Set one user's totals to what the ledger says, under their row lock. Returns the
+    drift that was fixed, or None when the totals were right by then.
+
+    The services change a user's totals with UPDATEs in the same transaction as the
+    ledger rows, so once we hold the row lock, every ledger change we can see is counted
+    in the stored totals and every one we cannot see will add itself after we commit.
+    """
+    with transaction.atomic():
+        if not User.objects.select_for_update().filter(pk=user_id).exists():
+            return None
+        drift = next(iter(user_totals_drift(user_ids=[user_id])), None)
+        if drift is None:
+            return None
+        fixed = User.objects.filter(
+            pk=user_id, total_bookings=drift.stored_bookings, total_spent=drift.stored_spent
+        ).update(total_bookings=drift.expected_bookings, total_spent=drift.expected_spent)
+        if not fixed:
+            return None
+        log_action(
+            "user.totals_recomputed", target=User(pk=user_id), user=user_id,
+            data={"stored": {"total_bookings": drift.stored_bookings,
+                             "total_spent": drift.stored_spent},
+                  "expected": {"total_bookings": drift.expected_bookings,
+                               "total_spent": drift.expected_spent}},
+        )
+    return drift
