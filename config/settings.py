@@ -359,6 +359,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},  # one INFO line per API call otherwise
         # Embedded mode runs tasks in-process: one line per task is noise there.
         "celery.app.trace": {"level": "WARNING" if EMBEDDED else "INFO"},
         "kombu.connection": {"level": "ERROR" if EMBEDDED else "WARNING"},
