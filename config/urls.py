@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("portal/", include("apps.bookings.portal_urls")),
     path("", include("apps.certificates.urls")),
+    path("api/", include("apps.api.urls")),
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
     path("", include("apps.payments.urls")),
