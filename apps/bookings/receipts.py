@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from math import floor
-from pathlib import Path
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 
+from apps.core.documents import render_pdf
 from apps.core.errors import DomainError
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
@@ -264,23 +262,7 @@ def receipt_html(*, booking: Booking, request: HttpRequest | None = None) -> str
     return render_to_string(TEMPLATE_NAME, receipt_context(booking=booking), request=request)
 
 
-def _stylesheet_path() -> Path:
-    found = finders.find(STYLESHEET)
-    if not found:
-        raise ImproperlyConfigured(f"The receipt stylesheet {STYLESHEET} cannot be found.")
-    return Path(found).resolve()
-
-
 def receipt_pdf(*, booking: Booking) -> bytes:
     """The same receipt as an A4 PDF (WeasyPrint). Only local files are fetched."""
-    import weasyprint  # heavy (Pango): loaded only when a PDF is asked for
-
-    stylesheet = _stylesheet_path()
-    context = receipt_context(booking=booking)
-    context["stylesheet_url"] = stylesheet.as_uri()
-    html = render_to_string(TEMPLATE_NAME, context)
-    fetcher = weasyprint.URLFetcher(allowed_protocols={"file"})
-    document = weasyprint.HTML(
-        string=html, base_url=stylesheet.parent.as_uri() + "/", url_fetcher=fetcher
-    )
-    return document.write_pdf()
+    return render_pdf(template=TEMPLATE_NAME, context=receipt_context(booking=booking),
+                      stylesheet=STYLESHEET)

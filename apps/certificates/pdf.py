@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.core.exceptions import ImproperlyConfigured
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+
+from apps.core.documents import render_pdf
 
 from .models import Certificate
 
@@ -134,24 +133,9 @@ def certificate_filename(*, certificate: Certificate) -> str:
     return f"certificate-{certificate.number}.pdf"
 
 
-def _stylesheet_path() -> Path:
-    found = finders.find(STYLESHEET)
-    if not found:
-        raise ImproperlyConfigured(f"The certificate stylesheet {STYLESHEET} cannot be found.")
-    return Path(found).resolve()
-
-
 def certificate_pdf(*, certificate: Certificate) -> bytes:
     """The certificate as a one-page A4 landscape PDF. Only local files are fetched
     (and the QR code's data: URI, which WeasyPrint decodes without fetching)."""
-    import weasyprint  # heavy (Pango): loaded only when a PDF is asked for
-
-    stylesheet = _stylesheet_path()
-    html = render_to_string(
-        TEMPLATE_NAME, _context(certificate=certificate, stylesheet_url=stylesheet.as_uri())
-    )
-    fetcher = weasyprint.URLFetcher(allowed_protocols={"file", "data"})
-    document = weasyprint.HTML(
-        string=html, base_url=stylesheet.parent.as_uri() + "/", url_fetcher=fetcher
-    )
-    return document.write_pdf()
+    return render_pdf(template=TEMPLATE_NAME,
+                      context=_context(certificate=certificate, stylesheet_url=""),
+                      stylesheet=STYLESHEET)
