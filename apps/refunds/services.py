@@ -41,6 +41,14 @@ def _lock_payment(payment_id: int) -> Payment:
     return Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
 
 
+def _lock_refund(refund_id: int) -> tuple[Payment, Refund]:
+    """Lock the refund's payment (the lock every change to its refunds takes), then read
+    the refund as it is now."""
+    payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+    payment = _lock_payment(payment_id)
+    return payment, Refund.objects.get(pk=refund_id)
+
+
 def _settle_payment_status(payment: Payment) -> None:
     """Derive the payment's refund status from its succeeded refunds (a ledger, not a flag)."""
     back = refunded_total(payment)
@@ -180,9 +188,7 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
     """Money is back with the customer: count it once, then move the payment and booking."""
     now = now or timezone.now()
     with transaction.atomic():
-        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-        payment = _lock_payment(payment_id)
-        refund = Refund.objects.get(pk=refund_id)
+        payment, refund = _lock_refund(refund_id)
         if refund.status == Refund.Status.SUCCEEDED:
             return refund
         refund.status = Refund.Status.SUCCEEDED
@@ -217,9 +223,7 @@ def refund_mark_failed(*, refund_id: int, reason: str, stripe_event=None) -> Ref
     """Stripe could not return the money. A refund that had succeeded and now fails (the
     card issuer rejected it) gives the amount back to the customer's totals."""
     with transaction.atomic():
-        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-        payment = _lock_payment(payment_id)
-        refund = Refund.objects.get(pk=refund_id)
+        payment, refund = _lock_refund(refund_id)
         if refund.status == Refund.Status.FAILED:
             return refund
         was_succeeded = refund.status == Refund.Status.SUCCEEDED
