@@ -53,7 +53,8 @@ class BookingAdmin(admin.ModelAdmin):
 
 @admin.register(Attendee)
 class AttendeeAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "booking", "session", "attendance"]
+    list_display = ["name", "email", "booking", "session", "special_requirements",
+                    "attendance"]
     list_filter = ["attendance", "booking__session__course"]
     search_fields = ["name", "email", "booking__reference"]
     list_select_related = ["booking__session__course"]
@@ -64,6 +65,25 @@ class AttendeeAdmin(admin.ModelAdmin):
     @admin.display(description="Session")
     def session(self, obj):
         return obj.booking.session
+
+    @admin.display(description="Special requirements")
+    def special_requirements(self, obj):
+        return obj.booking.special_requirements
+
+    def get_readonly_fields(self, request, obj=None):
+        from apps.users.admin import is_instructor_only
+
+        if is_instructor_only(request.user):
+            return ["name", "email", "booking", "user", "attendance"]
+        return super().get_readonly_fields(request, obj)
+
+    def get_queryset(self, request):
+        from apps.users.admin import is_instructor_only
+
+        attendees = super().get_queryset(request)
+        if is_instructor_only(request.user):
+            attendees = attendees.filter(booking__session__trainer=request.user)
+        return attendees
 
     def _mark(self, request, queryset, attendance):
         from .services import attendance_mark

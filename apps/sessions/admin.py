@@ -65,6 +65,14 @@ class CourseSessionAdmin(admin.ModelAdmin):
                 f"{format_money(summary['refunded'], session.currency)} refunded.",
             )
 
+    def get_queryset(self, request):
+        from apps.users.admin import is_instructor_only
+
+        sessions = super().get_queryset(request)
+        if is_instructor_only(request.user):
+            sessions = sessions.filter(trainer=request.user)
+        return sessions
+
     @admin.display(description="Seats left")
     def seats_left(self, obj):
         return obj.seats_left

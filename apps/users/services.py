@@ -6,6 +6,7 @@ from apps.core.audit import log_action
 from apps.core.errors import DomainError
 
 from .models import User, normalize_email
+from .roles import sync_role_groups
 from .selectors import TotalsDrift, user_totals_drift
 
 
@@ -69,6 +70,7 @@ def user_change_role(*, user: User, role: str, actor: User | None) -> User:
         locked.role = role
         locked.is_staff = role != User.Role.CUSTOMER
         locked.save(update_fields=["role", "is_staff"])
+        sync_role_groups(locked)
         log_action(
             "user.role_changed",
             actor=actor,

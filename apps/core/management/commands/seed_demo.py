@@ -70,6 +70,7 @@ CUSTOMERS = [
 ]
 
 ADMIN_EMAIL = "admin@example.com"
+INSTRUCTOR_PASSWORD = "portal-demo-trainer"  # demo only: seed_demo refuses to run in production
 START_TIMES = [time(9, 0), time(9, 30), time(13, 0)]
 
 
@@ -121,6 +122,8 @@ class Command(BaseCommand):
             f"users {User.objects.count()}"
         )
         self.stdout.write(f"  Staff login: {ADMIN_EMAIL} at /admin/")
+        self.stdout.write(f"  Instructor login (sees only their sessions): {INSTRUCTORS[0][0]} / "
+                          f"{INSTRUCTOR_PASSWORD}")
         if admin_created:
             self.stdout.write(f"  Password: {options['admin_password']}")
         else:
@@ -169,6 +172,8 @@ class Command(BaseCommand):
             user = user_get_or_create(email=email, first_name=first, last_name=last)
             if user.role != User.Role.INSTRUCTOR:
                 user = user_change_role(user=user, role=User.Role.INSTRUCTOR, actor=admin)
+                user.set_password(INSTRUCTOR_PASSWORD)
+                user.save(update_fields=["password"])
             instructors.append(user)
         return instructors
 
