@@ -70,7 +70,8 @@ CUSTOMERS = [
 ]
 
 ADMIN_EMAIL = "admin@example.com"
-INSTRUCTOR_PASSWORD = "portal-demo-trainer"  # demo only: seed_demo refuses to run in production
+# Demo only: seed_demo refuses to run with DEBUG off.
+INSTRUCTOR_PASSWORD = "portal-demo-trainer"  # noqa: S105
 START_TIMES = [time(9, 0), time(9, 30), time(13, 0)]
 
 
