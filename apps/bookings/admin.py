@@ -25,7 +25,67 @@ class BookingAdmin(admin.ModelAdmin):
                        "cancelled_at"]
     date_hierarchy = "created_at"
     inlines = [AttendeeInline]
-    actions = ["cancel_with_full_refund"]
+    actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
+
+    @admin.action(description="Resend confirmation emails", permissions=["change"])
+    def resend_confirmation(self, request, queryset):
+        from django.utils import timezone
+
+        from .notifications import booking_send_confirmations
+
+        stamp = timezone.now().strftime(":resend:%Y%m%d%H%M")
+        sent = 0
+        for booking in queryset.filter(status__in=["paid", "completed"]):
+            booking_send_confirmations(booking, resend=stamp)
+            sent += 1
+        self.message_user(request, f"Confirmation resent for {sent} paid booking(s).")
+
+    @admin.action(description="Move to another session of the same course…",
+                  permissions=["change"])
+    def move_to_session(self, request, queryset):
+        from django.shortcuts import redirect
+
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one booking to move.", messages.ERROR)
+            return None
+        return redirect("admin:bookings_booking_move", queryset.get().pk)
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view),
+                     name="bookings_booking_move")] + super().get_urls()
+
+    def move_view(self, request, booking_id):
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
+        from django.utils import timezone
+
+        from apps.sessions.models import CourseSession
+
+        from .services import booking_move
+
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        booking = get_object_or_404(Booking.objects.select_related("session__course"),
+                                    pk=booking_id)
+        choices = CourseSession.objects.upcoming(timezone.now()).filter(
+            course_id=booking.session.course_id).exclude(pk=booking.session_id).select_related(
+            "location")
+        if request.method == "POST":
+            try:
+                booking_move(booking_id=booking.pk, actor=request.user,
+                             to_session_id=int(request.POST.get("session", 0) or 0))
+            except DomainError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, f"{booking.reference} moved.")
+                return redirect("admin:bookings_booking_change", booking.pk)
+        return TemplateResponse(request, "admin/bookings/move_booking.html", {
+            **self.admin_site.each_context(request), "booking": booking, "choices": choices,
+            "title": f"Move {booking.reference}", "opts": self.model._meta,
+        })
 
     @admin.action(description="Cancel and refund in full", permissions=["change"])
     def cancel_with_full_refund(self, request, queryset):

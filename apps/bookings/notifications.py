@@ -29,8 +29,9 @@ def _booking_url(booking) -> str:
     return settings.SITE_URL + reverse("bookings:detail", args=[booking.reference])
 
 
-def booking_send_confirmations(booking) -> None:
-    """One confirmation to the purchaser and one to each attendee, never twice."""
+def booking_send_confirmations(booking, *, resend: str = "") -> None:
+    """One confirmation to the purchaser and one to each attendee, never twice; staff can
+    `resend` (a key naming that resend, so a double click still sends once)."""
     booking = type(booking).objects.select_related(
         "session__course", "session__location", "purchaser"
     ).get(pk=booking.pk)
@@ -46,7 +47,7 @@ def booking_send_confirmations(booking) -> None:
         context={**context, "recipient_name": booking.purchaser.first_name, "purchaser": True},
         user=booking.purchaser,
         booking=booking,
-        dedupe_key=booking.reference,
+        dedupe_key=f"{booking.reference}{resend}",
         attachments=ics,
     )
     for attendee in attendees:
@@ -60,7 +61,7 @@ def booking_send_confirmations(booking) -> None:
                      "purchaser": False},
             user_id=attendee.user_id,
             booking=booking,
-            dedupe_key=booking.reference,
+            dedupe_key=f"{booking.reference}{resend}",
             attachments=ics,
         )
 

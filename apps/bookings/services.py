@@ -276,3 +276,30 @@ def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | N
 
                 issue_certificates_task.delay_on_commit(booking.pk)
     return changed
+
+
+def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = None,
+                 now: datetime | None = None) -> Booking:
+    """Move a pending or paid booking to another session of the same course: the new
+    session's seats are taken (capacity checked in the UPDATE) and the old ones released,
+    in one transaction. The price paid stays as it was."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update(of=("self",)).select_related(
+            "session").get(pk=booking_id)
+        if booking.status not in (Booking.Status.PENDING, Booking.Status.PAID):
+            raise ConflictError(f"{booking.reference} is {booking.get_status_display().lower()}"
+                                ": only pending or paid bookings can be moved.")
+        target = CourseSession.objects.filter(pk=to_session_id).first()
+        if target is None or target.course_id != booking.session.course_id:
+            raise DomainError("A booking can only move to another session of the same course.")
+        if target.pk == booking.session_id:
+            return booking
+        _take_seats(session_id=target.pk, seats=booking.seats, now=now)
+        _release_seats(session_id=booking.session_id, seats=booking.seats)
+        old_session_id = booking.session_id
+        booking.session = target
+        booking.save(update_fields=["session", "updated_at"])
+        log_action("booking.moved", actor=actor, target=booking, user=booking.purchaser_id,
+                   data={"from_session": old_session_id, "to_session": target.pk})
+    return booking

@@ -29,7 +29,34 @@ class CourseSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
     readonly_fields = ["seats_taken", "status"]
-    actions = ["cancel_sessions", "mark_everyone_attended"]
+    actions = ["cancel_sessions", "mark_everyone_attended", "export_attendees_csv"]
+
+    @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
+    def export_attendees_csv(self, request, queryset):
+        import csv
+
+        from django.http import HttpResponse
+
+        from apps.bookings.models import Attendee, Booking
+
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="attendees.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["session", "starts", "location", "name", "email", "booking",
+                         "company", "special requirements", "attendance"])
+        attendees = Attendee.objects.filter(
+            booking__session__in=self.get_queryset(request).filter(pk__in=queryset),
+            booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED,
+                                 Booking.Status.NO_SHOW],
+        ).select_related("booking__session__course", "booking__session__location").order_by(
+            "booking__session__starts_at", "name")
+        for a in attendees:
+            session = a.booking.session
+            writer.writerow([session.course.title, session.starts_at.isoformat(),
+                             session.location.name, a.name, a.email, a.booking.reference,
+                             a.booking.company_name, a.booking.special_requirements,
+                             a.get_attendance_display()])
+        return response
 
     @admin.action(description="Mark every paid attendee attended (issues certificates)",
                   permissions=["change"])
