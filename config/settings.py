@@ -47,6 +47,12 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 
+# Staff notes are encrypted at rest with a key derived from SECRET_KEY and this salt
+# (django-fernet-encrypted-fields). Rotating SECRET_KEY: keep the old one in
+# SECRET_KEY_FALLBACKS so existing notes still decrypt.
+SALT_KEY = env_list("FIELD_ENCRYPTION_SALT", "portal-staff-notes-v1")
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG or TESTING else ""
 )
@@ -66,6 +72,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "encrypted_fields",
     "django_ratelimit",
     "allauth",
     "allauth.account",

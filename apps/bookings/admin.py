@@ -10,7 +10,7 @@ class AttendeeInline(admin.TabularInline):
     model = Attendee
     extra = 0
     fields = ["name", "email", "user", "attendance"]
-    readonly_fields = ["user"]
+    readonly_fields = ["user", "attendance"]  # marked through the attendance actions
 
 
 @admin.register(Booking)

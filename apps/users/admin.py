@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from apps.bookings.models import Booking
+from apps.certificates.models import Certificate
 from apps.core.money import format_money
+from apps.payments.models import Payment
 
-from .models import ActivityLog, User
+from .models import ActivityLog, User, UserNote
 from .roles import sync_role_groups
 from .services import user_change_role
 
@@ -17,6 +20,73 @@ def is_instructor_only(user) -> bool:
     return not user.is_superuser and getattr(user, "role", "") == User.Role.INSTRUCTOR
 
 
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PurchasedBookingsInline(ReadOnlyInline):
+    model = Booking
+    fk_name = "purchaser"
+    verbose_name_plural = "Bookings (most recent first)"
+    fields = ["reference", "session", "seats", "total_amount", "status", "created_at"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("session__course")
+
+
+class PaymentsInline(ReadOnlyInline):
+    model = Payment
+    verbose_name_plural = "Payment history"
+    fields = ["created_at", "booking", "method", "amount", "status", "card_brand", "card_last4"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("booking")
+
+
+class CertificatesInline(ReadOnlyInline):
+    model = Certificate
+    fields = ["number", "course", "issued_on", "expires_on", "revoked_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("course")
+
+
+class NotesInline(admin.StackedInline):
+    model = UserNote
+    fk_name = "user"
+    extra = 1
+    fields = ["text", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+    verbose_name_plural = "Staff notes (encrypted at rest)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+class ActivityInline(ReadOnlyInline):
+    model = ActivityLog
+    fk_name = "user"
+    show_change_link = False
+    verbose_name_plural = "Activity history"
+    fields = ["created_at", "action", "actor", "target_type", "target_id", "data"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
@@ -24,15 +94,17 @@ class UserAdmin(DjangoUserAdmin):
                     "spent", "date_joined"]
     list_filter = ["role", "is_staff", "is_active", "marketing_consent"]
     search_fields = ["email", "first_name", "last_name", "company_name", "phone"]
-    readonly_fields = ["total_bookings", "total_spent", "date_joined", "last_login",
-                       "anonymised_at"]
+    readonly_fields = ["statistics", "total_bookings", "total_spent", "date_joined",
+                       "last_login", "anonymised_at"]
+    inlines = [NotesInline, PurchasedBookingsInline, PaymentsInline, CertificatesInline,
+               ActivityInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["first_name", "last_name", "phone", "company_name",
                                 "marketing_consent"]}),
         ("Role and access", {"fields": ["role", "is_active", "is_staff", "is_superuser",
                                         "groups"]}),
-        ("Totals", {"fields": ["total_bookings", "total_spent"]}),
+        ("Statistics", {"fields": ["statistics"]}),
         ("Dates", {"fields": ["date_joined", "last_login", "anonymised_at"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name",
@@ -61,6 +133,39 @@ class UserAdmin(DjangoUserAdmin):
             user_change_role(user=user, role=user._new_role, actor=request.user)
         else:
             sync_role_groups(user)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is UserNote:
+            for note in formset.save(commit=False):
+                note.author = note.author or request.user
+                note.save()
+            for note in formset.deleted_objects:
+                note.delete()
+            return
+        super().save_formset(request, form, formset, change)
+
+    @admin.display(description="Customer statistics")
+    def statistics(self, obj):
+        from django.utils import timezone
+        from django.utils.html import format_html
+
+        if not obj.pk:
+            return "—"
+        last = obj.bookings.order_by("-created_at").values_list("created_at", flat=True).first()
+        today = timezone.localdate()
+        certificates = obj.certificates.filter(revoked_at__isnull=True)
+        expiring = certificates.filter(expires_on__gte=today).order_by("expires_on").first()
+        return format_html(
+            "{} paid booking(s) · {} spent net of refunds · last booking {} · {} certificate(s)"
+            "{}",
+            obj.total_bookings, format_money(obj.total_spent, "GBP"),
+            last.strftime("%d %b %Y") if last else "never", certificates.count(),
+            format_html(" · next expiry {}", expiring.expires_on.strftime("%d %b %Y"))
+            if expiring and expiring.expires_on else "",
+        )
 
     @admin.display(description="Total spent", ordering="total_spent")
     def spent(self, obj):

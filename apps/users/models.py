@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from encrypted_fields.fields import EncryptedTextField
 
 
 def normalize_email(email: str) -> str:
@@ -100,6 +101,22 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+
+class UserNote(models.Model):
+    """A staff note about a customer. The text is encrypted at rest."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="notes_written")
+    text = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Note on {self.user} ({self.created_at:%d %b %Y})"
 
 
 class ActivityLog(models.Model):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -66,7 +68,10 @@ def test_support_cannot_change_roles_but_admins_can_and_it_is_audited(client):
 
     admin = User.objects.create_superuser(email="boss@example.com", password="pw")
     client.force_login(admin)
-    form = {"email": customer.email, "first_name": "Some", "last_name": "One", "phone": "",
+    page = client.get(f"/admin/users/user/{customer.pk}/change/").content.decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    form = {**hidden, "email": customer.email, "first_name": "Some", "last_name": "One",
+            "phone": "",
             "company_name": "", "role": "instructor", "is_active": "on",
             "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
             "initial-date_joined_0": "2026-01-01", "initial-date_joined_1": "00:00:00"}
