@@ -54,7 +54,57 @@ class BookingAdmin(admin.ModelAdmin):
         from django.urls import path
 
         return [path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view),
-                     name="bookings_booking_move")] + super().get_urls()
+                     name="bookings_booking_move"),
+                path("phone/", self.admin_site.admin_view(self.phone_booking_view),
+                     name="bookings_booking_phone")] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # Bookings are created through the booking rules, never as a raw form.
+        from django.shortcuts import redirect
+
+        return redirect("admin:bookings_booking_phone")
+
+    def phone_booking_view(self, request):
+        """Book on a customer's behalf: the same rules as the web, then a payment link or
+        a manual (invoice) payment."""
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import redirect
+        from django.template.response import TemplateResponse
+
+        from apps.payments.services import payment_record_manual
+
+        from .notifications import booking_send_payment_link
+        from .services import BookingRequest, booking_create
+        from .staff_forms import PhoneBookingForm
+
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PhoneBookingForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                booking = booking_create(request=BookingRequest(
+                    session_id=data["session"].pk, purchaser_email=data["email"],
+                    purchaser_first_name=data["first_name"],
+                    purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
+                    company_name=data["company_name"], attendees=data["attendees"],
+                    special_requirements=data["special_requirements"]), actor=request.user)
+                if data["payment"] == "invoice":
+                    payment_record_manual(booking=booking, actor=request.user,
+                                          note="Phone booking, paid by invoice")
+                else:
+                    booking_send_payment_link(booking)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                how = ("marked paid by invoice" if data["payment"] == "invoice"
+                       else f"payment link sent to {booking.purchaser.email}")
+                self.message_user(request, f"Booked {booking.reference}: {how}.")
+                return redirect("admin:bookings_booking_change", booking.pk)
+        return TemplateResponse(request, "admin/bookings/phone_booking.html", {
+            **self.admin_site.each_context(request), "form": form,
+            "title": "Book for a customer", "opts": self.model._meta,
+        })
 
     def move_view(self, request, booking_id):
         from django.core.exceptions import PermissionDenied

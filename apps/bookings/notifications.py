@@ -76,3 +76,36 @@ def booking_send_late_refund(booking, payment) -> None:
         booking=booking,
         dedupe_key=f"{booking.reference}:{payment.pk}",
     )
+
+
+PAYMENT_LINK_SALT = "booking-payment-link"
+PAYMENT_LINK_MAX_AGE = 7 * 24 * 3600
+
+
+def payment_link(booking) -> str:
+    """A link that opens the booking's payment page without signing in (signed, 7 days)."""
+    from django.core import signing
+
+    key = signing.dumps(booking.reference, salt=PAYMENT_LINK_SALT)
+    return f"{settings.SITE_URL}{booking.get_absolute_url()}?key={key}"
+
+
+def payment_link_reference(key: str) -> str | None:
+    from django.core import signing
+
+    try:
+        return signing.loads(key, salt=PAYMENT_LINK_SALT, max_age=PAYMENT_LINK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+
+
+def booking_send_payment_link(booking) -> None:
+    communication_queue(
+        kind=Communication.Kind.PAYMENT_LINK,
+        recipient=booking.purchaser.email,
+        template="emails/payment_link.txt",
+        context={"booking": booking, "session": booking.session, "link": payment_link(booking)},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=booking.reference,
+    )

@@ -14,6 +14,7 @@ from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
 from .models import Booking
+from .notifications import payment_link_reference
 from .selectors import booking_for_page, booking_visible_to, remember_booking_in_session
 from .services import booking_create, booking_expire_hold
 
@@ -96,6 +97,9 @@ def book(request, session_id):
 
 def _visible_booking(request, reference):
     booking = booking_for_page(reference=reference)
+    key = request.GET.get("key")
+    if booking is not None and key and payment_link_reference(key) == booking.reference:
+        remember_booking_in_session(request, booking)
     if booking is None or not booking_visible_to(request, booking):
         raise Http404("No booking with that reference is yours.")
     return booking

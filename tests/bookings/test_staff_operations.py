@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 
@@ -63,3 +64,58 @@ def test_attendee_list_exports_as_csv_with_special_requirements(admin_client):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert sorted(r["email"] for r in rows) == ["guest1.lead@example.com", "lead@example.com"]
     assert {r["special requirements"] for r in rows} == {"Step-free access"}
+
+
+def phone_form(session, **overrides):
+    data = {"session": session.pk, "email": "CALLER@Example.com", "first_name": "Cal",
+            "last_name": "Ler", "company_name": "Caller Ltd", "phone": "0123",
+            "attendees": "Cal Ler, caller@example.com\nAda Crew, ada@example.com",
+            "special_requirements": "", "payment": "invoice"}
+    data.update(overrides)
+    return data
+
+
+def test_phone_booking_paid_by_invoice_matches_the_user_and_updates_totals(admin_client):
+    from apps.users.models import User
+    from apps.users.services import user_get_or_create
+
+    existing = user_get_or_create(email="caller@example.com")
+    session = SessionFactory(capacity=5, price=5000)
+    response = admin_client.post("/admin/bookings/booking/phone/", phone_form(session))
+    assert response.status_code == 302
+    booking = Booking.objects.get()
+    assert booking.purchaser_id == existing.pk
+    assert User.objects.filter(email__iexact="caller@example.com").count() == 1
+    assert booking.status == "paid" and booking.seats == 2
+    assert booking.payments.get().method == "invoice"
+    existing.refresh_from_db()
+    assert existing.total_spent == 10000 and existing.total_bookings == 1
+    assert CourseSession.objects.get(pk=session.pk).seats_taken == 2
+
+
+def test_phone_booking_checks_seats(admin_client):
+    session = SessionFactory(capacity=1)
+    response = admin_client.post("/admin/bookings/booking/phone/", phone_form(session))
+    assert response.status_code == 200
+    assert "Only 1 seat left" in response.content.decode()
+    assert not Booking.objects.exists()
+
+
+def test_phone_booking_with_a_payment_link_lets_the_customer_pay_without_signing_in(
+        admin_client, client):
+    session = SessionFactory(capacity=5)
+    admin_client.post("/admin/bookings/booking/phone/", phone_form(session, payment="link"))
+    booking = Booking.objects.get()
+    assert booking.status == "pending"
+    email = Communication.objects.get(kind="payment_link")
+    link = re.search(r"http://testserver(/bookings/\S+)", email.body).group(1)
+    assert client.get(f"/bookings/{booking.reference}/").status_code == 404  # no link, no page
+    page = client.get(link)
+    assert page.status_code == 200 and "Pay for your booking" in page.content.decode()
+    forged = client.__class__().get(f"/bookings/{booking.reference}/?key=forged")
+    assert forged.status_code == 404
+
+
+def test_adding_a_booking_in_admin_goes_through_the_booking_rules(admin_client):
+    response = admin_client.get("/admin/bookings/booking/add/")
+    assert response.status_code == 302 and response["Location"].endswith("/phone/")

@@ -1,0 +1,52 @@
+from django import forms
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from apps.sessions.models import CourseSession
+
+from .services import AttendeeInput
+
+
+class PhoneBookingForm(forms.Form):
+    """A booking taken on the phone: the customer, the seats, and how they will pay."""
+
+    session = forms.ModelChoiceField(queryset=CourseSession.objects.none())
+    email = forms.EmailField(label="Customer email")
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    company_name = forms.CharField(max_length=200, required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    attendees = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One attendee per line: Full name, email",
+    )
+    special_requirements = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}),
+                                           required=False)
+    payment = forms.ChoiceField(choices=[
+        ("link", "Send a payment link by email (card)"),
+        ("invoice", "Mark as paid by invoice / bank transfer"),
+    ], widget=forms.RadioSelect, initial="link")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = CourseSession.objects.upcoming(
+            timezone.now()).select_related("course", "location")
+
+    def clean_attendees(self):
+        parsed = []
+        for number, line in enumerate(self.cleaned_data["attendees"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, _, email = line.rpartition(",")
+            email = email.strip()
+            try:
+                validate_email(email)
+            except forms.ValidationError:
+                raise forms.ValidationError(
+                    f"Line {number}: write 'Full name, email' ({line.strip()!r}).") from None
+            if not name.strip():
+                raise forms.ValidationError(f"Line {number}: the attendee's name is missing.")
+            parsed.append(AttendeeInput(name=name.strip(), email=email))
+        if not parsed:
+            raise forms.ValidationError("Name at least one attendee.")
+        return parsed
