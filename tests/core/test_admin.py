@@ -46,3 +46,35 @@ def test_booking_status_is_not_a_free_text_field_in_admin(admin_client):
     html = admin_client.get(
         reverse("admin:bookings_booking_change", args=[booking.pk])).content.decode()
     assert 'name="status"' not in html
+
+
+@pytest.mark.parametrize("url", ["/admin/bookings/booking/", "/admin/payments/payment/",
+                                 "/admin/bookings/attendee/"])
+def test_changelists_query_count_is_the_same_for_10_or_500_rows(admin_client, url):
+    from apps.bookings.models import Attendee, Booking
+    from apps.payments.models import Payment
+    from tests.factories import SessionFactory, UserFactory
+
+    session = SessionFactory(capacity=1000)
+    buyers = UserFactory.create_batch(5)
+
+    def add(count):
+        bookings = Booking.objects.bulk_create(
+            Booking(purchaser=buyers[i % 5], session=session, seats=1, unit_price=100,
+                    total_amount=100, status="paid") for i in range(count))
+        Payment.objects.bulk_create(
+            Payment(booking=b, user_id=b.purchaser_id, amount=100, status="succeeded")
+            for b in bookings)
+        Attendee.objects.bulk_create(
+            Attendee(booking=b, user_id=b.purchaser_id, name="A", email="a@example.com")
+            for b in bookings)
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        return len(queries)
+
+    add(10)
+    few = count_queries()
+    add(490)
+    assert count_queries() == few
