@@ -1,0 +1,310 @@
+"""Input serializers validate shapes; output serializers shape what services return.
+Business rules stay in the services."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.bookings.models import Booking
+from apps.payments.models import Payment
+from apps.sessions.models import CourseSession
+from apps.users.models import User
+
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+
+def _values(choices) -> str:
+    return "One of: " + ", ".join(choices.values) + "."
+
+
+# --- Sessions -------------------------------------------------------------------
+
+
+class SessionFilterSerializer(serializers.Serializer):
+    course = serializers.SlugField(required=False, max_length=200,
+                                   help_text="Course slug.")
+    location = serializers.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT,
+                                        help_text="Location id.")
+    date_from = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD).")
+    date_to = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD).")
+
+    def validate(self, attrs):
+        start, end = attrs.get("date_from"), attrs.get("date_to")
+        if start and end and start > end:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        return attrs
+
+
+class CourseOutSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+
+
+class LocationOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    city = serializers.CharField()
+    postcode = serializers.CharField()
+
+
+class SessionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    course = CourseOutSerializer()
+    location = LocationOutSerializer()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    status = serializers.CharField(help_text=_values(CourseSession.Status))
+    capacity = serializers.IntegerField()
+    seats_left = serializers.IntegerField()
+    price = serializers.IntegerField(help_text="Per seat, minor units.")
+    currency = serializers.CharField()
+
+
+class SessionSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    course = CourseOutSerializer()
+    location = serializers.CharField(source="location.name")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+# --- Bookings (shared pieces) -----------------------------------------------------
+
+
+class AttendeeOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    attendance = serializers.CharField()
+    certificate_number = serializers.SerializerMethodField()
+
+    def get_certificate_number(self, attendee) -> str | None:
+        certificate = getattr(attendee, "certificate", None)
+        return certificate.number if certificate else None
+
+
+class RefundOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PaymentOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    method = serializers.CharField(help_text=_values(Payment.Method))
+    status = serializers.CharField(help_text=_values(Payment.Status))
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    card_brand = serializers.CharField()
+    card_last4 = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    succeeded_at = serializers.DateTimeField(allow_null=True)
+    refunds = RefundOutSerializer(many=True)
+
+
+# --- Customer ---------------------------------------------------------------------
+
+
+class CustomerBookingSerializer(serializers.Serializer):
+    """A booking as the portal shows it to this customer: the purchaser sees everything,
+    an attendee only their own seat and no payments."""
+
+    reference = serializers.CharField()
+    role = serializers.SerializerMethodField()
+    status = serializers.CharField(help_text=_values(Booking.Status))
+    session = SessionSummarySerializer()
+    seats = serializers.SerializerMethodField()
+    total_amount = serializers.SerializerMethodField()
+    currency = serializers.CharField()
+    payment_status = serializers.SerializerMethodField()
+    paid = serializers.SerializerMethodField()
+    refunded = serializers.SerializerMethodField()
+    attendees = serializers.SerializerMethodField()
+    payments = serializers.SerializerMethodField()
+    certificates = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def _own(self, booking) -> bool:
+        return booking.purchaser_id == self.context["request"].user.pk
+
+    def get_role(self, booking) -> str:
+        return "purchaser" if self._own(booking) else "attendee"
+
+    def get_seats(self, booking) -> int:
+        return booking.seats if self._own(booking) else 1
+
+    def get_total_amount(self, booking) -> int | None:
+        return booking.total_amount if self._own(booking) else None
+
+    def _payments(self, booking):
+        return list(booking.payments.all()) if self._own(booking) else []
+
+    def get_payment_status(self, booking) -> str | None:
+        payments = self._payments(booking)
+        return payments[-1].status if payments else None
+
+    def get_paid(self, booking) -> int | None:
+        if not self._own(booking):
+            return None
+        return sum(p.amount for p in self._payments(booking) if p.has_succeeded)
+
+    def get_refunded(self, booking) -> int | None:
+        if not self._own(booking):
+            return None
+        return sum(r.amount for p in self._payments(booking) for r in p.refunds.all()
+                   if r.status == "succeeded")
+
+    def _attendees(self, booking):
+        user_id = self.context["request"].user.pk
+        own = self._own(booking)
+        return [a for a in booking.attendees.all() if own or a.user_id == user_id]
+
+    def get_attendees(self, booking) -> AttendeeOutSerializer(many=True):
+        return AttendeeOutSerializer(self._attendees(booking), many=True).data
+
+    def get_payments(self, booking) -> PaymentOutSerializer(many=True):
+        return PaymentOutSerializer(self._payments(booking), many=True).data
+
+    def get_certificates(self, booking) -> list[str]:
+        numbers = []
+        for attendee in self._attendees(booking):
+            certificate = getattr(attendee, "certificate", None)
+            if certificate and not certificate.revoked_at:
+                numbers.append(certificate.number)
+        return numbers
+
+
+class CustomerTotalsSerializer(serializers.Serializer):
+    bookings = serializers.IntegerField(help_text="Paid, completed or no-show bookings bought.")
+    spent = serializers.IntegerField(help_text="Minor units, net of refunds.")
+    upcoming_bookings = serializers.IntegerField()
+    certificates = serializers.IntegerField()
+
+
+class CustomerMeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone = serializers.CharField()
+    company_name = serializers.CharField()
+    marketing_consent = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    totals = CustomerTotalsSerializer()
+
+
+# --- Staff ------------------------------------------------------------------------
+
+
+class UserSearchSerializer(serializers.Serializer):
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254,
+                                  help_text="Part of an email address (case-insensitive).")
+
+
+class AdminUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    company_name = serializers.CharField()
+    phone = serializers.CharField()
+    role = serializers.CharField(help_text=_values(User.Role))
+    is_active = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    total_bookings = serializers.IntegerField()
+    total_spent = serializers.IntegerField()
+
+
+class AdminBookingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.CharField(help_text=_values(Booking.Status))
+    session = SessionSummarySerializer()
+    purchaser = serializers.SerializerMethodField()
+    seats = serializers.IntegerField()
+    unit_price = serializers.IntegerField()
+    total_amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    company_name = serializers.CharField()
+    hold_expires_at = serializers.DateTimeField(allow_null=True)
+    attendees = AttendeeOutSerializer(many=True)
+    payments = PaymentOutSerializer(many=True)
+    payment_url = serializers.SerializerMethodField(
+        help_text="Where the purchaser pays by card while the booking is pending.")
+    created_at = serializers.DateTimeField()
+
+    def get_purchaser(self, booking) -> AdminUserSerializer:
+        return AdminUserSerializer(booking.purchaser).data
+
+    def get_payment_url(self, booking) -> str | None:
+        if booking.status != Booking.Status.PENDING:
+            return None
+        return settings.SITE_URL + booking.get_absolute_url()
+
+
+class AdminUserStatsSerializer(serializers.Serializer):
+    bookings_purchased = serializers.IntegerField()
+    bookings_attended = serializers.IntegerField()
+    total_bookings = serializers.IntegerField()
+    total_spent = serializers.IntegerField()
+    total_refunded = serializers.IntegerField()
+    certificates = serializers.IntegerField()
+
+
+class ActivityOutSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    action = serializers.CharField()
+    actor = serializers.EmailField(source="actor.email", allow_null=True, default=None)
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+
+
+class AdminUserDetailSerializer(AdminUserSerializer):
+    stats = AdminUserStatsSerializer()
+    recent_bookings = AdminBookingSerializer(many=True)
+    payments = PaymentOutSerializer(many=True)
+    activity = ActivityOutSerializer(many=True, help_text="Latest audit entries about them.")
+
+
+class PurchaserInSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True,
+                                      default="")
+    company_name = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                         default="")
+
+
+class AttendeeInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+
+
+class AdminBookingCreateSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT)
+    purchaser = PurchaserInSerializer()
+    attendees = AttendeeInSerializer(many=True, allow_empty=False)
+    payment = serializers.ChoiceField(
+        choices=[("invoice", "Invoice: recorded as paid now"),
+                 ("card", "Card: pending, the purchaser pays on the payment page")])
+    special_requirements = serializers.CharField(required=False, allow_blank=True,
+                                                 max_length=2000, default="")
+
+    def validate_session_id(self, value):
+        if not CourseSession.objects.filter(pk=value).exists():
+            raise serializers.ValidationError("No session with this id.")
+        return value
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_INT,
+                                      help_text="Minor units (pence).")
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True,
+                                   default="")
+
+
+class RefundCreatedSerializer(RefundOutSerializer):
+    payment_id = serializers.IntegerField()
+    payment_status = serializers.CharField(source="payment.status")
+    refundable_left = serializers.IntegerField()
