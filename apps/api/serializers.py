@@ -260,10 +260,17 @@ class ActivityOutSerializer(serializers.Serializer):
     target_id = serializers.CharField()
 
 
+class NoteOutSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    author = serializers.EmailField(source="author.email", allow_null=True, default=None)
+    text = serializers.CharField()
+
+
 class AdminUserDetailSerializer(AdminUserSerializer):
     stats = AdminUserStatsSerializer()
     recent_bookings = AdminBookingSerializer(many=True)
     payments = PaymentOutSerializer(many=True)
+    notes = NoteOutSerializer(many=True, help_text="Staff notes (stored encrypted).")
     activity = ActivityOutSerializer(many=True, help_text="Latest audit entries about them.")
 
 

@@ -221,6 +221,8 @@ class AdminUserDetailView(ApiMixin, APIView):
             },
             "recent_bookings": s.AdminBookingSerializer(bookings[:10], many=True).data,
             "payments": s.PaymentOutSerializer(payments, many=True).data,
+            "notes": s.NoteOutSerializer(user.notes.select_related("author")[:50],
+                                         many=True).data,
             "activity": s.ActivityOutSerializer(
                 ActivityLog.objects.filter(user=user).select_related("actor")[:20],
                 many=True).data,

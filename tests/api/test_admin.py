@@ -54,6 +54,9 @@ def test_user_search_by_email(staff_client, customer, other_customer, support_us
 
 def test_user_detail_has_stats_bookings_payments_activity(staff_client, customer,
                                                           paid_booking):
+    from apps.users.models import UserNote
+
+    UserNote.objects.create(user=customer, text="Call before 10am")
     response = staff_client.get(f"/api/admin/users/{customer.pk}")
     assert response.status_code == 200
     body = response.json()
@@ -64,6 +67,7 @@ def test_user_detail_has_stats_bookings_payments_activity(staff_client, customer
     assert body["recent_bookings"][0]["reference"] == paid_booking.reference
     assert body["payments"][0]["status"] == "succeeded"
     assert any(entry["action"] == "booking.created" for entry in body["activity"])
+    assert [note["text"] for note in body["notes"]] == ["Call before 10am"]
 
 
 def test_user_detail_404(staff_client):
