@@ -6,6 +6,7 @@ from apps.core.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("", include("apps.core.dashboard_urls")),  # /admin/dashboard/, before the admin
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("portal/", include("apps.bookings.portal_urls")),
