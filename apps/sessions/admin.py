@@ -28,7 +28,7 @@ class CourseSessionAdmin(admin.ModelAdmin):
     list_select_related = ["course", "location", "trainer"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
-    readonly_fields = ["seats_taken", "status"]
+    readonly_fields = ["seats_taken", "status", "attendee_list"]
     actions = ["cancel_sessions", "mark_everyone_attended", "export_attendees_csv"]
 
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
@@ -91,6 +91,30 @@ class CourseSessionAdmin(admin.ModelAdmin):
                 f"{session}: cancelled; {summary['bookings']} booking(s) cancelled, "
                 f"{format_money(summary['refunded'], session.currency)} refunded.",
             )
+
+    @admin.display(description="Attendees")
+    def attendee_list(self, obj):
+        from django.utils.html import format_html, format_html_join
+
+        from apps.bookings.models import Attendee, Booking
+
+        if not obj.pk:
+            return "—"
+        attendees = Attendee.objects.filter(
+            booking__session=obj,
+            booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED,
+                                 Booking.Status.NO_SHOW],
+        ).select_related("booking").order_by("name")
+        if not attendees:
+            return "No paid attendees yet."
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((a.name, a.email, a.booking.reference, a.booking.special_requirements or "—",
+              a.get_attendance_display()) for a in attendees))
+        return format_html(
+            "<table><thead><tr><th>Name</th><th>Email</th><th>Booking</th>"
+            "<th>Special requirements</th><th>Attendance</th></tr></thead><tbody>{}</tbody>"
+            "</table>", rows)
 
     def get_queryset(self, request):
         from apps.users.admin import is_instructor_only

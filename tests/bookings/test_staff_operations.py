@@ -119,3 +119,15 @@ def test_phone_booking_with_a_payment_link_lets_the_customer_pay_without_signing
 def test_adding_a_booking_in_admin_goes_through_the_booking_rules(admin_client):
     response = admin_client.get("/admin/bookings/booking/add/")
     assert response.status_code == 302 and response["Location"].endswith("/phone/")
+
+
+def test_session_page_lists_its_paid_attendees_with_special_requirements(admin_client):
+    session = SessionFactory()
+    booking = make_booking(session, email="lead@example.com", seats=2)
+    Booking.objects.filter(pk=booking.pk).update(special_requirements="Vegan lunch")
+    payment_record_manual(booking=booking, actor=None)
+    make_booking(session, email="unpaid@example.com")
+    page = admin_client.get(f"/admin/course_sessions/coursesession/{session.pk}/change/")
+    html = page.content.decode()
+    assert "lead@example.com" in html and "Vegan lunch" in html
+    assert "unpaid@example.com" not in html
