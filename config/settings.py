@@ -225,6 +225,9 @@ AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 60)
 BOOKING_RATE_LIMIT = env("BOOKING_RATE_LIMIT", "30/h")  # submitted bookings per IP
 BOOKING_VALIDATE_RATE_LIMIT = env("BOOKING_VALIDATE_RATE_LIMIT", "600/h")  # inline checks
 RATELIMIT_VIEW = "apps.core.views.rate_limited"
+# With Redis down, let bookings through rather than refuse everyone (the seat rules live
+# in PostgreSQL, not in the cache).
+RATELIMIT_FAIL_OPEN = True
 
 # --- Email --------------------------------------------------------------------
 
