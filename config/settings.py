@@ -184,6 +184,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.send_reminders_task",
         "schedule": 15 * 60.0,
     },
+    "retry-failed-emails": {
+        "task": "apps.core.tasks.retry_failed_emails_task",
+        "schedule": 10 * 60.0,
+    },
     "reconcile-payments-nightly": {
         "task": "apps.payments.tasks.reconcile_payments_task",
         "schedule": crontab(hour=3, minute=15),

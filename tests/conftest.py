@@ -77,3 +77,16 @@ def register_fake_stripe_webhook(base: str, url: str, secret: str) -> None:
     response = requests.post(f"{base}/_config/webhooks/portal",
                              data={"url": url, "secret": secret}, timeout=5)
     response.raise_for_status()
+
+
+def reset_celery_connections(app) -> None:
+    """Forget pooled broker connections so the next send uses the app's current broker_url.
+    kombu keeps pools in a process-wide registry and the app caches a producer pool: both
+    must go, or a closed pool is handed back."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None

@@ -98,3 +98,18 @@ def communication_send(*, communication_id: int) -> bool:
         last_error="",
     )
     return True
+
+
+def communications_retry_failed(*, max_attempts: int = 10) -> int:
+    """Send again the emails whose delivery failed (SMTP down, say). Each is claimed
+    before sending, so a retry racing the task's own retry still sends it once."""
+    from .tasks import send_communication_task
+
+    failed = Communication.objects.filter(
+        status=Communication.Status.FAILED, attempts__lt=max_attempts
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in list(failed):
+        send_communication_task.delay(pk)
+        count += 1
+    return count

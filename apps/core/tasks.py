@@ -19,3 +19,10 @@ def send_reminders_task() -> dict:
     from .reminders import send_all_reminders
 
     return send_all_reminders()
+
+
+@shared_task
+def retry_failed_emails_task() -> int:
+    from .emails import communications_retry_failed
+
+    return communications_retry_failed()

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.bookings.models import Booking
 from apps.payments.models import Payment, StripeEvent
 from apps.payments.webhooks import stripe_events_sweep
+from tests.conftest import reset_celery_connections
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import deliver, intent_event
 
@@ -18,8 +19,6 @@ DEAD = "redis://127.0.0.1:1/0"
 @pytest.fixture
 def celery_broker_down():
     """The in-process Celery app really sends (no eager mode) to a port with no broker."""
-    from kombu import pools
-
     from config.celery import app
 
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager",
@@ -27,12 +26,10 @@ def celery_broker_down():
                                              "broker_transport_options")}
     app.conf.update(broker_url=DEAD, task_always_eager=False, broker_connection_timeout=1,
                     broker_transport_options={"max_retries": 0, "socket_connect_timeout": 1})
-    pools.reset()
-    app._pool = None
+    reset_celery_connections(app)
     yield app
     app.conf.update(saved)
-    pools.reset()
-    app._pool = None
+    reset_celery_connections(app)
 
 
 @pytest.mark.django_db

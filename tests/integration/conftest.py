@@ -22,9 +22,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 import redis
 import requests
-from kombu import pools as kombu_pools
 
-from tests.conftest import BASE_DIR, register_fake_stripe_webhook
+from tests.conftest import BASE_DIR, register_fake_stripe_webhook, reset_celery_connections
 
 WAIT_SECONDS = 30.0
 WORKER_NAME = f"integration-{os.getpid()}@localhost"
@@ -66,17 +65,6 @@ def _database_url(settings_dict: dict) -> str:
     return f"postgres://{credentials}{host}:{port}/{settings_dict['NAME']}"
 
 
-def _reset_producers(app) -> None:
-    """Forget pooled broker connections so the next send uses the current broker_url."""
-    # kombu keeps pools in a process-wide registry: closing one there and then asking the
-    # app again would hand back the closed pool. Reset the registry instead.
-    kombu_pools.reset()
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-
-
 @pytest.fixture(scope="module")
 def celery_broker():
     """Point the in-process Celery app at a flushed Redis DB and stop running tasks eagerly."""
@@ -87,12 +75,12 @@ def celery_broker():
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.broker_url = BROKER_URL
     app.conf.task_always_eager = False
-    _reset_producers(app)
+    reset_celery_connections(app)
     try:
         yield BROKER_URL
     finally:
         app.conf.update(saved)
-        _reset_producers(app)
+        reset_celery_connections(app)
         connection.flushdb()
         connection.close()
 
