@@ -1,8 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
+from apps.core.converters import CodeConverter
 from apps.core.views import healthz
+
+# Before the app URLconfs below are imported: they use <code:...>.
+register_converter(CodeConverter, "code")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

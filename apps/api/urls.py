@@ -10,7 +10,7 @@ urlpatterns = [
     path("sessions/<int:pk>/", views.SessionDetailView.as_view(), name="session"),
     path("customer/me", views.CustomerMeView.as_view(), name="customer-me"),
     path("customer/bookings", views.CustomerBookingListView.as_view(), name="customer-bookings"),
-    path("customer/bookings/<str:reference>", views.CustomerBookingDetailView.as_view(),
+    path("customer/bookings/<code:reference>", views.CustomerBookingDetailView.as_view(),
          name="customer-booking"),
     path("admin/users/", views.AdminUserListView.as_view(), name="admin-users"),
     path("admin/users/<int:pk>", views.AdminUserDetailView.as_view(), name="admin-user"),

@@ -89,7 +89,9 @@ class BookingAdmin(admin.ModelAdmin):
                     purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
                     company_name=data["company_name"], attendees=data["attendees"],
                     special_requirements=data["special_requirements"]), actor=request.user)
-                if data["payment"] == "invoice":
+                if booking.status != Booking.Status.PENDING:
+                    pass  # free session: confirmed already
+                elif data["payment"] == "invoice":
                     payment_record_manual(booking=booking, actor=request.user,
                                           note="Phone booking, paid by invoice")
                 else:

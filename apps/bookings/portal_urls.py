@@ -6,10 +6,10 @@ app_name = "portal"
 
 urlpatterns = [
     path("", portal.portal_home, name="home"),
-    path("bookings/<str:reference>/", portal.portal_booking, name="booking"),
-    path("bookings/<str:reference>/cancel/", portal.portal_cancel, name="cancel"),
-    path("bookings/<str:reference>/receipt/", portal.portal_receipt, name="receipt"),
-    path("bookings/<str:reference>/receipt.pdf", portal.portal_receipt, {"fmt": "pdf"},
+    path("bookings/<code:reference>/", portal.portal_booking, name="booking"),
+    path("bookings/<code:reference>/cancel/", portal.portal_cancel, name="cancel"),
+    path("bookings/<code:reference>/receipt/", portal.portal_receipt, name="receipt"),
+    path("bookings/<code:reference>/receipt.pdf", portal.portal_receipt, {"fmt": "pdf"},
          name="receipt-pdf"),
     path("profile/", portal.portal_profile, name="profile"),
     path("data.json", portal.portal_export, name="export"),

@@ -19,8 +19,9 @@ def booking_for_page(*, reference: str) -> Booking | None:
 
 
 def booking_visible_to(request, booking: Booking) -> bool:
-    """The purchaser (signed in, or in the browser session that made the booking), an
-    attendee, or staff. Anyone else gets a 404: a reference alone is not a key."""
+    """The payment page is the purchaser's (signed in, in the browser session that made the
+    booking, or holding a payment link) or staff's. Attendees see their seat in the
+    portal. Anyone else gets a 404: a reference alone is not a key."""
     if booking.reference in request.session.get("my_bookings", []):
         return True
     user = request.user
@@ -28,9 +29,7 @@ def booking_visible_to(request, booking: Booking) -> bool:
         return False
     if user.is_staff and user.has_perm("bookings.view_booking"):
         return True
-    return user.pk == booking.purchaser_id or any(
-        attendee.user_id == user.pk for attendee in booking.attendees.all()
-    )
+    return user.pk == booking.purchaser_id
 
 
 def remember_booking_in_session(request, booking: Booking) -> None:

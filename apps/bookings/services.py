@@ -151,6 +151,13 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             log_action("booking.created", actor=actor, target=booking, user=purchaser,
                        data={"session": session.pk, "seats": seats,
                              "total": booking.total_amount})
+            if booking.total_amount == 0:
+                # A free session: nothing to pay, so the booking is confirmed at once.
+                from .notifications import booking_send_confirmations
+
+                booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
+                                         data={"free": True})
+                booking_send_confirmations(booking)
     except IntegrityError:
         # The same form was submitted twice at once: the rollback gave the seats back.
         if request.submission_token:

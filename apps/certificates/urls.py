@@ -5,6 +5,6 @@ from . import views
 app_name = "certificates"
 
 urlpatterns = [
-    path("certificates/verify/<str:code>/", views.verify, name="verify"),
-    path("portal/certificates/<str:number>.pdf", views.portal_certificate_pdf, name="pdf"),
+    path("certificates/verify/<code:code>/", views.verify, name="verify"),
+    path("portal/certificates/<code:number>.pdf", views.portal_certificate_pdf, name="pdf"),
 ]

@@ -56,11 +56,11 @@ def _call(fn, *args, **kwargs):
             code=error.code or "",
             payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
         ) from error
-    except stripe.InvalidRequestError as error:
+    except (stripe.InvalidRequestError, stripe.IdempotencyError) as error:
         raise PaymentRequestRejected(error.user_message or str(error)) from error
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:
         raise PaymentProviderError(str(error)) from error
-    except stripe.APIError as error:
+    except (stripe.APIError, stripe.AuthenticationError, stripe.PermissionError) as error:
         raise PaymentProviderError(str(error)) from error
 
 

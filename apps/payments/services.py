@@ -96,6 +96,8 @@ def payment_prepare_card(*, booking: Booking, now: datetime | None = None) -> di
     except gateway.PaymentProviderError as error:
         logger.warning("Stripe unavailable preparing %s: %s", booking.reference, error)
         raise DomainError(PROVIDER_DOWN_MESSAGE, code="provider_unavailable", status=503) from error
+    except gateway.PaymentRequestRejected as error:
+        raise DomainError(f"The card form could not be prepared: {error}") from error
     return {"client_secret": setup["client_secret"], "payment_id": payment.pk}
 
 
@@ -131,6 +133,11 @@ def payment_pay_card(*, booking: Booking, payment_method_id: str,
         return CardPaymentResult(payment_mark_failed(
             payment_id=payment.pk, message=declined.message,
             payment_intent_id=declined.payment_intent_id))
+    except gateway.PaymentRequestRejected as rejected:
+        # Closing this attempt means the next try gets a new idempotency key.
+        return CardPaymentResult(payment_mark_failed(
+            payment_id=payment.pk,
+            message=f"The card could not be used ({rejected}). Please enter it again."))
     except gateway.PaymentProviderError as error:
         logger.warning("Stripe unavailable paying %s: %s", booking.reference, error)
         raise DomainError(PROVIDER_DOWN_MESSAGE, code="provider_unavailable", status=503) from error
@@ -220,6 +227,8 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
         return payment_mark_failed(payment_id=found.pk, message=error.get("message", "Declined"),
                                    payment_intent_id=intent["id"], stripe_event=stripe_event)
     with transaction.atomic():
+        # Lock order everywhere: booking, then payment, then the user's totals.
+        Booking.objects.select_for_update(of=("self",)).filter(pk=found.booking_id).first()
         payment = Payment.objects.select_for_update(of=("self",)).get(pk=found.pk)
         if not payment.stripe_payment_intent_id:
             payment.stripe_payment_intent_id = intent["id"]
@@ -249,7 +258,8 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
 
 def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_event=None,
                        data: dict | None = None) -> None:
-    """The caller holds the payment row lock. Counts the money once, then pays the booking
+    """The caller holds the booking and payment row locks (in that order). Counts the money
+    once, then pays the booking
     (re-taking seats for a payment that arrived after its hold lapsed), or refunds it
     automatically when the seats are gone or the booking no longer needs it."""
     payment.status = Payment.Status.SUCCEEDED

@@ -128,8 +128,11 @@ def stripe_events_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
     """Enqueue events stored while the broker was unreachable."""
     from .tasks import process_stripe_event_task
 
+    # attempts == 0: never picked up. An event in its retry backoff has attempts >= 1 and a
+    # retry already scheduled; sweeping it would start a second retry chain.
     stale = StripeEvent.objects.filter(
-        status=StripeEvent.Status.PENDING, received_at__lt=timezone.now() - older_than
+        status=StripeEvent.Status.PENDING, attempts=0,
+        received_at__lt=timezone.now() - older_than,
     ).values_list("pk", flat=True)
     count = 0
     for pk in stale:

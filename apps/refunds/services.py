@@ -42,9 +42,11 @@ def _lock_payment(payment_id: int) -> Payment:
 
 
 def _lock_refund(refund_id: int) -> tuple[Payment, Refund]:
-    """Lock the refund's payment (the lock every change to its refunds takes), then read
-    the refund as it is now."""
-    payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+    """Lock the booking, then the refund's payment (the lock every change to its refunds
+    takes; the same order as everywhere else), then read the refund as it is now."""
+    payment_id, booking_id = Refund.objects.values_list(
+        "payment_id", "payment__booking_id").get(pk=refund_id)
+    Booking.objects.select_for_update(of=("self",)).filter(pk=booking_id).first()
     payment = _lock_payment(payment_id)
     return payment, Refund.objects.get(pk=refund_id)
 
@@ -70,6 +72,7 @@ def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str 
     """
     with transaction.atomic():
         if not lock_held:
+            Booking.objects.select_for_update(of=("self",)).filter(pk=payment.booking_id).first()
             payment = _lock_payment(payment.pk)
         if not payment.has_succeeded:
             raise DomainError("Only a payment that succeeded can be refunded.")
@@ -189,7 +192,12 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
     now = now or timezone.now()
     with transaction.atomic():
         payment, refund = _lock_refund(refund_id)
-        if refund.status == Refund.Status.SUCCEEDED:
+        if refund.status != Refund.Status.PENDING:
+            if refund.status == Refund.Status.FAILED:
+                # A late "succeeded" never revives a refund Stripe has since failed.
+                PaymentEvent.objects.create(payment=payment, kind="refund.succeeded_ignored",
+                                            stripe_event=stripe_event,
+                                            data={"refund": refund.pk})
             return refund
         refund.status = Refund.Status.SUCCEEDED
         refund.failure_reason = ""

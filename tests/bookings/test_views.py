@@ -201,8 +201,9 @@ def test_a_booking_page_is_only_for_its_people(client):
     client.force_login(booking.purchaser)
     assert client.get(url).status_code == 200
     attendee = booking.attendees.exclude(user=booking.purchaser).get().user
-    client.force_login(attendee)
-    assert client.get(url).status_code == 200
+    client.force_login(attendee)  # attendees see their own seat in the portal, not this page
+    assert client.get(url).status_code == 404
+    assert client.get(f"/portal/bookings/{booking.reference}/").status_code == 200
 
 
 def test_query_count_on_the_booking_page_is_constant(client):
