@@ -10,7 +10,7 @@ FAKE_STRIPE_PORT ?= 8420
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test test-fast test-integration test-e2e lint check worker clean
+.PHONY: install run test test-fast test-integration test-e2e lint check worker bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is required (Django 6.1): set PYTHON=/path/to/python3.12"'
@@ -58,6 +58,13 @@ check: install
 		SECRET_KEY=ci-only-$$(head -c 96 /dev/urandom | base64 -w0 | tr -dc 'a-zA-Z0-9') \
 		ALLOWED_HOSTS=portal.example.com STRIPE_SECRET_KEY=sk_test_x STRIPE_WEBHOOK_SECRET=whsec_x \
 		STRIPE_PUBLISHABLE_KEY=pk_test_x $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Benchmarks (not tests): each prints its figures; results are kept in bench/README.md.
+bench: install
+	$(BIN)/python bench/booking_request.py --clients 200 --concurrency 1
+	$(BIN)/python bench/booking_request.py --clients 300 --concurrency 8
+	$(BIN)/python bench/booking_request.py --clients 1000 --capacity 200 --concurrency 32
+	$(BIN)/python bench/dashboard.py
 
 worker: install
 	$(BIN)/celery -A config worker -B -l info
