@@ -5,6 +5,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from apps.bookings.models import Booking
+from apps.bookings.selectors import customer_view_of_booking
 from apps.payments.models import Payment
 from apps.sessions.models import CourseSession
 from apps.users.models import User
@@ -125,8 +126,15 @@ class CustomerBookingSerializer(serializers.Serializer):
     certificates = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
+    def _view(self, booking) -> dict:
+        views = self.context.setdefault("_booking_views", {})
+        if booking.pk not in views:
+            views[booking.pk] = customer_view_of_booking(
+                booking=booking, user=self.context["request"].user)
+        return views[booking.pk]
+
     def _own(self, booking) -> bool:
-        return booking.purchaser_id == self.context["request"].user.pk
+        return self._view(booking)["is_purchaser"]
 
     def get_role(self, booking) -> str:
         return "purchaser" if self._own(booking) else "attendee"
@@ -138,27 +146,20 @@ class CustomerBookingSerializer(serializers.Serializer):
         return booking.total_amount if self._own(booking) else None
 
     def _payments(self, booking):
-        return list(booking.payments.all()) if self._own(booking) else []
+        return self._view(booking)["payments"]
 
     def get_payment_status(self, booking) -> str | None:
         payments = self._payments(booking)
         return payments[-1].status if payments else None
 
     def get_paid(self, booking) -> int | None:
-        if not self._own(booking):
-            return None
-        return sum(p.amount for p in self._payments(booking) if p.has_succeeded)
+        return self._view(booking)["paid"] if self._own(booking) else None
 
     def get_refunded(self, booking) -> int | None:
-        if not self._own(booking):
-            return None
-        return sum(r.amount for p in self._payments(booking) for r in p.refunds.all()
-                   if r.status == "succeeded")
+        return self._view(booking)["refunded"] if self._own(booking) else None
 
     def _attendees(self, booking):
-        user_id = self.context["request"].user.pk
-        own = self._own(booking)
-        return [a for a in booking.attendees.all() if own or a.user_id == user_id]
+        return self._view(booking)["attendees"]
 
     def get_attendees(self, booking) -> AttendeeOutSerializer(many=True):
         return AttendeeOutSerializer(self._attendees(booking), many=True).data

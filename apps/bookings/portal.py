@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
-from apps.refunds.models import Refund
 from apps.refunds.policy import cancellation_quote
 from apps.refunds.services import refundable_amount
 from apps.sessions.selectors import next_session_by_course
@@ -22,7 +21,7 @@ from apps.users.services import user_anonymise, user_export_data
 
 from .cancellation import booking_cancel
 from .models import Booking
-from .selectors import customer_booking, customer_bookings
+from .selectors import customer_booking, customer_bookings, customer_view_of_booking
 
 
 def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
@@ -32,24 +31,12 @@ def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
     return booking
 
 
-def _view_of(booking, user):
-    """What this user may see of a booking: the purchaser everything, an attendee their
-    own seat only."""
-    own = booking.purchaser_id == user.pk
-    attendees = [a for a in booking.attendees.all() if own or a.user_id == user.pk]
-    payments = list(booking.payments.all()) if own else []
-    paid = sum(p.amount for p in payments if p.has_succeeded)
-    refunded = sum(r.amount for p in payments for r in p.refunds.all()
-                   if r.status == Refund.Status.SUCCEEDED)
-    return {"booking": booking, "is_purchaser": own, "attendees": attendees,
-            "payments": payments, "paid": paid, "refunded": refunded}
-
-
 @login_required
 @require_GET
 def portal_home(request):
     now = timezone.now()
-    views = [_view_of(b, request.user) for b in customer_bookings(user=request.user)]
+    views = [customer_view_of_booking(booking=b, user=request.user)
+             for b in customer_bookings(user=request.user)]
     upcoming = [v for v in views if v["booking"].session.starts_at >= now
                 and v["booking"].status in ("pending", "paid")]
     past = [v for v in views if v not in upcoming]
@@ -70,7 +57,7 @@ def portal_home(request):
 @require_GET
 def portal_booking(request, reference):
     booking = _own_booking(request, reference)
-    context = _view_of(booking, request.user)
+    context = customer_view_of_booking(booking=booking, user=request.user)
     if context["is_purchaser"] and booking.can_become(Booking.Status.CANCELLED):
         context["quote"] = _quote(booking)
     return render(request, "portal/booking.html", context)
@@ -104,9 +91,9 @@ def portal_cancel(request, reference):
             messages.success(request, f"Booking {booking.reference} is cancelled. "
                              f"{quote.amount_display} will be refunded {how}.")
         return redirect("portal:booking", booking.reference)
-    return render(request, "portal/cancel.html", {**_view_of(booking, request.user),
-                                                  "quote": quote,
-                                                  "paid_by_card": _paid_by_card(booking)})
+    return render(request, "portal/cancel.html", {
+        **customer_view_of_booking(booking=booking, user=request.user),
+        "quote": quote, "paid_by_card": _paid_by_card(booking)})
 
 
 def _paid_by_card(booking) -> bool:

@@ -60,3 +60,19 @@ def customer_bookings(*, user):
 def customer_booking(*, user, reference: str) -> Booking | None:
     """One of the customer's bookings by reference; None (a 404) for anyone else's."""
     return customer_bookings(user=user).filter(reference=reference.upper()).first()
+
+
+def customer_view_of_booking(*, booking: Booking, user) -> dict:
+    """What this customer may see of a booking (portal and API alike): the purchaser
+    everything, an attendee their own seat and no payments. Works on the rows prefetched
+    by customer_bookings()."""
+    from apps.refunds.models import Refund
+
+    own = booking.purchaser_id == user.pk
+    attendees = [a for a in booking.attendees.all() if own or a.user_id == user.pk]
+    payments = list(booking.payments.all()) if own else []
+    paid = sum(p.amount for p in payments if p.has_succeeded)
+    refunded = sum(r.amount for p in payments for r in p.refunds.all()
+                   if r.status == Refund.Status.SUCCEEDED)
+    return {"booking": booking, "is_purchaser": own, "attendees": attendees,
+            "payments": payments, "paid": paid, "refunded": refunded}
