@@ -100,7 +100,7 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     """Create a pending booking holding its seats for the hold period.
 
     Users are found or created by email first (short transactions of their own), then
-    the seats and the booking are taken in one transaction. A repeated submission
+    the booking is written and its seats taken in one transaction (the seats last). A repeated submission
     token returns the booking the first submission created.
     """
     now = now or timezone.now()
@@ -129,8 +129,9 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     seats = len(request.attendees)
     try:
         with transaction.atomic():
-            _take_seats(session_id=request.session_id, seats=seats, now=now)
-            session = CourseSession.objects.get(pk=request.session_id)
+            session = CourseSession.objects.filter(pk=request.session_id).first()
+            if session is None:
+                raise DomainError("That session does not exist.", code="not_found", status=404)
             booking = Booking.objects.create(
                 purchaser=purchaser,
                 session=session,
@@ -151,6 +152,10 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             log_action("booking.created", actor=actor, target=booking, user=purchaser,
                        data={"session": session.pk, "seats": seats,
                              "total": booking.total_amount})
+            # The seats last: the session row stays locked only from this UPDATE to the
+            # commit, so bookings of a popular session queue on it as briefly as possible.
+            # Sold out raises here and the rollback removes the rows written above.
+            _take_seats(session_id=session.pk, seats=seats, now=now)
             if booking.total_amount == 0:
                 # A free session: nothing to pay, so the booking is confirmed at once.
                 from .notifications import booking_send_confirmations

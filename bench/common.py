@@ -1,0 +1,220 @@
+"""What every benchmark shares: a production-like deployment on this machine and a load
+generator that is not the server.
+
+Deployment: gunicorn (DEBUG=0, persistent DB connections), PostgreSQL and Redis on
+loopback, and where a benchmark needs them a Celery worker on its own Redis broker DB and
+the local fake Stripe (localstripe, `manage.py fake_stripe`). Each benchmark has its own
+database (`portal_bench_*`) and Redis DBs 5 (cache) and 4 (broker) unless BENCH_REDIS_URL
+/ BENCH_BROKER_URL say otherwise; the cache DB is flushed at the start of a run, nothing
+else is.
+
+Load: asyncio + aiohttp in the benchmark's own process (gunicorn runs in other processes),
+a fixed number of requests at a fixed concurrency, recording each request's latency.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CORES = os.cpu_count()
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def bench_env(db_name: str, **extra) -> dict:
+    """Environment of the deployment under test (and of this process's Django)."""
+    cache = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        "REDIS_URL": cache,
+        "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/4"),
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",  # plain HTTP on loopback: cookies cannot be Secure-only
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "BOOKING_RATE_LIMIT": "1000000/m",
+        "BOOKING_VALIDATE_RATE_LIMIT": "1000000/m",
+        "EMAIL_URL": "dummy://",
+        "STRIPE_API_BASE": "http://127.0.0.1:8421",
+        "SITE_URL": "http://127.0.0.1",
+        **extra,
+    }
+
+
+def prepare_database(env: dict, *, drop: bool = False) -> None:
+    """Create the bench database if needed, migrate it, collect static files."""
+    name = env["DATABASE_URL"].rsplit("/", 1)[1]
+    if drop:
+        psql(f"DROP DATABASE IF EXISTS {name}")
+    psql(f"CREATE DATABASE {name}", check=False)
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
+                   env=env, check=True)
+
+
+def psql(sql: str, *, database: str = "postgres", check: bool = True) -> str:
+    result = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database,
+                             "-qAtc", sql], capture_output=True, text=True)
+    if check and result.returncode:
+        raise SystemExit(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def setup_django(env: dict) -> None:
+    import redis
+
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    import django
+
+    django.setup()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, *, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer within {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def process(args: list[str], env: dict, *, name: str):
+    """A child process in its own process group, stopped (TERM, then KILL) on exit."""
+    child = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+@contextmanager
+def gunicorn(env: dict, *, workers: int = 4, threads: int = 1):
+    port = free_port()
+    args = [PYTHON, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--log-level", "warning", "--backlog", "2048"]
+    if threads > 1:
+        args += ["--threads", str(threads)]
+    with process(args, env, name="gunicorn"):
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/healthz")
+        yield base
+
+
+@contextmanager
+def fake_stripe(env: dict, *, webhook_url: str | None = None):
+    port = int(env["STRIPE_API_BASE"].rsplit(":", 1)[1])
+    args = [PYTHON, "manage.py", "fake_stripe", "--port", str(port)]
+    if webhook_url:
+        args += ["--webhook-url", webhook_url]
+    with process(args, env, name="fake_stripe"):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the fake Stripe did not start") from None
+                time.sleep(0.1)
+        yield env["STRIPE_API_BASE"]
+
+
+@contextmanager
+def celery_worker(env: dict, *, processes: int = 2):
+    import redis
+
+    redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+    worker_env = {**env, "CELERY_TASK_ALWAYS_EAGER": "0"}
+    args = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+            "--concurrency", str(processes), "--pool", "prefork", "-n",
+            f"bench-{os.getpid()}@localhost", "--without-gossip", "--without-mingle",
+            "--without-heartbeat"]
+    with process(args, worker_env, name="celery"):
+        yield
+
+
+# ---- figures ----------------------------------------------------------------------------
+
+def percentile(values, pct):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_line(latencies_ms) -> str:
+    if not latencies_ms:
+        return "no requests"
+    return (f"p50 {statistics.median(latencies_ms):.1f} ms  p95 "
+            f"{percentile(latencies_ms, 95):.1f} ms  p99 {percentile(latencies_ms, 99):.1f} ms")
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def verdict(value: float, target: float, *, higher_is_better: bool) -> str:
+    met = value >= target if higher_is_better else value <= target
+    return "met" if met else "MISSED"
+
+
+# ---- load -------------------------------------------------------------------------------
+
+def run_load(make_request, total: int, concurrency: int):
+    """Call the coroutine function `make_request(http, i)` for i in range(total), at most
+    `concurrency` at a time. Returns (elapsed seconds, list of results in order)."""
+
+    async def main():
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=concurrency * 2, force_close=False)
+        timeout = aiohttp.ClientTimeout(total=60)
+        results = [None] * total
+        queue = iter(range(total))
+
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+            async def worker():
+                for i in queue:
+                    results[i] = await make_request(http, i)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - began, results
+
+    return asyncio.run(main())
