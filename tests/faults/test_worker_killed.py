@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -38,6 +37,7 @@ from apps.payments.models import Payment, PaymentEvent, StripeEvent
 from apps.users.models import User
 from tests.conftest import BASE_DIR, free_port
 from tests.factories import SessionFactory, make_booking
+from tests.faults.processes import child_pids
 from tests.integration.conftest import (
     WorkerProcess,
     _database_url,
@@ -141,20 +141,6 @@ def backends_blocked_by(locker: psycopg.Connection) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def pool_children(parent_pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # pid (comm) state ppid ...: comm may contain spaces, so split after ')'.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent_pid:
-                children.append(int(entry.name))
-    return children
-
-
 def lock_row(locker: psycopg.Connection, model, pk: int, mode: str = "UPDATE") -> None:
     table = model._meta.db_table
     locker.execute(f'SELECT 1 FROM "{table}" WHERE id = %s FOR {mode}', [pk])  # noqa: S608
@@ -224,7 +210,7 @@ def test_pool_child_killed_inside_the_payment_transaction_is_redelivered_at_once
         first = wait_for(lambda: backends_blocked_by(locker),
                          what="the worker to wait for the booking row inside the task",
                          diagnostics=worker.tail)
-        children = pool_children(worker.process.pid)
+        children = child_pids(worker.process.pid)
         assert len(children) == 1, children
         killed_at = time.monotonic()
         os.kill(children[0], signal.SIGKILL)
