@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Database unreachable: a quick 503 page (or API error), not a 500.
+    "apps.core.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -170,7 +172,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# --- Redelivery after a lost worker (fault tests: tests/faults/test_worker_killed.py) ---
+# Every task acks late. A pool child that dies mid-task (OOM killer, SIGKILL) is seen by
+# its parent, which requeues the message at once (TASK_REJECT_ON_WORKER_LOST). When the
+# whole worker dies, Redis keeps the message "unacked" and any worker puts it back after
+# the visibility timeout. That timeout must stay longer than the longest countdown we
+# schedule (email retries back off to 30 minutes), or Redis hands those waiting tasks to a
+# second worker: hence one hour in production. Tests lower it to see a redelivery quickly.
+TASK_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
+    # Look for abandoned messages every tenth of the timeout (at most every 10 s).
+    "unacked_restore_interval": max(1, min(10, TASK_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+}
+# --- end redelivery ---
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {

@@ -21,6 +21,10 @@ urlpatterns = [
     path("", include("apps.payments.urls")),
 ]
 
+# The database unreachable is a 503 page, wherever in the request it is noticed.
+handler500 = "apps.core.unavailable.server_error"
+handler400 = "apps.core.unavailable.bad_request"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

@@ -2,10 +2,12 @@
 
 import base64
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -100,13 +102,17 @@ def communication_send(*, communication_id: int) -> bool:
     return True
 
 
-def communications_retry_failed(*, max_attempts: int = 10) -> int:
-    """Send again the emails whose delivery failed (SMTP down, say). Each is claimed
-    before sending, so a retry racing the task's own retry still sends it once."""
+def communications_retry_failed(*, max_attempts: int = 10,
+                                stale_after: timedelta = timedelta(minutes=10)) -> int:
+    """Send again the emails whose delivery failed (SMTP down, say), and those still queued
+    long after they were recorded (the process died between its commit and handing the
+    send task to the broker). Each is claimed before sending, so a retry racing the task's
+    own retry (or the original task, late) still sends it once."""
     from .tasks import send_communication_task
 
     failed = Communication.objects.filter(
-        status=Communication.Status.FAILED, attempts__lt=max_attempts
+        Q(status=Communication.Status.FAILED, attempts__lt=max_attempts)
+        | Q(status=Communication.Status.QUEUED, created_at__lt=timezone.now() - stale_after)
     ).values_list("pk", flat=True)
     count = 0
     for pk in list(failed):

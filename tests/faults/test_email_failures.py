@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
-from apps.core.emails import communications_retry_failed
+from apps.core.emails import communication_send, communications_retry_failed
 from apps.core.models import Communication
 from apps.payments.services import payment_record_manual
 from tests.factories import SessionFactory, make_booking
@@ -32,3 +35,25 @@ def test_failed_emails_are_kept_retried_and_sent_exactly_once(
 def test_beat_retries_failed_emails(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "apps.core.tasks.retry_failed_emails_task" in tasks
+
+
+def test_email_whose_task_never_reached_the_broker_is_sent_once_by_the_retry(
+        django_capture_on_commit_callbacks, mailoutbox):
+    """The process died after committing the confirmation but before its on-commit hook
+    published the send task: the callbacks are captured and never run."""
+    booking = make_booking(SessionFactory(), email="b@example.com")
+    with django_capture_on_commit_callbacks(execute=False):
+        payment_record_manual(booking=booking, actor=None)
+    stranded = Communication.objects.get()
+    assert stranded.status == "queued" and mailoutbox == []
+
+    assert communications_retry_failed() == 0  # recent: its own task may still be coming
+    Communication.objects.filter(pk=stranded.pk).update(
+        created_at=timezone.now() - timedelta(minutes=11))
+    assert communications_retry_failed() == 1
+    assert communications_retry_failed() == 0
+    stranded.refresh_from_db()
+    assert stranded.status == "sent" and len(mailoutbox) == 1
+    # The original task arriving late sends nothing more.
+    assert communication_send(communication_id=stranded.pk) is False
+    assert len(mailoutbox) == 1
