@@ -130,8 +130,10 @@ def capture_booking_sql(session) -> list[str]:
     # Distinctive ids, so that they can be told apart from every other number in the SQL.
     with connection.cursor() as cursor:
         for table in ("users_user", "bookings_booking"):
-            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                           f"GREATEST((SELECT max(id) FROM {table}), 0) + 987654321)")
+            bump = "SELECT setval(pg_get_serial_sequence('{0}', 'id'), " \
+                "GREATEST((SELECT max(id) FROM {0}), 0) + 987654321)"
+            cursor.execute(bump.format(table))
+            cursor.execute(bump)
     client = Client()
     url = f"/sessions/{session.pk}/book/"
     token = TOKEN.search(client.get(url).content.decode()).group(1)
