@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -25,3 +26,20 @@ def rate_limited(request, exception=None):
     if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
         return JsonResponse({"error": {"code": "throttled", "message": message}}, status=429)
     return render(request, "core/429.html", {"message": message}, status=429)
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes answers a locked-out password login with this page (429)."""
+    from axes.helpers import get_client_username, get_failure_limit
+
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    return render(request, "core/locked_out.html", {
+        "failure_limit": get_failure_limit(request, credentials),
+        "username": get_client_username(request, credentials) or "",
+        "minutes": minutes,
+    }, status=429)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the site's own page instead of Django's technical one."""
+    return render(request, "403_csrf.html", status=403)
