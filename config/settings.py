@@ -421,6 +421,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},  # one INFO line per API call otherwise
+        "axes": {"level": "WARNING"},  # one INFO line per login otherwise; lockouts warn
         # Embedded mode runs tasks in-process: one line per task is noise there.
         "celery.app.trace": {"level": "WARNING" if EMBEDDED else "INFO"},
         "kombu.connection": {"level": "ERROR" if EMBEDDED else "WARNING"},
