@@ -6,6 +6,7 @@ Setting DATABASE_URL switches to production-style defaults (DEBUG off, secrets r
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -77,6 +78,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "allauth",
     "allauth.account",
+    "axes",
     "apps.core",
     "apps.users",
     "apps.sessions",
@@ -102,6 +104,8 @@ MIDDLEWARE = [
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Database unreachable: a quick 503 page (or API error), not a 500.
     "apps.core.unavailable.DatabaseUnavailableMiddleware",
+    # Last: turns a locked-out login (django-axes) into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -291,6 +295,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Auth (allauth: email is the login, sign-in by emailed code) ------------
 AUTH_USER_MODEL = "users.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a password login from a locked-out account or address before any
+    # password is checked (django-axes counts failures in the database).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -307,6 +314,18 @@ LOGIN_REDIRECT_URL = "/portal/"
 # Customers have no password: "sign in" means "mail me a code".
 LOGIN_URL = "/accounts/login/code/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+
+# Password logins (the staff login at /admin/login/): after AXES_FAILURE_LIMIT failures
+# from one address, or against one account, further attempts are refused for the cool-off
+# period, whatever the password. Failures are counted in PostgreSQL (shared by every web
+# process); a successful login clears them; an admin can unlock early in admin → Axes.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_USERNAME_CALLABLE = "apps.users.lockout.login_identifier"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.core.views.locked_out"
+AXES_VERBOSE = False
 
 PASSWORD_HASHERS = (
     ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -379,6 +398,7 @@ STORAGES = {
 # --- Security -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie.
+CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -419,6 +439,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},  # one INFO line per API call otherwise
+        "axes": {"level": "WARNING"},  # one INFO line per login otherwise; lockouts warn
         # Embedded mode runs tasks in-process: one line per task is noise there.
         "celery.app.trace": {"level": "WARNING" if EMBEDDED else "INFO"},
         "kombu.connection": {"level": "ERROR" if EMBEDDED else "WARNING"},

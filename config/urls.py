@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 
 from apps.core.converters import CodeConverter
-from apps.core.views import healthz
+from apps.core.views import admin_view_on_site, healthz
 
 # Before the app URLconfs below are imported: they use <code:...>.
 register_converter(CodeConverter, "code")
@@ -11,6 +11,9 @@ register_converter(CodeConverter, "code")
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("apps.core.dashboard_urls")),  # /admin/dashboard/, before the admin
+    # Shadows the admin's own "View on site" URL (admin:view_on_site) with a permission check.
+    path("admin/r/<path:content_type_id>/<path:object_id>/",
+         admin.site.admin_view(admin_view_on_site), name="staff-view-on-site"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("portal/", include("apps.bookings.portal_urls")),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -25,3 +26,40 @@ def rate_limited(request, exception=None):
     if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
         return JsonResponse({"error": {"code": "throttled", "message": message}}, status=429)
     return render(request, "core/429.html", {"message": message}, status=429)
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes answers a locked-out password login with this page (429)."""
+    from axes.helpers import get_client_username, get_failure_limit
+
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    return render(request, "core/locked_out.html", {
+        "failure_limit": get_failure_limit(request, credentials),
+        "username": get_client_username(request, credentials) or "",
+        "minutes": minutes,
+    }, status=429)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the site's own page instead of Django's technical one."""
+    return render(request, "403_csrf.html", status=403)
+
+
+def admin_view_on_site(request, content_type_id, object_id):
+    """The admin's "View on site" redirect, only to staff who may see that object in admin.
+    Django's own shortcut redirects any staff member: it told an instructor the reference
+    of any booking, by id."""
+    from django.contrib import admin
+    from django.contrib.contenttypes.models import ContentType
+    from django.contrib.contenttypes.views import shortcut
+    from django.http import Http404
+
+    try:
+        model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
+    except (ValueError, ContentType.DoesNotExist):
+        model = None
+    model_admin = admin.site._registry.get(model)
+    obj = model_admin.get_object(request, object_id) if model_admin else None
+    if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+        raise Http404("No such object.")
+    return shortcut(request, content_type_id, object_id)

@@ -15,6 +15,16 @@ def is_admin(user) -> bool:
     return user.is_superuser or getattr(user, "role", "") == User.Role.ADMIN
 
 
+def may_manage_account(user, account) -> bool:
+    """Only admins change staff accounts (any role but customer): support setting an
+    admin's password or email would be a way into the admin role. Support keeps customer
+    profiles up to date."""
+    if is_admin(user):
+        return True
+    return (account.role == User.Role.CUSTOMER and not account.is_staff
+            and not account.is_superuser)
+
+
 def is_instructor_only(user) -> bool:
     """An instructor sees only the sessions they teach, whatever else they may have."""
     return not user.is_superuser and getattr(user, "role", "") == User.Role.INSTRUCTOR
@@ -110,6 +120,11 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name",
                                                                "last_name", "role"]})]
     filter_horizontal = ["groups"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not may_manage_account(request.user, obj):
+            return False  # view only; the password page answers 403
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

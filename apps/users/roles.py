@@ -25,7 +25,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account")
+              "core", "auth", "authtoken", "account", "axes")
 GROUP_NAMES = {"instructor": "Instructors", "support": "Support", "admin": "Admins"}
 
 

@@ -78,3 +78,29 @@ def test_changelists_query_count_is_the_same_for_10_or_500_rows(admin_client, ur
     few = count_queries()
     add(490)
     assert count_queries() == few
+
+
+def test_view_on_site_redirects_only_staff_who_may_see_the_object(client):
+    """Regression: Django's /admin/r/<type>/<id>/ redirected any staff member to an
+    object's page, so an instructor could learn the reference of any booking by id."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from apps.users.services import user_change_role, user_get_or_create
+    from tests.factories import SessionFactory, make_booking
+
+    trainer = user_change_role(user=user_get_or_create(email="t@example.com"),
+                               role="instructor", actor=None)
+    support = user_change_role(user=user_get_or_create(email="s@example.com"),
+                               role="support", actor=None)
+    own = SessionFactory(trainer=trainer)
+    booking = make_booking(SessionFactory(), email="buyer@example.com")
+    booking_url = f"/admin/r/{ContentType.objects.get_for_model(booking).pk}/{booking.pk}/"
+    session_type = ContentType.objects.get_for_model(own).pk
+
+    client.force_login(trainer)
+    answer = client.get(booking_url)
+    assert answer.status_code == 404 and booking.reference not in answer.content.decode()
+    assert client.get(f"/admin/r/{session_type}/{own.pk}/")["Location"].endswith(
+        f"/sessions/{own.pk}/")
+    client.force_login(support)
+    assert client.get(booking_url)["Location"].endswith(f"/bookings/{booking.reference}/")

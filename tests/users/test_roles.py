@@ -82,3 +82,34 @@ def test_support_cannot_change_roles_but_admins_can_and_it_is_audited(client):
     assert list(customer.groups.values_list("name", flat=True)) == ["Instructors"]
     entry = ActivityLog.objects.get(action="user.role_changed", target_id=str(customer.pk))
     assert entry.actor == admin and entry.data == {"old": "customer", "new": "instructor"}
+
+
+def test_support_cannot_take_over_a_staff_account(client):
+    """Regression: support (change_user) could set an admin's password on the admin
+    password page, or change their email, and so sign in as the admin."""
+    support = staff("support", "support@example.com")
+    boss = staff("admin", "boss@example.com")
+    trainer = staff("instructor", "trainer@example.com")
+    customer = user_get_or_create(email="someone@example.com")
+    client.force_login(support)
+
+    for target in (boss, trainer):
+        page = client.get(f"/admin/users/user/{target.pk}/password/")
+        assert page.status_code == 403
+        answer = client.post(f"/admin/users/user/{target.pk}/password/", {
+            "password1": "taken-over-2026!", "password2": "taken-over-2026!"})
+        assert answer.status_code == 403
+        target.refresh_from_db()
+        assert target.check_password("pw-for-tests")
+        change = client.get(f"/admin/users/user/{target.pk}/change/").content.decode()
+        assert 'name="email"' not in change  # view only
+        answer = client.post(f"/admin/users/user/{target.pk}/change/",
+                             {"email": "mallory@example.com"})
+        assert answer.status_code == 403
+        target.refresh_from_db()
+        assert target.email != "mallory@example.com"
+
+    # Customers' profiles stay support's to keep up to date.
+    assert client.get(f"/admin/users/user/{customer.pk}/password/").status_code == 200
+    assert 'name="email"' in client.get(
+        f"/admin/users/user/{customer.pk}/change/").content.decode()
