@@ -72,13 +72,14 @@ def main():
     # Plain static storage: no manifest needed in-process.
     storages = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    bookings = reverse("admin:bookings_booking_changelist")
     pages = {
         "dashboard": reverse("staff-dashboard"),
-        "bookings changelist": reverse("admin:bookings_booking_changelist"),
-        "bookings, status=paid": reverse("admin:bookings_booking_changelist") + "?status__exact=paid",
-        "bookings, search email": reverse("admin:bookings_booking_changelist")
-        + "?q=bench.customer1234@example.com",
-        "bookings, page 200": reverse("admin:bookings_booking_changelist") + "?p=200",
+        "bookings changelist": bookings,
+        "bookings, status=paid": bookings + "?status__exact=paid",
+        "bookings, search an email": bookings + "?q=bench.customer1234@example.com",
+        "bookings, search a name": bookings + "?q=Customer+1234",
+        "bookings, page 200": bookings + "?p=200",
         "payments changelist": reverse("admin:payments_payment_changelist"),
         "customers changelist": reverse("admin:users_user_changelist"),
     }

@@ -100,8 +100,8 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     """Create a pending booking holding its seats for the hold period.
 
     Users are found or created by email first (short transactions of their own), then
-    the booking is written and its seats taken in one transaction (the seats last). A repeated submission
-    token returns the booking the first submission created.
+    the booking is written and its seats taken in one transaction (the seats last).
+    A repeated submission token returns the booking the first submission created.
     """
     now = now or timezone.now()
     booking_validate_request(request)

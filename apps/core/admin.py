@@ -22,3 +22,4 @@ class CommunicationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+

@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 
@@ -24,14 +26,19 @@ class PaymentEventInline(admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
     list_display = ["created_at", "booking", "user", "method", "money", "status", "card",
                     "stripe_payment_intent_id"]
-    list_filter = ["status", "method", "card_brand"]
+    list_filter = ["status", "method", "card_brand", "created_at"]
     search_fields = ["stripe_payment_intent_id", "booking__reference", "user__email"]
+    exact_search = [
+        (is_email, lambda term: Q(user__email=term.lower())),
+        (is_booking_reference, lambda term: Q(booking__reference=term.upper())),
+        (lambda term: term.startswith("pi_"), lambda term: Q(stripe_payment_intent_id=term)),
+    ]
     list_select_related = ["booking", "user"]
+    show_full_result_count = False
     readonly_fields = [f.name for f in Payment._meta.fields] + ["refund_link"]
-    date_hierarchy = "created_at"
     inlines = [PaymentEventInline]
     actions = ["refund_selected"]
 

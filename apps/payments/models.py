@@ -53,6 +53,7 @@ class Payment(models.Model):
         ]
         indexes = [
             models.Index(fields=["status"], name="payment_status_idx"),
+            models.Index(fields=["-created_at"], name="payment_created_idx"),
         ]
 
     def __str__(self):

@@ -82,6 +82,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         indexes = [
             models.Index(fields=["role"], name="users_role_idx"),
+            # Lookups by the stored (lower-cased) address: booking, search, webhooks.
+            models.Index(fields=["email"], name="users_email_idx"),
             models.Index(fields=["last_name", "first_name"], name="users_name_idx"),
         ]
 
