@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.core.audit import log_action
 from apps.core.errors import ConflictError, DomainError
+from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
@@ -75,6 +76,7 @@ def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
         seats_taken__lte=F("capacity") - seats,
     ).update(seats_taken=F("seats_taken") + seats)
     if taken:
+        catalogue_changed()
         return
     session = CourseSession.objects.filter(pk=session_id).first()
     if session is None:
@@ -93,6 +95,7 @@ def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
 
 def _release_seats(*, session_id: int, seats: int) -> None:
     CourseSession.objects.filter(pk=session_id).update(seats_taken=F("seats_taken") - seats)
+    catalogue_changed()
 
 
 def booking_create(*, request: BookingRequest, actor: User | None = None,

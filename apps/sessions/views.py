@@ -1,9 +1,13 @@
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from .catalogue_cache import LIST_TTL_SECONDS, catalogue_list_key
 from .selectors import catalogue_filter_options, catalogue_sessions, session_for_page
 
 CATALOGUE_PAGE_SIZE = 24
@@ -12,21 +16,26 @@ CATALOGUE_PAGE_SIZE = 24
 @require_GET
 @vary_on_headers("HX-Request")
 def catalogue(request):
-    course = request.GET.get("course", "")
-    location = request.GET.get("location", "")
-    paginator = Paginator(
-        catalogue_sessions(course_slug=course, location_id=location), CATALOGUE_PAGE_SIZE
-    )
-    page = paginator.get_page(request.GET.get("page"))
-    context = {
-        "page": page,
-        "sessions": page.object_list,
-        "selected_course": course,
-        "selected_location": location,
-    }
+    course = request.GET.get("course", "")[:100]
+    location = request.GET.get("location", "")[:20]
+    page_number = request.GET.get("page", "")[:10]
+    key = catalogue_list_key(course=course, location=location, page=page_number)
+    session_list = cache.get(key)
+    if session_list is None:
+        paginator = Paginator(
+            catalogue_sessions(course_slug=course, location_id=location), CATALOGUE_PAGE_SIZE
+        )
+        page = paginator.get_page(page_number)
+        session_list = render_to_string("sessions/_session_list.html", {
+            "page": page, "sessions": page.object_list,
+            "selected_course": course, "selected_location": location,
+        })
+        cache.set(key, session_list, LIST_TTL_SECONDS)
+    session_list = mark_safe(session_list)  # noqa: S308 (our own template's output)
     if request.htmx:
-        return render(request, "sessions/_session_list.html", context)
-    context.update(catalogue_filter_options())
+        return HttpResponse(session_list)
+    context = {"session_list": session_list, "selected_course": course,
+               "selected_location": location, **catalogue_filter_options()}
     return render(request, "sessions/catalogue.html", context)
 
 

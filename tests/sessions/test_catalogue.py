@@ -78,3 +78,18 @@ def test_query_count_does_not_grow_with_the_number_of_sessions(client, htmx):
         assert client.get("/", headers=headers).status_code == 200
     assert len(many) == len(few)
     assert len(few) <= 4
+
+
+def test_the_list_is_rendered_once_and_a_booking_shows_at_once(client):
+    session = SessionFactory(capacity=10)
+    assert "10 seats left" in client.get("/").content.decode()
+    with CaptureQueriesContext(connection) as cached:
+        html = client.get("/").content.decode()
+    assert "10 seats left" in html
+    assert not any("coursesession" in q["sql"] for q in cached.captured_queries)
+
+    make_booking(session, seats=3)
+    assert "7 seats left" in client.get("/").content.decode()
+    session.status = CourseSession.Status.CANCELLED
+    session.save(update_fields=["status"])
+    assert f"/sessions/{session.pk}/" not in client.get("/").content.decode()

@@ -1,0 +1,46 @@
+"""The catalogue's session list, rendered once and shared by every visitor.
+
+Rendering 24 session cards is most of a catalogue request (dates, money, availability).
+The HTML is cached under a key that carries a *generation* number; anything that changes
+what the list shows (seats taken or given back, a session, course or location saved or
+deleted) bumps the generation after its transaction commits, so the next request renders
+afresh (the generation is also bumped at once, see catalogue_changed). A short TTL also
+drops sessions that have started since.
+
+The generation is read before the database: a render that raced with a booking is
+stored under the old generation, which nobody asks for any more. With Redis down every
+request renders (django-redis ignores the errors), so nothing breaks, it is only slower.
+"""
+
+from django.core.cache import cache
+from django.db import transaction
+
+GENERATION_KEY = "catalogue:generation"
+LIST_TTL_SECONDS = 60
+
+
+def catalogue_generation() -> int:
+    return cache.get(GENERATION_KEY) or 0
+
+
+def catalogue_list_key(*, course: str, location: str, page: str) -> str:
+    return f"catalogue:list:{catalogue_generation()}:{course}:{location}:{page}"
+
+
+def catalogue_changed() -> None:
+    """Call inside the transaction that changes seats or sessions. Bumped now and again
+    after the commit: a list rendered in between (from the not yet committed state, under
+    the first new number) is left behind by the second."""
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # not there yet (or evicted): any new number will do
+        cache.set(GENERATION_KEY, 1, timeout=None)
+
+
+def _on_change(sender, **kwargs) -> None:
+    catalogue_changed()
