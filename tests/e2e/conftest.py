@@ -126,7 +126,10 @@ def screenshot(request, viewport):
     def shot(page, name: str) -> Path:
         counter["n"] += 1
         path = folder / f"{prefix}-{counter['n']:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret (the default) leaves style="" on every input,
+        # which htmx then copies while settling a swap, and the CSP blocks that (a console
+        # error the page itself never causes).
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return shot
