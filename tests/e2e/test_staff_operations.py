@@ -114,6 +114,8 @@ def test_staff_refund_part_of_a_payment_and_cannot_refund_more_than_is_left(
     page.locator("#result_list tbody tr th a").first.click()
     expect(page).to_have_url(re.compile(rf"/admin/payments/payment/{payment.pk}/change/"))
     page.get_by_role("link", name="Refund part or all…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(  # one h1, not two
+        f"Refund payment for {booking.reference}")
     expect(page.get_by_text("Still refundable: £95.00")).to_be_visible()
     page.get_by_label("Amount to refund").fill("40.00")
     page.get_by_label("Reason (the customer sees it)").fill("Lunch was not provided.")
