@@ -35,3 +35,14 @@ def describe(violations: list[dict]) -> str:
         more = f" (+{len(v['nodes']) - 5} more)" if len(v["nodes"]) > 5 else ""
         lines.append(f"  [{v['impact']}] {v['id']}: {v['help']} — {targets}{more}")
     return "\n".join(lines)
+
+
+def wider_than_viewport(page) -> list[str]:
+    """Elements that stick out past the right edge of the screen (on a phone, the page
+    would scroll sideways to show them)."""
+    return page.evaluate("""() => {
+      const edge = document.documentElement.clientWidth + 1;
+      return [...document.querySelectorAll('body *')]
+        .filter(el => el.getBoundingClientRect().right > edge)
+        .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''));
+    }""")

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from apps.bookings.services import attendance_mark
 from apps.certificates.models import Certificate
 from apps.payments.services import payment_record_manual
-from tests.e2e.axe import axe_violations, describe
+from tests.e2e.axe import axe_violations, describe, wider_than_viewport
 from tests.e2e.conftest import new_page
 from tests.e2e.test_portal_journey import wait_for_code
 from tests.factories import SessionFactory, make_booking
@@ -67,6 +67,11 @@ class Audit:
     def check(self, name: str) -> None:
         self.page.wait_for_load_state("load")
         violations = axe_violations(self.page)
+        too_wide = wider_than_viewport(self.page)
+        if too_wide:
+            violations.append({"impact": "serious", "id": "horizontal-overflow",
+                               "help": "Content is wider than the viewport",
+                               "nodes": [{"target": [t]} for t in too_wide]})
         if violations:
             self.found[f"{name} ({self.page.url})"] = violations
         self.shot(self.page, name)
@@ -93,9 +98,7 @@ def test_customer_pages_have_no_serious_accessibility_violations(
     audit.visit(base + f"/sessions/{session.pk}/", "session")
     audit.visit(base + f"/sessions/{session.pk}/book/", "booking-form")
 
-    # The server's own validation (what a browser without HTML5 checks gets): every
-    # required field flagged.
-    page.evaluate("document.querySelector('form[method=post]').noValidate = true")
+    # The server's own validation (the form is novalidate): every required field flagged.
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.locator(".field-error").first).to_be_visible()
     audit.check("booking-form-errors")
@@ -155,10 +158,14 @@ def test_customer_pages_have_no_serious_accessibility_violations(
 
 def test_the_audit_reports_what_it_must(audit_page):
     """The audit is only worth something if it fails: an unlabelled field, an image with
-    no text alternative and grey-on-white text are reported, with their elements."""
+    no text alternative, grey-on-white text and a table wider than the screen are
+    reported, with their elements."""
     audit_page.set_content("""<!doctype html><html lang="en"><title>Test</title>
         <body><main><h1>Form</h1><input type="text" id="nameless"><img src="data:," id="wordless">
-        <p id="faint" style="color:#bbb;background:#fff">Barely there</p></main></body></html>""")
+        <p id="faint" style="color:#bbb;background:#fff">Barely there</p>
+        <table id="wide" style="width:2000px"><tr><td>wide</td></tr></table>
+        </main></body></html>""")
     found = {v["id"]: [n["target"] for n in v["nodes"]] for v in axe_violations(audit_page)}
     assert found == {"label": [["#nameless"]], "image-alt": [["#wordless"]],
                      "color-contrast": [["#faint"]]}
+    assert wider_than_viewport(audit_page) == ["table#wide", "tbody", "tr", "td"]
