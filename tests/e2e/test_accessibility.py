@@ -139,6 +139,8 @@ def test_customer_pages_have_no_serious_accessibility_violations(
     audit.visit(base + f"/portal/bookings/{reference}/cancel/", "portal-cancel")
     audit.visit(base + "/portal/profile/", "portal-profile")
     audit.visit(base + "/portal/delete/", "portal-delete")
+    audit.visit(base + "/accounts/email/", "account-email")
+    audit.visit(base + "/accounts/password/set/", "account-password")
     audit.visit(base + f"/certificates/verify/{certificate.verification_code}/",
                 "certificate-verify")
 
