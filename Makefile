@@ -19,7 +19,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet '.[test]'
 	@touch $@
 
-install: $(BIN)/.installed
+# axe-core for the accessibility audit in the browser tests (tests/e2e), pinned in
+# package-lock.json; npm ci writes node_modules/.package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(BIN)/.installed node_modules/.package-lock.json
 
 # The portal on embedded defaults (SQLite, in-process cache and tasks, console email) with
 # a local fake Stripe, at http://127.0.0.1:$(PORT). Set DATABASE_URL/REDIS_URL to use
@@ -70,4 +76,4 @@ worker: install
 	$(BIN)/celery -A config worker -B -l info
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles node_modules

@@ -88,7 +88,8 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/payments/refund_form.html", {
             **self.admin_site.each_context(request), "payment": payment, "form": form,
             "available": available, "already": payment.amount - available,
-            "title": "Refund payment", "opts": self.model._meta,
+            "title": f"Refund payment for {payment.booking.reference}",
+            "opts": self.model._meta,
         })
 
     @admin.display(description="Amount", ordering="amount")

@@ -1,8 +1,9 @@
-"""Fixtures for the browser tests: headless Chromium through Playwright's sync API, a
-fresh browser context per test, and a place for screenshots (test-artifacts/e2e/,
-git-ignored)."""
+"""Fixtures for the browser tests: headless Chromium through Playwright's sync API, one
+browser per module, a fresh context per test on each viewport (phone and desktop), and
+screenshots in test-artifacts/e2e/<viewport>/ (git-ignored; CI keeps them)."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,35 @@ def browser(_allow_async_unsafe):
             browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+# Every browser test runs on a phone and on a desktop. The phone honours the page's viewport
+# meta tag and has a touch screen, as a customer's phone does.
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+              "is_mobile": True, "has_touch": True},
+}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures know if the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request) -> str:
+    return request.param
+
+
+def new_page(browser, viewport: str, **context_options):
+    """A page in a fresh context for the viewport, recording what the page reports as
+    broken (script errors, console errors, 4xx/5xx loads) in page.errors, for assertions
+    and failure messages. The missing favicon is not the test's business."""
+    context = browser.new_context(**VIEWPORTS[viewport], locale="en-GB", **context_options)
     context.set_default_timeout(10_000)
     page = context.new_page()
-    # What the page reports as broken (script errors, console errors, 4xx/5xx loads),
-    # for assertions and failure messages. The missing favicon is not the test's business.
     page.errors = []
 
     def on_console(msg):
@@ -74,25 +97,39 @@ def page(browser):
     page.on("console", on_console)
     page.on("pageerror", lambda exc: page.errors.append(f"script: {exc}"))
     page.on("response", on_response)
-    try:
-        yield page
-    finally:
-        context.close()
+    return page
 
 
 @pytest.fixture
-def screenshot(request):
-    """shot(page, "name") saves test-artifacts/e2e/<test>-NN-name.png, full page."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    prefix = request.node.name
-    for old in ARTIFACTS.glob(f"{prefix}-*.png"):
+def page(browser, viewport, screenshot, request):
+    page = new_page(browser, viewport)
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed and not page.is_closed():
+            screenshot(page, "failed")  # what the browser showed when the test failed
+        page.context.close()
+
+
+@pytest.fixture
+def screenshot(request, viewport):
+    """shot(page, "name") saves test-artifacts/e2e/<viewport>/<test>-NN-name.png, full page
+    (CI keeps the folder as an artefact)."""
+    folder = ARTIFACTS / viewport
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")  # test_x[phone] → test_x-phone
+    for old in folder.glob(f"{prefix}-*.png"):
         old.unlink()
     counter = {"n": 0}
 
     def shot(page, name: str) -> Path:
         counter["n"] += 1
-        path = ARTIFACTS / f"{prefix}-{counter['n']:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = folder / f"{prefix}-{counter['n']:02d}-{name}.png"
+        # caret="initial": hiding the caret (the default) leaves style="" on every input,
+        # which htmx then copies while settling a swap, and the CSP blocks that (a console
+        # error the page itself never causes).
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return shot

@@ -2,7 +2,7 @@
 and the local fake Stripe. The fake signs its webhooks and delivers them back to the live
 server (Celery is eager in tests, so each one is processed inside that request).
 
-Screenshots of every step go to test-artifacts/e2e/ (git-ignored)."""
+Screenshots of every step go to test-artifacts/e2e/<viewport>/ (git-ignored)."""
 
 import re
 import time

@@ -2,7 +2,7 @@
 at the booking and its receipts, and cancels it for a full refund, in a real browser against
 the live server. Another customer cannot open that booking at all.
 
-Screenshots of every step go to test-artifacts/e2e/ (git-ignored)."""
+Screenshots of every step go to test-artifacts/e2e/<viewport>/ (git-ignored)."""
 
 import re
 import time
