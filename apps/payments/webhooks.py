@@ -1,9 +1,10 @@
 """Stripe webhook events: stored once by id, then processed idempotently in a task."""
 
 import logging
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Payment, StripeEvent
@@ -17,18 +18,24 @@ class UnknownObject(Exception):
 
 
 def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
+    """Keep the event once by its Stripe id. One INSERT (its own transaction) on the
+    common path; a delivery we already have fails the unique index and is looked up."""
     obj = (event.get("data") or {}).get("object") or {}
     created_ts = event.get("created")
-    stored, created = StripeEvent.objects.get_or_create(
+    stored = StripeEvent(
         stripe_id=event["id"],
-        defaults={
-            "type": event.get("type", ""),
-            "object_id": obj.get("id", "") if isinstance(obj, dict) else "",
-            "payload": event,
-            "stripe_created": datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
-        },
+        type=event.get("type", ""),
+        object_id=obj.get("id", "") if isinstance(obj, dict) else "",
+        payload=event,
+        stripe_created=datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
     )
-    return stored, created
+    try:
+        with transaction.atomic(savepoint=True) if transaction.get_connection().in_atomic_block \
+                else nullcontext():
+            stored.save(force_insert=True)
+    except IntegrityError:
+        return StripeEvent.objects.get(stripe_id=event["id"]), False
+    return stored, True
 
 
 def _on_payment_intent(stored: StripeEvent) -> str:
