@@ -65,12 +65,14 @@ check: install
 		ALLOWED_HOSTS=portal.example.com STRIPE_SECRET_KEY=sk_test_x STRIPE_WEBHOOK_SECRET=whsec_x \
 		STRIPE_PUBLISHABLE_KEY=pk_test_x $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-# Benchmarks (not tests): each prints its figures; results are kept in bench/README.md.
+# Benchmarks (not tests): each prints its figures (medians of 3 runs); results are kept in
+# bench/README.md. About 15 minutes; the first run also builds the 100k-booking data set.
 bench: install
-	$(BIN)/python bench/booking_request.py --clients 200 --concurrency 1
-	$(BIN)/python bench/booking_request.py --clients 300 --concurrency 8
-	$(BIN)/python bench/booking_request.py --clients 1000 --capacity 200 --concurrency 32
-	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/hot_session.py --clients 200 --capacity 200 --concurrency 1 --pgbench-seconds 0
+	$(BIN)/python bench/hot_session.py --clients 1000 --capacity 200 --concurrency 32
+	$(BIN)/python bench/catalogue.py
+	$(BIN)/python bench/webhook_storm.py
+	$(BIN)/python bench/staff.py
 
 worker: install
 	$(BIN)/celery -A config worker -B -l info

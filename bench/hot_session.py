@@ -133,7 +133,6 @@ def capture_booking_sql(session) -> list[str]:
             bump = "SELECT setval(pg_get_serial_sequence('{0}', 'id'), " \
                 "GREATEST((SELECT max(id) FROM {0}), 0) + 987654321)"
             cursor.execute(bump.format(table))
-            cursor.execute(bump)
     client = Client()
     url = f"/sessions/{session.pk}/book/"
     token = TOKEN.search(client.get(url).content.decode()).group(1)
