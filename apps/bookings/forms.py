@@ -10,6 +10,19 @@ from apps.users.models import normalize_email
 from .services import AttendeeInput, BookingRequest, booking_validate_request
 
 
+class SubmissionTokenField(forms.UUIDField):
+    """The double-submit guard, not something a customer can see or correct: a missing or
+    mangled value means "no guard for this submission", never an error they cannot fix."""
+
+    widget = forms.HiddenInput
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            return None
+
+
 class BookingForm(forms.Form):
     """Seats, one named attendee per seat, and the purchaser. Attendee fields are built
     for the number of seats asked for (`attendee_<n>_name`, `attendee_<n>_email`)."""
@@ -29,7 +42,7 @@ class BookingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Access needs, dietary requirements, anything the trainer should know.",
     )
-    submission_token = forms.UUIDField(widget=forms.HiddenInput)
+    submission_token = SubmissionTokenField(required=False)
 
     def __init__(self, *args, session, **kwargs):
         super().__init__(*args, **kwargs)
