@@ -30,7 +30,8 @@ class BookingForm(forms.Form):
     seats = forms.TypedChoiceField(coerce=int, label="Number of seats")
     first_name = forms.CharField(max_length=150, label="First name")
     last_name = forms.CharField(max_length=150, label="Last name")
-    email = forms.EmailField(label="Email", help_text="Your confirmation goes here.")
+    email = forms.EmailField(max_length=254, label="Email",
+                             help_text="Your confirmation goes here.")
     phone = forms.CharField(max_length=40, required=False, label="Phone (optional)")
     company_name = forms.CharField(
         max_length=200, required=False, label="Company (for group bookings)"
@@ -56,7 +57,7 @@ class BookingForm(forms.Form):
                 max_length=200, label=f"Attendee {n}: full name"
             )
             self.fields[f"attendee_{n}_email"] = forms.EmailField(
-                label=f"Attendee {n}: email"
+                max_length=254, label=f"Attendee {n}: email"
             )
         # Inline validation swaps the form's HTML while the customer may still be typing:
         # HTMX keeps these inputs as they are (value, focus, caret) and swaps the rest.

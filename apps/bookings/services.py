@@ -17,6 +17,9 @@ from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
 
+NAME_PART_MAX = User._meta.get_field("first_name").max_length
+EMAIL_MAX = User._meta.get_field("email").max_length
+
 
 class SoldOutError(ConflictError):
     code = "sold_out"
@@ -42,8 +45,10 @@ class BookingRequest:
 
 
 def _split_name(name: str) -> tuple[str, str]:
+    """An attendee's full name (kept whole on the attendee, up to 200 characters) as the
+    first and last name of their account, cut to what those columns hold."""
     first, _, last = name.strip().partition(" ")
-    return first, last.strip()
+    return first[:NAME_PART_MAX], last.strip()[:NAME_PART_MAX]
 
 
 def booking_validate_request(request: BookingRequest) -> None:
@@ -63,6 +68,8 @@ def booking_validate_request(request: BookingRequest) -> None:
         raise DomainError(f"Each attendee needs their own email; repeated: {repeated}.")
     if not normalize_email(request.purchaser_email):
         raise DomainError("Your email address is required.")
+    if any(len(e) > EMAIL_MAX for e in [normalize_email(request.purchaser_email), *emails]):
+        raise DomainError(f"An email address can be at most {EMAIL_MAX} characters long.")
 
 
 def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
