@@ -106,9 +106,11 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                    now: datetime | None = None) -> Booking:
     """Create a pending booking holding its seats for the hold period.
 
-    Users are found or created by email first (short transactions of their own), then
-    the seats and the booking are taken in one transaction. A repeated submission
-    token returns the booking the first submission created.
+    People we already know are looked up first (filling blank profile fields in short
+    transactions of their own, so no user row is locked while the session row is); new
+    people are created in the booking's transaction, so a refused booking (sold out, a
+    race lost) leaves nobody behind. A repeated submission token returns the booking the
+    first submission created.
     """
     now = now or timezone.now()
     booking_validate_request(request)
@@ -117,25 +119,30 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
         if existing:
             return existing
 
-    first_name, last_name = request.purchaser_first_name, request.purchaser_last_name
-    purchaser = user_get_or_create(
-        email=request.purchaser_email,
-        first_name=first_name,
-        last_name=last_name,
-        company_name=request.company_name,
-        phone=request.purchaser_phone,
-    )
-    attendee_users = []
+    people = [(normalize_email(request.purchaser_email), {
+        "first_name": request.purchaser_first_name, "last_name": request.purchaser_last_name,
+        "company_name": request.company_name, "phone": request.purchaser_phone})]
     for attendee in request.attendees:
         a_first, a_last = _split_name(attendee.name)
-        attendee_users.append(
-            (attendee, user_get_or_create(email=attendee.email, first_name=a_first,
-                                          last_name=a_last))
-        )
+        people.append((normalize_email(attendee.email),
+                       {"first_name": a_first, "last_name": a_last}))
+    known = set(User.objects.filter(email__in=[email for email, _ in people])
+                .values_list("email", flat=True))
+    users = {}
+    for email, profile in people:
+        if email in known:
+            users[email] = user_get_or_create(email=email, **profile)
 
     seats = len(request.attendees)
     try:
         with transaction.atomic():
+            # In email order: two bookings naming the same new people cannot deadlock.
+            for email, profile in sorted((p for p in people if p[0] not in known),
+                                         key=lambda p: p[0]):
+                users[email] = user_get_or_create(email=email, **profile)
+            purchaser = users[people[0][0]]
+            attendee_users = [(attendee, users[normalize_email(attendee.email)])
+                              for attendee in request.attendees]
             _take_seats(session_id=request.session_id, seats=seats, now=now)
             session = CourseSession.objects.get(pk=request.session_id)
             booking = Booking.objects.create(
