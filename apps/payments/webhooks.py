@@ -16,14 +16,29 @@ class UnknownObject(Exception):
     """The event is about something we have no record of: parked for staff, not retried."""
 
 
+def _without_nul(value):
+    """PostgreSQL stores no NUL character (text or jsonb): keep the event, mark the spot."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
 def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
+    """Store a verified event (gateway.construct_event checked its shape) once by its id."""
+    event = _without_nul(event)
     obj = (event.get("data") or {}).get("object") or {}
+    object_id = obj.get("id") if isinstance(obj, dict) else ""
     created_ts = event.get("created")
     stored, created = StripeEvent.objects.get_or_create(
         stripe_id=event["id"],
         defaults={
             "type": event.get("type", ""),
-            "object_id": obj.get("id", "") if isinstance(obj, dict) else "",
+            "object_id": object_id if isinstance(object_id, str) and len(object_id) <= 255
+            else "",
             "payload": event,
             "stripe_created": datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
         },
