@@ -6,6 +6,7 @@ a savepoint that is rolled back afterwards (`example_rolled_back`): every exampl
 from the same rows, and what one example wrote is visible to its own assertions only.
 """
 
+import os
 from contextlib import contextmanager
 
 from django.core.cache import cache
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 # Moderate example counts keep the suite fast; no example database on disk (CI starts
 # clean; a failure prints the falsifying example and its @reproduce_failure blob).
 PROPERTY_SETTINGS = settings(
-    max_examples=50,
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 50)),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
