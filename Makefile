@@ -10,7 +10,7 @@ FAKE_STRIPE_PORT ?= 8420
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test test-fast test-integration test-e2e lint check worker bench clean
+.PHONY: install run test test-fast test-integration test-e2e lint check worker bench clean audit secrets
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is required (Django 6.1): set PYTHON=/path/to/python3.12"'
@@ -56,6 +56,30 @@ test-e2e: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# --- Supply chain and secrets (CI runs both after lint) ---------------------------------
+# Known vulnerabilities in every installed package (pip-audit). OSV is pip-audit's default
+# service; AUDIT_SERVICE=pypi uses PyPI's advisories instead. --strict: a package that could
+# not be checked (service unreachable) fails the audit rather than passing unseen.
+# Accepted advisories: AUDIT_IGNORE="--ignore-vuln ID ..." with the reason written here.
+AUDIT_SERVICE ?= osv
+AUDIT_IGNORE ?=
+audit: install
+	$(BIN)/pip freeze --exclude-editable | grep -v -i '^course-booking-portal' > $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit --strict --progress-spinner off -s $(AUDIT_SERVICE) --no-deps --disable-pip \
+		-r $(VENV)/audit-requirements.txt $(AUDIT_IGNORE)
+
+# No secrets in the repository (detect-secrets): a finding not audited as a false positive
+# in .secrets.baseline fails. Exit 3 of the hook only means lines moved, not a new secret.
+# Audit new false positives: detect-secrets scan --baseline .secrets.baseline, then
+# detect-secrets audit .secrets.baseline.
+secrets: install
+	@cp .secrets.baseline $(VENV)/secrets.baseline; \
+	out=$$($(BIN)/detect-secrets-hook --baseline $(VENV)/secrets.baseline \
+		$$(git ls-files ':!.secrets.baseline')); status=$$?; \
+	if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then echo "$$out"; \
+		echo "Possible secrets above: remove them, or audit false positives into .secrets.baseline."; \
+		exit 1; fi; echo "No secrets found outside the audited baseline."
 
 # What CI checks besides the tests: no missing migrations, a clean deploy check.
 check: install

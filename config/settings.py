@@ -5,6 +5,7 @@ eager Celery, console email, a local fake Stripe): that is what `make run` gives
 Setting DATABASE_URL switches to production-style defaults (DEBUG off, secrets required).
 """
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -427,13 +428,39 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Logs and error reports (reliability) -------------------------------------------
+# Production logs are one JSON object per line (python-json-logger) for log shippers:
+# timestamp, level, logger, message, request_id, exc_info. `make run` (DEBUG) and the test
+# suite keep the human format. LOG_FORMAT=json|plain overrides.
+LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG or TESTING else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # Python warnings become JSON lines too (logger py.warnings)
+# Workers log through LOGGING below (same format, request/task ids) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Errors go to Sentry only when SENTRY_DSN is set (sentry-sdk is not even imported otherwise).
+if env("SENTRY_DSN"):
+    from apps.core.error_reporting import sentry_init
+
+    sentry_init(dsn=env("SENTRY_DSN"), environment=env("SENTRY_ENVIRONMENT", "production"),
+                release=env("SENTRY_RELEASE"),
+                traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "apps.core.request_id.RequestIDFilter"}},
-    "formatters": {"plain": {
-        "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601, UTC
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
                              "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {

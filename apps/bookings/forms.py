@@ -10,6 +10,19 @@ from apps.users.models import normalize_email
 from .services import AttendeeInput, BookingRequest, booking_validate_request
 
 
+class SubmissionTokenField(forms.UUIDField):
+    """The double-submit guard, not something a customer can see or correct: a missing or
+    mangled value means "no guard for this submission", never an error they cannot fix."""
+
+    widget = forms.HiddenInput
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            return None
+
+
 class BookingForm(forms.Form):
     """Seats, one named attendee per seat, and the purchaser. Attendee fields are built
     for the number of seats asked for (`attendee_<n>_name`, `attendee_<n>_email`)."""
@@ -17,7 +30,8 @@ class BookingForm(forms.Form):
     seats = forms.TypedChoiceField(coerce=int, label="Number of seats")
     first_name = forms.CharField(max_length=150, label="First name")
     last_name = forms.CharField(max_length=150, label="Last name")
-    email = forms.EmailField(label="Email", help_text="Your confirmation goes here.")
+    email = forms.EmailField(max_length=254, label="Email",
+                             help_text="Your confirmation goes here.")
     phone = forms.CharField(max_length=40, required=False, label="Phone (optional)")
     company_name = forms.CharField(
         max_length=200, required=False, label="Company (for group bookings)"
@@ -29,7 +43,7 @@ class BookingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Access needs, dietary requirements, anything the trainer should know.",
     )
-    submission_token = forms.UUIDField(widget=forms.HiddenInput)
+    submission_token = SubmissionTokenField(required=False)
 
     def __init__(self, *args, session, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,7 +57,7 @@ class BookingForm(forms.Form):
                 max_length=200, label=f"Attendee {n}: full name"
             )
             self.fields[f"attendee_{n}_email"] = forms.EmailField(
-                label=f"Attendee {n}: email"
+                max_length=254, label=f"Attendee {n}: email"
             )
         # Inline validation swaps the form's HTML while the customer may still be typing:
         # HTMX keeps these inputs as they are (value, focus, caret) and swaps the rest.

@@ -18,6 +18,9 @@ from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
 
+NAME_PART_MAX = User._meta.get_field("first_name").max_length
+EMAIL_MAX = User._meta.get_field("email").max_length
+
 
 class SoldOutError(ConflictError):
     code = "sold_out"
@@ -43,8 +46,10 @@ class BookingRequest:
 
 
 def _split_name(name: str) -> tuple[str, str]:
+    """An attendee's full name (kept whole on the attendee, up to 200 characters) as the
+    first and last name of their account, cut to what those columns hold."""
     first, _, last = name.strip().partition(" ")
-    return first, last.strip()
+    return first[:NAME_PART_MAX], last.strip()[:NAME_PART_MAX]
 
 
 def booking_validate_request(request: BookingRequest) -> None:
@@ -64,6 +69,8 @@ def booking_validate_request(request: BookingRequest) -> None:
         raise DomainError(f"Each attendee needs their own email; repeated: {repeated}.")
     if not normalize_email(request.purchaser_email):
         raise DomainError("Your email address is required.")
+    if any(len(e) > EMAIL_MAX for e in [normalize_email(request.purchaser_email), *emails]):
+        raise DomainError(f"An email address can be at most {EMAIL_MAX} characters long.")
 
 
 def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
@@ -78,7 +85,16 @@ def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
     if taken:
         catalogue_changed()
         return
-    session = CourseSession.objects.filter(pk=session_id).first()
+    _refuse_seats(CourseSession.objects.filter(pk=session_id).first(), seats=seats, now=now)
+
+
+def _can_take(session: CourseSession, *, seats: int, now: datetime) -> bool:
+    return (session.status == CourseSession.Status.SCHEDULED and session.starts_at > now
+            and session.seats_left >= seats)
+
+
+def _refuse_seats(session: CourseSession | None, *, seats: int, now: datetime) -> None:
+    """Raise the error that says why these seats cannot be had."""
     if session is None:
         raise DomainError("That session does not exist.", code="not_found", status=404)
     if session.status == CourseSession.Status.CANCELLED:
@@ -102,8 +118,10 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                    now: datetime | None = None) -> Booking:
     """Create a pending booking holding its seats for the hold period.
 
-    Users are found or created by email first (short transactions of their own), then
-    the booking is written and its seats taken in one transaction (the seats last).
+    People we already know are looked up first (filling blank profile fields in short
+    transactions of their own, so no user row is locked while the session row is); new
+    people are created in the booking's transaction, so a refused booking (sold out, a
+    race lost) leaves nobody behind. The seats are taken last, just before the commit.
     A repeated submission token returns the booking the first submission created.
     """
     now = now or timezone.now()
@@ -113,21 +131,19 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
         if existing:
             return existing
 
-    first_name, last_name = request.purchaser_first_name, request.purchaser_last_name
-    purchaser = user_get_or_create(
-        email=request.purchaser_email,
-        first_name=first_name,
-        last_name=last_name,
-        company_name=request.company_name,
-        phone=request.purchaser_phone,
-    )
-    attendee_users = []
+    people = [(normalize_email(request.purchaser_email), {
+        "first_name": request.purchaser_first_name, "last_name": request.purchaser_last_name,
+        "company_name": request.company_name, "phone": request.purchaser_phone})]
     for attendee in request.attendees:
         a_first, a_last = _split_name(attendee.name)
-        attendee_users.append(
-            (attendee, user_get_or_create(email=attendee.email, first_name=a_first,
-                                          last_name=a_last))
-        )
+        people.append((normalize_email(attendee.email),
+                       {"first_name": a_first, "last_name": a_last}))
+    known = set(User.objects.filter(email__in=[email for email, _ in people])
+                .values_list("email", flat=True))
+    users = {}
+    for email, profile in people:
+        if email in known:
+            users[email] = user_get_or_create(email=email, **profile)
 
     seats = len(request.attendees)
     try:
@@ -135,6 +151,17 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             session = CourseSession.objects.filter(pk=request.session_id).first()
             if session is None:
                 raise DomainError("That session does not exist.", code="not_found", status=404)
+            if not _can_take(session, seats=seats, now=now):
+                # An unlocked read, only to refuse early without writing anything; the
+                # seat UPDATE below is what decides.
+                _refuse_seats(session, seats=seats, now=now)
+            # In email order: two bookings naming the same new people cannot deadlock.
+            for email, profile in sorted((p for p in people if p[0] not in known),
+                                         key=lambda p: p[0]):
+                users[email] = user_get_or_create(email=email, **profile)
+            purchaser = users[people[0][0]]
+            attendee_users = [(attendee, users[normalize_email(attendee.email)])
+                              for attendee in request.attendees]
             booking = Booking.objects.create(
                 purchaser=purchaser,
                 session=session,

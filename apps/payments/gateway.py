@@ -4,6 +4,7 @@ In tests and the offline demo STRIPE_API_BASE points the same SDK at a local fak
 nothing here knows which one it talks to.
 """
 
+import json
 from functools import lru_cache
 
 import stripe
@@ -137,7 +138,30 @@ def list_refunds(*, payment_intent_id: str) -> list[dict]:
             if refund.get("payment_intent") in (None, payment_intent_id)]
 
 
+def _reject_non_json_constant(name: str):
+    raise ValueError(f"{name} is not JSON.")  # Python's json accepts NaN and Infinity
+
+
 def construct_event(payload: bytes, signature: str) -> dict:
-    """Verify a webhook delivery; raises ValueError or SignatureVerificationError."""
-    event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
-    return event.to_dict()
+    """Verify a webhook delivery and return the event as plain JSON data.
+
+    Raises SignatureVerificationError, or ValueError (with a reason) for a signed body that
+    is not an event: not JSON, not an object, no string id or type, a data.object that is
+    not an object. The SDK's own parser is not used: it fails on such bodies with
+    AttributeError/TypeError, and its StripeObjects do not always serialize back to JSON.
+    """
+    stripe.WebhookSignature.verify_header(payload, signature, settings.STRIPE_WEBHOOK_SECRET,
+                                          stripe.Webhook.DEFAULT_TOLERANCE)
+    event = json.loads(payload, parse_constant=_reject_non_json_constant)
+    if not isinstance(event, dict):
+        raise ValueError("The payload is not a JSON object.")
+    for key, longest in (("id", 255), ("type", 100)):
+        if not isinstance(event.get(key), str) or not 0 < len(event[key]) <= longest:
+            raise ValueError(f"The event's {key} must be a string of 1 to {longest} characters.")
+    created = event.get("created")
+    if created is not None and (type(created) is not int or not 0 <= created < 2**37):
+        raise ValueError("The event's created time must be a Unix timestamp.")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise ValueError("The event's data.object must be an object.")
+    return event

@@ -17,15 +17,29 @@ class UnknownObject(Exception):
     """The event is about something we have no record of: parked for staff, not retried."""
 
 
+def _without_nul(value):
+    """PostgreSQL stores no NUL character (text or jsonb): keep the event, mark the spot."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
 def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
-    """Keep the event once by its Stripe id. One INSERT (its own transaction) on the
-    common path; a delivery we already have fails the unique index and is looked up."""
+    """Keep a verified event (gateway.construct_event checked its shape) once by its Stripe
+    id. One INSERT (its own transaction) on the common path; a delivery we already have
+    fails the unique index and is looked up."""
+    event = _without_nul(event)
     obj = (event.get("data") or {}).get("object") or {}
+    object_id = obj.get("id") if isinstance(obj, dict) else ""
     created_ts = event.get("created")
     stored = StripeEvent(
         stripe_id=event["id"],
         type=event.get("type", ""),
-        object_id=obj.get("id", "") if isinstance(obj, dict) else "",
+        object_id=object_id if isinstance(object_id, str) and len(object_id) <= 255 else "",
         payload=event,
         stripe_created=datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
     )
@@ -38,8 +52,27 @@ def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
     return stored, True
 
 
+def _stripe_object(stored: StripeEvent) -> dict:
+    """The event's object, if it has the shape every handler relies on. A malformed one is
+    parked at once with the reason: retrying cannot make it well-formed."""
+    obj = (stored.payload.get("data") or {}).get("object")
+    problems = []
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        problems.append("no string id")
+    else:
+        problems += [f"{key} is not a string" for key in ("payment_intent", "status", "charge")
+                     if obj.get(key) is not None and not isinstance(obj[key], str)]
+        problems += [f"{key} is not an object" for key in ("metadata", "last_payment_error")
+                     if obj.get(key) is not None and not isinstance(obj[key], dict)]
+        problems += [f"{key} is not a whole number" for key in ("amount", "amount_received")
+                     if obj.get(key) is not None and type(obj[key]) is not int]
+    if problems:
+        raise UnknownObject(f"Malformed {stored.type} object: {', '.join(problems)}.")
+    return obj
+
+
 def _on_payment_intent(stored: StripeEvent) -> str:
-    intent = stored.payload["data"]["object"]
+    intent = _stripe_object(stored)
     if payment_sync_from_stripe(intent=intent, stripe_event=stored) is None:
         raise UnknownObject(f"No payment of ours matches PaymentIntent {intent.get('id')}.")
     return "applied"
@@ -48,7 +81,7 @@ def _on_payment_intent(stored: StripeEvent) -> str:
 def _on_refund(stored: StripeEvent) -> str:
     from apps.refunds.services import refund_apply_stripe
 
-    stripe_refund = stored.payload["data"]["object"]
+    stripe_refund = _stripe_object(stored)
     if refund_apply_stripe(stripe_refund=stripe_refund, stripe_event=stored) is None:
         raise UnknownObject(
             f"Refund {stripe_refund.get('id')} is for no payment of ours "
@@ -61,7 +94,7 @@ def _on_charge_refunded(stored: StripeEvent) -> str:
     """The charge says it was refunded: fetch its refunds from Stripe and apply each."""
     from apps.refunds.services import refunds_sync_for_intent
 
-    charge = stored.payload["data"]["object"]
+    charge = _stripe_object(stored)
     intent_id = charge.get("payment_intent")
     if not intent_id or not Payment.objects.filter(stripe_payment_intent_id=intent_id).exists():
         raise UnknownObject(f"Charge {charge.get('id')} is for no payment of ours.")
