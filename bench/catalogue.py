@@ -41,7 +41,7 @@ def page_kinds():
 
 def query_counts(kinds) -> dict:
     """Queries per request for each kind: two different pages rendered afresh, then the
-    first again (the catalogue's session list then comes from the cache)."""
+    second again (the catalogue's session list then comes from the cache)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -52,7 +52,7 @@ def query_counts(kinds) -> dict:
     counts = {}
     for name, url_of in kinds.items():
         seen = []
-        for i, fresh in ((0, True), (1, True), (0, False)):
+        for i, fresh in ((0, True), (1, True), (1, False)):
             if fresh:
                 _bump()
             with CaptureQueriesContext(connection) as queries:
@@ -113,7 +113,7 @@ def main():
         failed |= any(r["errors"] for r in runs)
         print(f"  {name:<20} {rps:6.0f} req/s  p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  "
               f"queries {counts[name][0]} / {counts[name][1]} / {counts[name][2]} (page a, "
-              f"page b, page a again)")
+              f"page b, page b again)")
     return 1 if failed else 0
 
 

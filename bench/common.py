@@ -165,16 +165,29 @@ def fake_stripe(env: dict, *, webhook_url: str | None = None):
 
 
 @contextmanager
-def celery_worker(env: dict, *, processes: int = 2):
+def celery_worker(env: dict, *, processes: int = 2, threads: int = 1):
+    """`processes` Celery worker processes: prefork children when threads == 1, otherwise
+    separate worker instances each running `threads` threads (tasks mostly wait on
+    PostgreSQL, so threads overlap those waits)."""
+    from contextlib import ExitStack
+
     import redis
 
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
     worker_env = {**env, "CELERY_TASK_ALWAYS_EAGER": "0"}
-    args = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
-            "--concurrency", str(processes), "--pool", "prefork", "-n",
-            f"bench-{os.getpid()}@localhost", "--without-gossip", "--without-mingle",
-            "--without-heartbeat"]
-    with process(args, worker_env, name="celery"):
+    common = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+              "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with ExitStack() as stack:
+        if threads == 1:
+            stack.enter_context(process(
+                common + ["--pool", "prefork", "--concurrency", str(processes),
+                          "-n", f"bench-{os.getpid()}@localhost"], worker_env, name="celery"))
+        else:
+            for n in range(processes):
+                stack.enter_context(process(
+                    common + ["--pool", "threads", "--concurrency", str(threads),
+                              "-n", f"bench-{os.getpid()}-{n}@localhost"], worker_env,
+                    name="celery"))
         yield
 
 

@@ -179,6 +179,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--celery", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per Celery worker process (1: prefork children)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     env = bench_env(DB_NAME, STRIPE_WEBHOOK_SECRET=SECRET, CELERY_TASK_ALWAYS_EAGER="0")
@@ -186,9 +188,10 @@ def main():
     setup_django(env)
     print(f"webhook storm: {args.payments * 2} deliveries for {args.payments} payments, "
           f"concurrency {args.concurrency}, gunicorn {args.workers} workers, Celery "
-          f"{args.celery} processes, {CORES} cores")
+          f"{args.celery} processes x {args.threads} threads, {CORES} cores")
     runs = []
-    with celery_worker(env, processes=args.celery), gunicorn(env, workers=args.workers) as base:
+    worker = celery_worker(env, processes=args.celery, threads=args.threads)
+    with worker, gunicorn(env, workers=args.workers) as base:
         for run in range(1, args.runs + 1):
             runs.append(one_run(run, base, args.payments, args.concurrency))
     print("medians of runs: " + ", ".join(
