@@ -212,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.retry_failed_emails_task",
         "schedule": 10 * 60.0,
     },
+    "refresh-dashboard": {  # the staff dashboard's figures stay warm (5-minute cache)
+        "task": "apps.core.tasks.refresh_dashboard_task",
+        "schedule": 4 * 60.0,
+    },
     "reconcile-payments-nightly": {
         "task": "apps.payments.tasks.reconcile_payments_task",
         "schedule": crontab(hour=3, minute=15),

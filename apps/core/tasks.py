@@ -26,3 +26,10 @@ def retry_failed_emails_task() -> int:
     from .emails import communications_retry_failed
 
     return communications_retry_failed()
+
+
+@shared_task
+def refresh_dashboard_task() -> None:
+    from .dashboard import dashboard_refresh
+
+    dashboard_refresh()

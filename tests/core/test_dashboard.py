@@ -327,3 +327,28 @@ def test_page_query_count_does_not_grow_with_data(admin_client, data_set):
 def test_admin_index_links_to_the_dashboard(admin_client):
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert f'href="{reverse("staff-dashboard")}"' in html and "Business dashboard" in html
+
+
+def test_beat_keeps_the_figures_warm_so_staff_never_wait_for_them(admin_client):
+    """The periodic refresh computes the figures into the cache: the page then runs none
+    of the queries over bookings, and a booking made since shows after the next refresh."""
+    from django.conf import settings
+
+    from apps.core.tasks import refresh_dashboard_task
+    from tests.factories import make_booking
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["refresh-dashboard"]
+    assert schedule["task"] == "apps.core.tasks.refresh_dashboard_task"
+    assert schedule["schedule"] < 5 * 60  # inside the cache's lifetime
+
+    cache.clear()
+    refresh_dashboard_task.delay()
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(reverse("staff-dashboard"))
+    assert page.status_code == 200
+    assert not any("bookings_booking" in q["sql"] for q in queries.captured_queries)
+
+    session = SessionFactory(capacity=5)
+    make_booking(session)
+    refresh_dashboard_task.delay()
+    assert cache.get("core:dashboard:figures:v1")["bookings_total"] == 1
