@@ -61,7 +61,9 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
     and every attendee is told. Safe to run twice: the second run finds nothing to do."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = CourseSession.objects.select_for_update().get(pk=session_id)
+        # NO KEY: bookings being written hold KEY SHARE on the session (their foreign key)
+        # before their seat UPDATE; a plain FOR UPDATE would deadlock with them.
+        session = CourseSession.objects.select_for_update(no_key=True).get(pk=session_id)
         if session.status != CourseSession.Status.CANCELLED:
             session.status = CourseSession.Status.CANCELLED
             session.save(update_fields=["status"])

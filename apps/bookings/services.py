@@ -76,6 +76,7 @@ def booking_validate_request(request: BookingRequest) -> None:
 def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
     """Take seats with one conditional UPDATE: the row is locked by the UPDATE itself and
     the capacity is checked against the committed value, never a cache or earlier read."""
+    catalogue_changed()  # before the UPDATE: no Redis call while the row is locked
     taken = CourseSession.objects.filter(
         pk=session_id,
         status=CourseSession.Status.SCHEDULED,
@@ -83,7 +84,6 @@ def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
         seats_taken__lte=F("capacity") - seats,
     ).update(seats_taken=F("seats_taken") + seats)
     if taken:
-        catalogue_changed()
         return
     _refuse_seats(CourseSession.objects.filter(pk=session_id).first(), seats=seats, now=now)
 
@@ -110,8 +110,8 @@ def _refuse_seats(session: CourseSession | None, *, seats: int, now: datetime) -
 
 
 def _release_seats(*, session_id: int, seats: int) -> None:
-    CourseSession.objects.filter(pk=session_id).update(seats_taken=F("seats_taken") - seats)
     catalogue_changed()
+    CourseSession.objects.filter(pk=session_id).update(seats_taken=F("seats_taken") - seats)
 
 
 def booking_create(*, request: BookingRequest, actor: User | None = None,

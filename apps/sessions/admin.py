@@ -31,6 +31,19 @@ class CourseSessionAdmin(admin.ModelAdmin):
     readonly_fields = ["seats_taken", "status", "attendee_list"]
     actions = ["cancel_sessions", "mark_everyone_attended", "export_attendees_csv"]
 
+    # Changed only by bookings (the seat UPDATE) and by cancelling the session: an edit
+    # form must never write back the values it loaded, or it would undo a booking or a
+    # cancellation committed while staff had the page open.
+    NEVER_SAVED_BY_THE_FORM = ("seats_taken", "status")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        obj.save(update_fields=[
+            field.name for field in obj._meta.concrete_fields
+            if not field.primary_key and field.name not in self.NEVER_SAVED_BY_THE_FORM
+        ])
+
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
     def export_attendees_csv(self, request, queryset):
         import csv

@@ -12,6 +12,8 @@ stored under the old generation, which nobody asks for any more. With Redis down
 request renders (django-redis ignores the errors), so nothing breaks, it is only slower.
 """
 
+import hashlib
+
 from django.core.cache import cache
 from django.db import transaction
 
@@ -24,21 +26,25 @@ def catalogue_generation() -> int:
 
 
 def catalogue_list_key(*, course: str, location: str, page: str) -> str:
-    return f"catalogue:list:{catalogue_generation()}:{course}:{location}:{page}"
+    """Short and safe for any cache backend whatever the query string holds."""
+    filters = hashlib.sha256(f"{course}\x00{location}\x00{page}".encode()).hexdigest()[:32]
+    return f"catalogue:list:{catalogue_generation()}:{filters}"
 
 
 def catalogue_changed() -> None:
-    """Call inside the transaction that changes seats or sessions. Bumped now and again
-    after the commit: a list rendered in between (from the not yet committed state, under
-    the first new number) is left behind by the second."""
+    """Call before changing seats or sessions (before taking any row lock: a slow Redis
+    must not hold a popular session's row). Bumped now and again after the commit: a list
+    rendered in between, from the not yet committed state under the first new number, is
+    left behind by the second."""
     _bump()
-    transaction.on_commit(_bump)
+    transaction.on_commit(_bump, robust=True)
 
 
 def _bump() -> None:
+    cache.add(GENERATION_KEY, 0, timeout=None)  # no-op when it exists: no lost bump
     try:
         cache.incr(GENERATION_KEY)
-    except ValueError:  # not there yet (or evicted): any new number will do
+    except ValueError:  # evicted between the two calls: any new number will do
         cache.set(GENERATION_KEY, 1, timeout=None)
 
 

@@ -18,7 +18,9 @@ CATALOGUE_PAGE_SIZE = 24
 def catalogue(request):
     course = request.GET.get("course", "")[:100]
     location = request.GET.get("location", "")[:20]
+    location = location if location.isdigit() else ""  # the selector ignores anything else
     page_number = request.GET.get("page", "")[:10]
+    page_number = page_number if page_number.isdigit() else ""  # get_page: the first page
     key = catalogue_list_key(course=course, location=location, page=page_number)
     session_list = cache.get(key)
     if session_list is None:

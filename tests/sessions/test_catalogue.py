@@ -93,3 +93,11 @@ def test_the_list_is_rendered_once_and_a_booking_shows_at_once(client):
     session.status = CourseSession.Status.CANCELLED
     session.save(update_fields=["status"])
     assert f"/sessions/{session.pk}/" not in client.get("/").content.decode()
+
+
+def test_odd_query_strings_get_a_page_not_an_error(client):
+    SessionFactory(capacity=4)
+    for query in ("?course=" + "x" * 300 + "%00%20\u00e9", "?location=abc&page=zz",
+                  "?page=99999"):
+        response = client.get("/" + query)
+        assert response.status_code == 200, query
