@@ -93,6 +93,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_port(port: int, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing listens on port {port} after {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
 def wait_http(url: str, *, timeout: float = 30.0) -> None:
     import urllib.request
 
@@ -108,7 +120,7 @@ def wait_http(url: str, *, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def process(args: list[str], env: dict, *, name: str):
+def process(args: list[str], env: dict):
     """A child process in its own process group, stopped (TERM, then KILL) on exit."""
     child = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
     try:
@@ -130,7 +142,7 @@ def gunicorn(env: dict, *, workers: int = 4, threads: int = 1):
             "--workers", str(workers), "--log-level", "warning", "--backlog", "2048"]
     if threads > 1:
         args += ["--threads", str(threads)]
-    with process(args, env, name="gunicorn") as master:
+    with process(args, env) as master:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         profile = os.environ.get("BENCH_PROFILE")  # collapsed stacks of every worker
@@ -146,21 +158,10 @@ def gunicorn(env: dict, *, workers: int = 4, threads: int = 1):
 
 
 @contextmanager
-def fake_stripe(env: dict, *, webhook_url: str | None = None):
+def fake_stripe(env: dict):
     port = int(env["STRIPE_API_BASE"].rsplit(":", 1)[1])
-    args = [PYTHON, "manage.py", "fake_stripe", "--port", str(port)]
-    if webhook_url:
-        args += ["--webhook-url", webhook_url]
-    with process(args, env, name="fake_stripe"):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the fake Stripe did not start") from None
-                time.sleep(0.1)
+    with process([PYTHON, "manage.py", "fake_stripe", "--port", str(port)], env):
+        wait_port(port)
         yield env["STRIPE_API_BASE"]
 
 
@@ -181,13 +182,12 @@ def celery_worker(env: dict, *, processes: int = 2, threads: int = 1):
         if threads == 1:
             stack.enter_context(process(
                 common + ["--pool", "prefork", "--concurrency", str(processes),
-                          "-n", f"bench-{os.getpid()}@localhost"], worker_env, name="celery"))
+                          "-n", f"bench-{os.getpid()}@localhost"], worker_env))
         else:
             for n in range(processes):
                 stack.enter_context(process(
                     common + ["--pool", "threads", "--concurrency", str(threads),
-                              "-n", f"bench-{os.getpid()}-{n}@localhost"], worker_env,
-                    name="celery"))
+                              "-n", f"bench-{os.getpid()}-{n}@localhost"], worker_env))
         yield
 
 
@@ -206,15 +206,6 @@ def latency_line(latencies_ms) -> str:
         return "no requests"
     return (f"p50 {statistics.median(latencies_ms):.1f} ms  p95 "
             f"{percentile(latencies_ms, 95):.1f} ms  p99 {percentile(latencies_ms, 99):.1f} ms")
-
-
-def median_of(runs: list[dict], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
-
-
-def verdict(value: float, target: float, *, higher_is_better: bool) -> str:
-    met = value >= target if higher_is_better else value <= target
-    return "met" if met else "MISSED"
 
 
 # ---- load -------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ UPCOMING = 5_000
 PAST = 2_000
 
 
-def ensure(total_bookings: int = 100_000, *, rebuild: bool = False, **extra_env) -> dict:
+def ensure(total_bookings: int = 100_000, *, rebuild: bool = False) -> dict:
     """Set Django up on the big data set, building it first if it is not there."""
-    env = bench_env(DB_NAME, **extra_env)
+    env = bench_env(DB_NAME)
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") == "1"  # noqa: S608
     prepare_database(env, drop=rebuild)
     setup_django(env)

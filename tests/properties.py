@@ -75,3 +75,32 @@ any_email = st.one_of(
     st.sampled_from(["Person@Example.COM", " spaced@example.com ", "x@ünicode.example",
                      "no-at-sign", "a@b", "@example.com"]),
 )
+
+
+# The session every booking property test books on: four of six seats left.
+CAPACITY, TAKEN = 6, 2
+
+word = st.text(st.characters(categories=["L"]), min_size=1, max_size=20)
+good_name = st.builds(lambda first, last: f"{first} {last}", word, word)
+
+
+def session_with_seats_left():
+    from tests.factories import SessionFactory, make_booking
+
+    session = SessionFactory(capacity=CAPACITY)
+    make_booking(session, email="earlier@example.com", seats=TAKEN)
+    return session
+
+
+def snapshot(session) -> dict:
+    """What a refused request must leave exactly as it was."""
+    from apps.bookings.models import Attendee, Booking
+    from apps.sessions.models import CourseSession
+    from apps.users.models import User
+
+    return {
+        "seats_taken": CourseSession.objects.get(pk=session.pk).seats_taken,
+        "bookings": set(Booking.objects.values_list("pk", flat=True)),
+        "users": set(User.objects.values_list("email", flat=True)),
+        "attendees": Attendee.objects.count(),
+    }

@@ -1,7 +1,6 @@
 """Stripe webhook events: stored once by id, then processed idempotently in a task."""
 
 import logging
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -30,8 +29,7 @@ def _without_nul(value):
 
 def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
     """Keep a verified event (gateway.construct_event checked its shape) once by its Stripe
-    id. One INSERT (its own transaction) on the common path; a delivery we already have
-    fails the unique index and is looked up."""
+    id: one INSERT; a delivery we already have fails the unique index and is looked up."""
     event = _without_nul(event)
     obj = (event.get("data") or {}).get("object") or {}
     object_id = obj.get("id") if isinstance(obj, dict) else ""
@@ -44,8 +42,7 @@ def stripe_event_store(event: dict) -> tuple[StripeEvent, bool]:
         stripe_created=datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
     )
     try:
-        with transaction.atomic(savepoint=True) if transaction.get_connection().in_atomic_block \
-                else nullcontext():
+        with transaction.atomic():  # a savepoint when the caller has a transaction open
             stored.save(force_insert=True)
     except IntegrityError:
         return StripeEvent.objects.get(stripe_id=event["id"]), False

@@ -10,24 +10,24 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from apps.bookings.models import Attendee, Booking
-from apps.sessions.models import CourseSession
-from apps.users.models import User, normalize_email
-from tests.factories import SessionFactory, make_booking
+from apps.users.models import normalize_email
 from tests.properties import (
+    CAPACITY,
     PROPERTY_SETTINGS,
+    TAKEN,
     any_email,
     any_text,
     around_limits,
     example_rolled_back,
+    good_name,
     long_valid_email,
+    session_with_seats_left,
+    snapshot,
+    word,
 )
 
 pytestmark = pytest.mark.django_db
 
-CAPACITY, TAKEN = 6, 2  # four seats left
-
-word = st.text(st.characters(categories=["L"]), min_size=1, max_size=20)
-good_name = st.builds(lambda first, last: f"{first} {last}", word, word)
 MISSING = None  # the field is left out of the POST altogether
 
 # Weird values for each kind of field; None drops the field.
@@ -87,18 +87,7 @@ def as_post(values: dict) -> dict:
 
 @pytest.fixture
 def session(db):
-    session = SessionFactory(capacity=CAPACITY)
-    make_booking(session, email="earlier@example.com", seats=TAKEN)
-    return session
-
-
-def snapshot(session):
-    return {
-        "seats_taken": CourseSession.objects.get(pk=session.pk).seats_taken,
-        "bookings": set(Booking.objects.values_list("pk", flat=True)),
-        "users": set(User.objects.values_list("email", flat=True)),
-        "attendees": Attendee.objects.count(),
-    }
+    return session_with_seats_left()
 
 
 @given(values=form_input())
