@@ -30,7 +30,7 @@ install: $(BIN)/.installed node_modules/.package-lock.json
 # The portal on embedded defaults (SQLite, in-process cache and tasks, console email) with
 # a local fake Stripe, at http://127.0.0.1:$(PORT). Set DATABASE_URL/REDIS_URL to use
 # PostgreSQL and Redis instead.
-run: install
+run: $(BIN)/.installed  # the portal needs no Node.js (npm is for the browser tests)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@set -m; \
