@@ -1,6 +1,7 @@
 # Two commands do all set-up: `make run` (portal with demo data) and `make test`.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 2>/dev/null || ( [ -x $$HOME/.pyenv/versions/3.12.1/bin/python3 ] && echo $$HOME/.pyenv/versions/3.12.1/bin/python3 ) || echo python3)
+# Python 3.13 everywhere: development, CI and the image (Debian trixie's python3).
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || ( [ -x $$HOME/.pyenv/versions/3.13.0/bin/python3 ] && echo $$HOME/.pyenv/versions/3.13.0/bin/python3 ) || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
@@ -10,14 +11,33 @@ FAKE_STRIPE_PORT ?= 8420
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test test-fast test-integration test-e2e lint check worker bench clean audit secrets
+.PHONY: lock lock-upgrade install run test test-fast test-integration test-e2e lint check worker bench clean audit secrets
 
-$(BIN)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is required (Django 6.1): set PYTHON=/path/to/python3.12"'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet '.[test]'
+# Dependencies come from uv.lock only (hashes for every file). uv itself is bootstrapped
+# from requirements/uv.txt (pinned with hashes) into .tools. `uv sync --locked` refuses to
+# run when pyproject.toml and uv.lock disagree, so a changed dependency needs `make lock`.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+$(UV): requirements/uv.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), "Python 3.13 is required: set PYTHON=/path/to/python3.13"'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r requirements/uv.txt
 	@touch $@
+
+$(BIN)/.installed: pyproject.toml uv.lock $(UV)
+	$(UV) sync --locked --extra test --python $(PYTHON) --quiet
+	@touch $@
+
+# Resolve again after editing pyproject.toml (keeps every other pin); lock-upgrade moves
+# every package to the newest version the ranges allow. Both rewrite uv.lock: commit it.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 # axe-core for the accessibility audit in the browser tests (tests/e2e), pinned in
 # package-lock.json; npm ci writes node_modules/.package-lock.json.
@@ -65,7 +85,8 @@ lint: install
 AUDIT_SERVICE ?= osv
 AUDIT_IGNORE ?=
 audit: install
-	$(BIN)/pip freeze --exclude-editable | grep -v -i '^course-booking-portal' > $(VENV)/audit-requirements.txt
+	$(UV) export --frozen --all-extras --no-emit-project --no-hashes --format requirements-txt \
+		--quiet > $(VENV)/audit-requirements.txt
 	$(BIN)/pip-audit --strict --progress-spinner off -s $(AUDIT_SERVICE) --no-deps --disable-pip \
 		-r $(VENV)/audit-requirements.txt $(AUDIT_IGNORE)
 
@@ -102,4 +123,4 @@ worker: install
 	$(BIN)/celery -A config worker -B -l info
 
 clean:
-	rm -rf $(VENV) var staticfiles node_modules
+	rm -rf $(VENV) $(TOOLS) var staticfiles node_modules

@@ -97,6 +97,14 @@ ROUTES = {
     # Nobody here has a password to confirm (customers sign in by code; staff in the fixture
     # have none): re-authenticating by password is refused, changing one means setting one.
     "account_reauthenticate":         ("GET",  "/accounts/reauthenticate/",    LOGIN, 403,   403,   403,   403,   403),
+    # allauth 65.22 (upgraded on purpose): re-authenticating by an emailed code. Refused like
+    # the password form above (nothing here needs a fresh sign-in to be proven again); its
+    # confirm page without a code asked for first sends back to the request page.
+    "account_request_reauthentication_code": ("GET", "/accounts/reauthenticate/code/", LOGIN, 403, 403, 403, 403, 403),
+    "account_confirm_reauthentication_code": ("GET", "/accounts/reauthenticate/code/confirm/", LOGIN,
+                                              TO("/accounts/reauthenticate/code/"), TO("/accounts/reauthenticate/code/"),
+                                              TO("/accounts/reauthenticate/code/"), TO("/accounts/reauthenticate/code/"),
+                                              TO("/accounts/reauthenticate/code/")),
     "account_email":                  ("GET",  "/accounts/email/",             LOGIN, OK,    OK,    OK,    OK,    OK),
     "account_email_verification_sent": ("GET", "/accounts/confirm-email/",     OK,    OK,    OK,    OK,    OK,    OK),
     "account_confirm_email":          ("GET",  "/accounts/confirm-email/not-a-key/", OK, OK,  OK,    OK,    OK,    OK),
