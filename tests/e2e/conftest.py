@@ -43,7 +43,8 @@ def browser(_allow_async_unsafe):
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        # A missing browser is a failure, never a skip: a green run must have driven it.
+        pytest.fail(f"{CHROMIUM} is not installed (apt-get install chromium)", pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
