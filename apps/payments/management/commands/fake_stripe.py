@@ -29,9 +29,37 @@ class Command(BaseCommand):
         from localstripe import resources, server, webhooks
 
         resources.store.dump_to_disk = lambda: None  # memory only: parallel runs stay apart
+        server.app.router.add_get("/v1/webhook_endpoints", _list_webhook_endpoints)
         for index, url in enumerate(options["webhook_url"]):
             webhooks.register_webhook(f"portal{index}", url, settings.STRIPE_WEBHOOK_SECRET, None)
             self.stdout.write(f"Webhooks go to {url}")
         self.stdout.write(f"Fake Stripe on http://{options['host']}:{options['port']}")
         web.run_app(server.app, host=options["host"], port=options["port"], print=None,
                     access_log=None)
+
+
+async def _list_webhook_endpoints(request):
+    """GET /v1/webhook_endpoints in Stripe's documented list shape, built from the fake's own
+    registrations, so `manage.py stripe_check` runs against the fake as against Stripe.
+    localstripe has no webhook endpoint objects; its registrations become endpoints whose
+    enabled events are the registered filter (``["*"]`` when none) and whose API version is
+    the one this SDK sends."""
+    import stripe
+    from aiohttp import web
+    from localstripe import webhooks
+
+    endpoints = [
+        {
+            "id": f"we_{key}",
+            "object": "webhook_endpoint",
+            "url": hook.url,
+            "enabled_events": list(hook.events) if hook.events else ["*"],
+            "status": "enabled",
+            "api_version": stripe.api_version,
+            "livemode": False,
+        }
+        for key, hook in sorted(webhooks._webhooks.items())
+    ]
+    return web.json_response(
+        {"object": "list", "data": endpoints, "has_more": False, "url": "/v1/webhook_endpoints"}
+    )
