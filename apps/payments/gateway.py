@@ -19,6 +19,11 @@ class PaymentRequestRejected(Exception):
     """Stripe refused the request as invalid (e.g. cancelling an intent that succeeded)."""
 
 
+class UnknownCustomer(PaymentRequestRejected):
+    """Stripe does not know the customer id we stored (keys moved from test to live, or
+    from the local fake to Stripe): the caller makes a new customer."""
+
+
 class CardDeclined(Exception):
     def __init__(self, message: str, *, code: str = "", payment_intent_id: str | None = None):
         super().__init__(message)
@@ -57,7 +62,11 @@ def _call(fn, *args, **kwargs):
             code=error.code or "",
             payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
         ) from error
-    except (stripe.InvalidRequestError, stripe.IdempotencyError) as error:
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing" and error.param == "customer":
+            raise UnknownCustomer(error.user_message or str(error)) from error
+        raise PaymentRequestRejected(error.user_message or str(error)) from error
+    except stripe.IdempotencyError as error:
         raise PaymentRequestRejected(error.user_message or str(error)) from error
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:
         raise PaymentProviderError(str(error)) from error

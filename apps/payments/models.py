@@ -1,6 +1,13 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+
+def new_stripe_key_nonce() -> str:
+    """The random part of a payment's Stripe idempotency keys (see Payment.idempotency_key)."""
+    return secrets.token_hex(8)
 
 
 class Payment(models.Model):
@@ -39,6 +46,8 @@ class Payment(models.Model):
     card_last4 = models.CharField(max_length=4, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1)
+    stripe_key_nonce = models.CharField(max_length=32, default=new_stripe_key_nonce,
+                                        editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
@@ -61,8 +70,11 @@ class Payment(models.Model):
 
     @property
     def idempotency_key(self):
-        """Deterministic: the same booking attempt always asks Stripe with the same key."""
-        return f"payment-{self.booking_id}-{self.attempt}"
+        """The same attempt always asks Stripe with the same key (a retry after a timeout
+        cannot charge twice), and no other attempt, database or environment sharing the
+        Stripe account ever sends it: the random nonce is stored on the row, so a restored
+        database or a second deployment with the same ids makes different keys."""
+        return f"payment-{self.booking_id}-{self.attempt}-{self.stripe_key_nonce}"
 
     @property
     def has_succeeded(self):

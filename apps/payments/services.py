@@ -2,6 +2,7 @@
 and applying what Stripe tells us (our own answer or a webhook) exactly once."""
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,16 +83,36 @@ def _stripe_customer_id(user_id: int) -> str:
     return User.objects.values_list("stripe_customer_id", flat=True).get(pk=user.pk)
 
 
+def _with_stripe_customer(user_id: int, call):
+    """Run ``call(customer_id)``; when Stripe does not know the stored customer (keys moved
+    from test to live, or from the fake to Stripe), forget it, make a new one and call
+    again once."""
+    customer_id = _stripe_customer_id(user_id)
+    try:
+        return call(customer_id)
+    except gateway.UnknownCustomer:
+        logger.warning("Stripe does not know customer %s of user %s: making a new one",
+                       customer_id, user_id)
+        User.objects.filter(pk=user_id, stripe_customer_id=customer_id).update(
+            stripe_customer_id="")
+        return call(_stripe_customer_id(user_id))
+
+
 def payment_prepare_card(*, booking: Booking, now: datetime | None = None) -> dict:
     """Start the card form: a SetupIntent the page confirms with Stripe.js."""
     now = now or timezone.now()
     if booking.total_amount == 0:
         raise DomainError("This booking is free: there is nothing to pay.")
     payment = _open_card_payment(booking_id=booking.pk, now=now)
+    # A new SetupIntent for every card form. Its key covers only this request (the SDK's
+    # own retries of it): a key shared with an earlier form would make Stripe replay that
+    # form's SetupIntent, which may have succeeded already and cannot be confirmed again.
+    key = f"setup-{payment.stripe_key_nonce}-{payment.pk}-{secrets.token_hex(8)}"
     try:
-        customer_id = _stripe_customer_id(booking.purchaser_id)
-        setup = gateway.create_setup_intent(
-            customer_id=customer_id, idempotency_key=f"setup-{payment.pk}"
+        setup = _with_stripe_customer(
+            booking.purchaser_id,
+            lambda customer_id: gateway.create_setup_intent(
+                customer_id=customer_id, idempotency_key=key),
         )
     except gateway.PaymentProviderError as error:
         logger.warning("Stripe unavailable preparing %s: %s", booking.reference, error)
@@ -120,14 +141,16 @@ def payment_pay_card(*, booking: Booking, payment_method_id: str,
         raise DomainError("The card details did not come through; please enter them again.")
     payment = _open_card_payment(booking_id=booking.pk, now=now)
     try:
-        customer_id = _stripe_customer_id(booking.purchaser_id)
-        intent = gateway.create_payment_intent(
-            amount=payment.amount,
-            currency=payment.currency,
-            customer_id=customer_id,
-            payment_method=payment_method_id,
-            metadata={"booking_reference": booking.reference, "payment_id": str(payment.pk)},
-            idempotency_key=payment.idempotency_key,
+        intent = _with_stripe_customer(
+            booking.purchaser_id,
+            lambda customer_id: gateway.create_payment_intent(
+                amount=payment.amount,
+                currency=payment.currency,
+                customer_id=customer_id,
+                payment_method=payment_method_id,
+                metadata={"booking_reference": booking.reference, "payment_id": str(payment.pk)},
+                idempotency_key=payment.idempotency_key,
+            ),
         )
     except gateway.CardDeclined as declined:
         return CardPaymentResult(payment_mark_failed(

@@ -30,12 +30,80 @@ class Command(BaseCommand):
 
         resources.store.dump_to_disk = lambda: None  # memory only: parallel runs stay apart
         server.app.router.add_get("/v1/webhook_endpoints", _list_webhook_endpoints)
+        # Outermost, so that it sees what the client sees (errors already turned into
+        # responses): localstripe ignores idempotency keys, Stripe does not.
+        server.app.middlewares.insert(0, _idempotency_middleware())
+        server.app.middlewares.insert(1, _unknown_customer_middleware())
         for index, url in enumerate(options["webhook_url"]):
             webhooks.register_webhook(f"portal{index}", url, settings.STRIPE_WEBHOOK_SECRET, None)
             self.stdout.write(f"Webhooks go to {url}")
         self.stdout.write(f"Fake Stripe on http://{options['host']}:{options['port']}")
         web.run_app(server.app, host=options["host"], port=options["port"], print=None,
                     access_log=None)
+
+
+def _idempotency_middleware():
+    """Idempotency keys as Stripe documents them (API reference, "Idempotent requests"):
+    a POST repeated with a key already used by the same account gets the first response
+    again, status and body, with ``Idempotent-Replayed: true``; the same key with other
+    parameters or on another endpoint is refused with ``idempotency_error`` (400). Results
+    are saved once the request was executed (2xx, and 402 card errors); a request refused
+    before it ran saves nothing, so it can be retried with the same key. Keys live as long
+    as the fake runs (Stripe keeps them at least 24 hours)."""
+    from aiohttp import web
+
+    replies: dict[tuple[str, str], tuple[str, bytes, int, bytes]] = {}
+
+    @web.middleware
+    async def middleware(request, handler):
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key:
+            return await handler(request)
+        sent = await request.read()  # aiohttp keeps it for the handler's own read
+        scope = (request.headers.get("Authorization", ""), key)
+        if scope in replies:
+            path, first_body, status, body = replies[scope]
+            if path != request.path or first_body != sent:
+                return web.json_response({"error": {
+                    "type": "idempotency_error",
+                    "message": "Keys for idempotent requests can only be used with the same "
+                               "parameters they were first used with.",
+                }}, status=400)
+            return web.Response(status=status, body=body, content_type="application/json",
+                                headers={"Idempotent-Replayed": "true"})
+        response = await handler(request)
+        if 200 <= response.status < 300 or response.status == 402:
+            replies[scope] = (request.path, sent, response.status, response.body)
+        return response
+
+    return middleware
+
+
+def _unknown_customer_middleware():
+    """Creating a SetupIntent or PaymentIntent for a customer Stripe does not have is a 400
+    ``invalid_request_error`` with ``code: resource_missing`` and ``param: customer``
+    (Stripe's error object). localstripe lets SetupIntents through and answers a bare 404
+    for PaymentIntents; this gives both Stripe's answer."""
+    from aiohttp import web
+    from localstripe.errors import UserError
+    from localstripe.resources import Customer
+
+    @web.middleware
+    async def middleware(request, handler):
+        if request.method == "POST" and request.path in ("/v1/setup_intents",
+                                                         "/v1/payment_intents"):
+            customer = (await request.post()).get("customer")
+            if customer:
+                try:
+                    Customer._api_retrieve(customer)
+                except UserError:
+                    return web.json_response({"error": {
+                        "type": "invalid_request_error", "code": "resource_missing",
+                        "param": "customer", "message": f"No such customer: '{customer}'",
+                    }}, status=400)
+        return await handler(request)
+
+    return middleware
 
 
 async def _list_webhook_endpoints(request):
