@@ -243,10 +243,15 @@ STRIPE_JS_URL = env(
     if STRIPE_USES_LOCAL_FAKE
     else "https://js.stripe.com/v3/",
 )
-STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+# A payment request waits for Stripe at most (retries + 1) × timeout plus the SDK's backoff
+# (under 2 s a retry): that must end well inside the web worker's timeout, or gunicorn kills
+# the worker mid-payment. The `payments.W001` check compares them (WEB_TIMEOUT_SECONDS is the
+# gunicorn --timeout the image runs with).
+WEB_TIMEOUT_SECONDS = env_int("WEB_TIMEOUT_SECONDS", 30)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 8)
 # The fake answers 409/5xx for things real Stripe would not; retries only make sense live.
 STRIPE_MAX_NETWORK_RETRIES = env_int(
-    "STRIPE_MAX_NETWORK_RETRIES", 0 if STRIPE_USES_LOCAL_FAKE else 2
+    "STRIPE_MAX_NETWORK_RETRIES", 0 if STRIPE_USES_LOCAL_FAKE else 1
 )
 
 # --- Booking rules ------------------------------------------------------------
@@ -256,6 +261,10 @@ BOOKING_MAX_SEATS = env_int("BOOKING_MAX_SEATS", 12)
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 60)
 BOOKING_RATE_LIMIT = env("BOOKING_RATE_LIMIT", "30/h")  # submitted bookings per IP
 BOOKING_VALIDATE_RATE_LIMIT = env("BOOKING_VALIDATE_RATE_LIMIT", "600/h")  # inline checks
+# Card payments (both steps: card form and charge), against card testing.
+PAYMENT_RATE_LIMIT_PER_BOOKING = env("PAYMENT_RATE_LIMIT_PER_BOOKING", "20/h")
+PAYMENT_RATE_LIMIT_PER_CLIENT = env("PAYMENT_RATE_LIMIT_PER_CLIENT", "60/h")
+PAYMENT_MAX_DECLINES = env_int("PAYMENT_MAX_DECLINES", 5)  # then the booking must start again
 RATELIMIT_VIEW = "apps.core.views.rate_limited"
 # With Redis down, let bookings through rather than refuse everyone (the seat rules live
 # in PostgreSQL, not in the cache).

@@ -140,10 +140,30 @@ def _json_error(error: DomainError):
                         status=error.status)
 
 
+def _booking_key(group, request):
+    return request.resolver_match.kwargs.get("reference", "")
+
+
+def _payment_rate_limited(request, booking):
+    """Card-testing protection on both payment steps: a limit per booking and one per
+    client address. A JSON 429 for payment.js, which shows the message."""
+    for key, rate in ((_booking_key, settings.PAYMENT_RATE_LIMIT_PER_BOOKING),
+                      ("ip", settings.PAYMENT_RATE_LIMIT_PER_CLIENT)):
+        if is_ratelimited(request, group="booking-pay", key=key, rate=rate, increment=True):
+            return JsonResponse({"error": {
+                "code": "throttled",
+                "message": "Too many payment attempts. Please wait a few minutes and try "
+                           "again; your seats stay held until the time shown.",
+            }}, status=429)
+    return None
+
+
 @require_POST
 def booking_pay_setup(request, reference):
     """Step 1 of paying: a SetupIntent for the card form (JSON for payment.js)."""
     booking = _visible_booking(request, reference)
+    if limited := _payment_rate_limited(request, booking):
+        return limited
     try:
         return JsonResponse(payment_prepare_card(booking=booking))
     except DomainError as error:
@@ -154,6 +174,8 @@ def booking_pay_setup(request, reference):
 def booking_pay(request, reference):
     """Step 2: charge the confirmed card. Answers what the page must do next."""
     booking = _visible_booking(request, reference)
+    if limited := _payment_rate_limited(request, booking):
+        return limited
     try:
         result = payment_pay_card(booking=booking,
                                   payment_method_id=request.POST.get("payment_method", ""))
@@ -161,7 +183,14 @@ def booking_pay(request, reference):
         return _json_error(error)
     payment = result.payment
     body = {"status": payment.status, "payment_id": payment.pk}
-    if payment.status == Payment.Status.FAILED:
+    if result.released:
+        body["message"] = (
+            f"{payment.failure_message or 'Your card was declined.'} No money was taken. "
+            f"After {settings.PAYMENT_MAX_DECLINES} declined cards the seats have been "
+            "released to protect your account: please book again."
+        )
+        body["released"] = True
+    elif payment.status == Payment.Status.FAILED:
         body["message"] = (payment.failure_message or "Your card was declined.") + \
             " No money was taken: you can try another card."
     if result.client_secret:

@@ -5,3 +5,6 @@ class PaymentsConfig(AppConfig):
     name = "apps.payments"
     label = "payments"
     verbose_name = "Payments"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the system checks)

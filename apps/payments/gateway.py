@@ -97,7 +97,13 @@ def retrieve_setup_intent(setup_intent_id: str) -> dict:
 
 
 def create_payment_intent(*, amount: int, currency: str, customer_id: str, payment_method: str,
-                          metadata: dict, idempotency_key: str) -> dict:
+                          metadata: dict, idempotency_key: str, description: str = "",
+                          statement_descriptor_suffix: str = "") -> dict:
+    optional = {}
+    if description:
+        optional["description"] = description[:1000]
+    if statement_descriptor_suffix:
+        optional["statement_descriptor_suffix"] = statement_descriptor_suffix
     intent = _call(
         client().v1.payment_intents.create,
         params={
@@ -108,6 +114,7 @@ def create_payment_intent(*, amount: int, currency: str, customer_id: str, payme
             "payment_method_types": ["card"],
             "confirm": True,
             "metadata": metadata,
+            **optional,
         },
         options={"idempotency_key": idempotency_key},
     )

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -126,6 +127,40 @@ def payment_prepare_card(*, booking: Booking, now: datetime | None = None) -> di
 class CardPaymentResult:
     payment: Payment
     client_secret: str = ""  # set when the bank asks for 3-D Secure
+    released: bool = False  # too many declines: the hold was ended, the seats let go
+
+
+def _intent_metadata(booking: Booking, payment: Payment) -> dict:
+    session = booking.session
+    return {"booking_reference": booking.reference, "payment_id": str(payment.pk),
+            "session_id": str(session.pk), "course": session.course.title[:200]}
+
+
+def _intent_description(booking: Booking) -> str:
+    """What staff read in the Stripe dashboard: course, local start, seats, reference."""
+    session = booking.session
+    start = timezone.localtime(session.starts_at)
+    seats = f"{booking.seats} seat{'s' if booking.seats != 1 else ''}"
+    return (f"{session.course.title} — {start:%a %d %b %Y %H:%M} — {seats} — "
+            f"{booking.reference}")
+
+
+def _release_after_declines(*, booking_id: int, now: datetime) -> bool:
+    """Card testing protection: after PAYMENT_MAX_DECLINES declined cards on one booking the
+    hold ends at once (seats released); paying again means booking again."""
+    declines = Payment.objects.filter(booking_id=booking_id, method=Payment.Method.CARD,
+                                      status=Payment.Status.FAILED).count()
+    if declines < settings.PAYMENT_MAX_DECLINES:
+        return False
+    with transaction.atomic():
+        booking = (Booking.objects.select_for_update(of=("self",))
+                   .filter(pk=booking_id, status=Booking.Status.PENDING).first())
+        if booking is None:
+            return False
+        booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
+                                 data={"reason": f"{declines} declined card payments"})
+    logger.warning("Booking %s released after %s declined cards", booking_id, declines)
+    return True
 
 
 def payment_pay_card(*, booking: Booking, payment_method_id: str,
@@ -148,14 +183,17 @@ def payment_pay_card(*, booking: Booking, payment_method_id: str,
                 currency=payment.currency,
                 customer_id=customer_id,
                 payment_method=payment_method_id,
-                metadata={"booking_reference": booking.reference, "payment_id": str(payment.pk)},
+                metadata=_intent_metadata(booking, payment),
+                description=_intent_description(booking),
+                statement_descriptor_suffix=booking.reference,
                 idempotency_key=payment.idempotency_key,
             ),
         )
     except gateway.CardDeclined as declined:
-        return CardPaymentResult(payment_mark_failed(
-            payment_id=payment.pk, message=declined.message,
-            payment_intent_id=declined.payment_intent_id))
+        failed = payment_mark_failed(payment_id=payment.pk, message=declined.message,
+                                     payment_intent_id=declined.payment_intent_id)
+        return CardPaymentResult(failed, released=_release_after_declines(
+            booking_id=booking.pk, now=now))
     except gateway.PaymentRequestRejected as rejected:
         # Closing this attempt means the next try gets a new idempotency key.
         return CardPaymentResult(payment_mark_failed(

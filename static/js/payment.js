@@ -27,8 +27,21 @@
 
   function initPaymentForm(root) {
     const form = root.querySelector("#payment-form");
-    if (!form || form.dataset.ready || typeof Stripe === "undefined") return;
+    if (!form || form.dataset.ready) return;
     form.dataset.ready = "1";
+    if (typeof Stripe === "undefined") {
+      // Stripe.js did not load (an ad blocker, a corporate proxy, no network): say so and
+      // keep the form from submitting anywhere.
+      const unavailable = form.querySelector("#payment-message");
+      unavailable.textContent = "The secure card form could not be loaded: something in your " +
+        "browser or network is blocking js.stripe.com (often an ad or tracker blocker). " +
+        "Allow it for this site or try another browser or network, then reload this page. " +
+        "No money has been taken and your seats stay held until the time shown.";
+      unavailable.hidden = false;
+      form.querySelector("#pay-button").disabled = true;
+      form.addEventListener("submit", function (event) { event.preventDefault(); });
+      return;
+    }
     const stripe = Stripe(form.dataset.publishableKey);
     const card = stripe.elements().create("card");
     card.mount("#card-element");
@@ -74,7 +87,11 @@
         }
         const method = confirmed.setupIntent.payment_method;
         const pay = await post(form.dataset.payUrl, { payment_method: typeof method === "string" ? method : method.id });
-        if (pay.status === "failed") { showError(pay.message); return; }
+        if (pay.status === "failed") {
+          showError(pay.message);
+          if (pay.released) { button.disabled = true; }  // the booking must start again
+          return;
+        }
         if (pay.status === "requires_action") {
           const authenticated = await stripe.confirmCardPayment(pay.client_secret);
           if (authenticated.error) {

@@ -30,6 +30,7 @@ class Command(BaseCommand):
 
         resources.store.dump_to_disk = lambda: None  # memory only: parallel runs stay apart
         server.app.router.add_get("/v1/webhook_endpoints", _list_webhook_endpoints)
+        _accept_documented_parameters()
         # Outermost, so that it sees what the client sees (errors already turned into
         # responses): localstripe ignores idempotency keys, Stripe does not.
         server.app.middlewares.insert(0, _idempotency_middleware())
@@ -40,6 +41,38 @@ class Command(BaseCommand):
         self.stdout.write(f"Fake Stripe on http://{options['host']}:{options['port']}")
         web.run_app(server.app, host=options["host"], port=options["port"], print=None,
                     access_log=None)
+
+
+def _accept_documented_parameters():
+    """Parameters Stripe documents that localstripe refuses ("Unexpected …"): a
+    PaymentIntent's ``description`` and ``statement_descriptor_suffix``, a Refund's
+    ``reason``. The fake validates them as Stripe documents, keeps them on the object and
+    returns them; it does nothing else with them."""
+    from localstripe.errors import UserError
+    from localstripe.resources import PaymentIntent, Refund
+
+    def payment_intent_init(original):
+        def __init__(self, *args, description=None, statement_descriptor_suffix=None,
+                     **kwargs):
+            if statement_descriptor_suffix is not None and (
+                    len(statement_descriptor_suffix) > 22
+                    or any(c in statement_descriptor_suffix for c in "<>\\'\"*")):
+                raise UserError(400, "Invalid statement_descriptor_suffix")
+            original(self, *args, **kwargs)
+            self.description = description
+            self.statement_descriptor_suffix = statement_descriptor_suffix
+        return __init__
+
+    def refund_init(original):
+        def __init__(self, *args, reason=None, **kwargs):
+            if reason not in (None, "duplicate", "fraudulent", "requested_by_customer"):
+                raise UserError(400, "Invalid reason")
+            original(self, *args, **kwargs)
+            self.reason = reason
+        return __init__
+
+    PaymentIntent.__init__ = payment_intent_init(PaymentIntent.__init__)
+    Refund.__init__ = refund_init(Refund.__init__)
 
 
 def _idempotency_middleware():
