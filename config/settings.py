@@ -239,7 +239,7 @@ STRIPE_WEBHOOK_SECRET = env(
 )
 STRIPE_JS_URL = env(
     "STRIPE_JS_URL",
-    f"{STRIPE_API_BASE}/js.stripe.com/v3/"
+    f"{STRIPE_API_BASE}/double/v3/"  # the fake's Stripe.js double (apps/payments/fake)
     if STRIPE_USES_LOCAL_FAKE
     else "https://js.stripe.com/v3/",
 )

@@ -64,7 +64,7 @@ def fake_stripe(fake_stripe_server, settings):
     base = fake_stripe_server
     old_origin = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = base
-    settings.STRIPE_JS_URL = f"{base}/js.stripe.com/v3/"
+    settings.STRIPE_JS_URL = f"{base}/double/v3/"
     settings.SECURE_CSP = {
         key: [base if value == old_origin else value for value in values]
         for key, values in settings.SECURE_CSP.items()

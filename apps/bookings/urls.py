@@ -7,6 +7,5 @@ app_name = "bookings"
 urlpatterns = [
     path("sessions/<int:session_id>/book/", views.book, name="book"),
     path("bookings/<code:reference>/", views.booking_detail, name="detail"),
-    path("bookings/<code:reference>/pay/setup/", views.booking_pay_setup, name="pay-setup"),
     path("bookings/<code:reference>/pay/", views.booking_pay, name="pay"),
 ]

@@ -9,7 +9,7 @@ from django_ratelimit.exceptions import Ratelimited
 
 from apps.core.errors import DomainError
 from apps.payments.models import Payment
-from apps.payments.services import payment_pay_card, payment_prepare_card
+from apps.payments.services import payment_pay_card
 from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
@@ -127,6 +127,7 @@ def booking_detail(request, reference):
             0, int((booking.hold_expires_at - timezone.now()).total_seconds())
         ) if booking.hold_expires_at else 0,
         "STRIPE_JS_URL": settings.STRIPE_JS_URL,
+        "return_url": settings.SITE_URL + booking.get_absolute_url(),
         "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
         "show_test_cards": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
     }
@@ -145,7 +146,7 @@ def _booking_key(group, request):
 
 
 def _payment_rate_limited(request, booking):
-    """Card-testing protection on both payment steps: a limit per booking and one per
+    """Card-testing protection on the payment endpoint: a limit per booking and one per
     client address. A JSON 429 for payment.js, which shows the message."""
     for key, rate in ((_booking_key, settings.PAYMENT_RATE_LIMIT_PER_BOOKING),
                       ("ip", settings.PAYMENT_RATE_LIMIT_PER_CLIENT)):
@@ -159,26 +160,15 @@ def _payment_rate_limited(request, booking):
 
 
 @require_POST
-def booking_pay_setup(request, reference):
-    """Step 1 of paying: a SetupIntent for the card form (JSON for payment.js)."""
-    booking = _visible_booking(request, reference)
-    if limited := _payment_rate_limited(request, booking):
-        return limited
-    try:
-        return JsonResponse(payment_prepare_card(booking=booking))
-    except DomainError as error:
-        return _json_error(error)
-
-
-@require_POST
 def booking_pay(request, reference):
-    """Step 2: charge the confirmed card. Answers what the page must do next."""
+    """Pay with what the customer entered in the Payment Element: the page sends the
+    ConfirmationToken Stripe.js made; answers what the page must do next (JSON)."""
     booking = _visible_booking(request, reference)
     if limited := _payment_rate_limited(request, booking):
         return limited
     try:
-        result = payment_pay_card(booking=booking,
-                                  payment_method_id=request.POST.get("payment_method", ""))
+        result = payment_pay_card(
+            booking=booking, confirmation_token=request.POST.get("confirmation_token", ""))
     except DomainError as error:
         return _json_error(error)
     payment = result.payment

@@ -83,22 +83,15 @@ def create_customer(*, email: str, name: str, user_id: int) -> str:
     return customer.id
 
 
-def create_setup_intent(*, customer_id: str, idempotency_key: str) -> dict:
-    intent = _call(
-        client().v1.setup_intents.create,
-        params={"customer": customer_id, "usage": "on_session", "payment_method_types": ["card"]},
-        options={"idempotency_key": idempotency_key},
-    )
-    return {"id": intent.id, "client_secret": intent.client_secret}
-
-
-def retrieve_setup_intent(setup_intent_id: str) -> dict:
-    return _call(client().v1.setup_intents.retrieve, setup_intent_id).to_dict()
-
-
-def create_payment_intent(*, amount: int, currency: str, customer_id: str, payment_method: str,
-                          metadata: dict, idempotency_key: str, description: str = "",
-                          statement_descriptor_suffix: str = "") -> dict:
+def create_payment_intent(*, amount: int, currency: str, customer_id: str,
+                          confirmation_token: str, metadata: dict, idempotency_key: str,
+                          description: str = "", statement_descriptor_suffix: str = "") -> dict:
+    """Create and confirm a PaymentIntent from the Payment Element's ConfirmationToken
+    (Stripe's "Finalize payments on the server" flow). The payment methods are the ones the
+    Stripe account enables (cards always; wallets and Link where enabled); the token
+    carries the page's return_url and use_stripe_sdk, so a next action (3-D Secure) is
+    handled by stripe.handleNextAction on the page. No setup_future_usage: the card is not
+    saved for later."""
     optional = {}
     if description:
         optional["description"] = description[:1000]
@@ -110,8 +103,8 @@ def create_payment_intent(*, amount: int, currency: str, customer_id: str, payme
             "amount": amount,
             "currency": currency.lower(),
             "customer": customer_id,
-            "payment_method": payment_method,
-            "payment_method_types": ["card"],
+            "confirmation_token": confirmation_token,
+            "automatic_payment_methods": {"enabled": True},
             "confirm": True,
             "metadata": metadata,
             **optional,

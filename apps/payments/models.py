@@ -48,6 +48,9 @@ class Payment(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     stripe_key_nonce = models.CharField(max_length=32, default=new_stripe_key_nonce,
                                         editable=False)
+    # The Payment Element's ConfirmationToken this attempt was sent with (its retry after no
+    # answer must send the same one, under the same idempotency key).
+    stripe_confirmation_token = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)

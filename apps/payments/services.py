@@ -2,7 +2,6 @@
 and applying what Stripe tells us (our own answer or a webhook) exactly once."""
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,9 +47,13 @@ def _check_payable(booking: Booking, now: datetime) -> None:
         )
 
 
-def _open_card_payment(*, booking_id: int, now: datetime) -> Payment:
-    """The payment attempt to use now: the last one if Stripe never got it (so a retry after
-    a timeout reuses its idempotency key), otherwise a new attempt. Short transaction."""
+def _open_card_payment(*, booking_id: int, confirmation_token: str, now: datetime) -> Payment:
+    """The payment attempt for this confirmation token: the open one Stripe never answered
+    when it was sent with the same token (a retry after a timeout resends the same request
+    with the same idempotency key, so Stripe cannot charge twice), otherwise a new attempt.
+    An open attempt sent with another token is closed: Stripe would refuse its key with
+    other parameters, and if it did charge, its webhook arrives and the double charge is
+    refunded. Short transaction."""
     with transaction.atomic():
         booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
         _check_payable(booking, now)
@@ -64,14 +67,24 @@ def _open_card_payment(*, booking_id: int, now: datetime) -> Payment:
             .order_by("-attempt")
             .first()
         )
-        if open_payment:
+        if open_payment and open_payment.stripe_confirmation_token in ("", confirmation_token):
+            if not open_payment.stripe_confirmation_token:
+                open_payment.stripe_confirmation_token = confirmation_token
+                open_payment.save(update_fields=["stripe_confirmation_token", "updated_at"])
             return open_payment
+        if open_payment:
+            open_payment.status = Payment.Status.FAILED
+            open_payment.failure_message = "Superseded by a new attempt after no answer."
+            open_payment.save(update_fields=["status", "failure_message", "updated_at"])
+            PaymentEvent.objects.create(payment=open_payment, kind="payment.superseded",
+                                        data={})
         return Payment.objects.create(
             booking=booking,
             user_id=booking.purchaser_id,
             amount=booking.total_amount,
             currency=booking.currency,
             attempt=_next_attempt(booking.pk),
+            stripe_confirmation_token=confirmation_token,
         )
 
 
@@ -97,30 +110,6 @@ def _with_stripe_customer(user_id: int, call):
         User.objects.filter(pk=user_id, stripe_customer_id=customer_id).update(
             stripe_customer_id="")
         return call(_stripe_customer_id(user_id))
-
-
-def payment_prepare_card(*, booking: Booking, now: datetime | None = None) -> dict:
-    """Start the card form: a SetupIntent the page confirms with Stripe.js."""
-    now = now or timezone.now()
-    if booking.total_amount == 0:
-        raise DomainError("This booking is free: there is nothing to pay.")
-    payment = _open_card_payment(booking_id=booking.pk, now=now)
-    # A new SetupIntent for every card form. Its key covers only this request (the SDK's
-    # own retries of it): a key shared with an earlier form would make Stripe replay that
-    # form's SetupIntent, which may have succeeded already and cannot be confirmed again.
-    key = f"setup-{payment.stripe_key_nonce}-{payment.pk}-{secrets.token_hex(8)}"
-    try:
-        setup = _with_stripe_customer(
-            booking.purchaser_id,
-            lambda customer_id: gateway.create_setup_intent(
-                customer_id=customer_id, idempotency_key=key),
-        )
-    except gateway.PaymentProviderError as error:
-        logger.warning("Stripe unavailable preparing %s: %s", booking.reference, error)
-        raise DomainError(PROVIDER_DOWN_MESSAGE, code="provider_unavailable", status=503) from error
-    except gateway.PaymentRequestRejected as error:
-        raise DomainError(f"The card form could not be prepared: {error}") from error
-    return {"client_secret": setup["client_secret"], "payment_id": payment.pk}
 
 
 @dataclass(frozen=True)
@@ -163,18 +152,21 @@ def _release_after_declines(*, booking_id: int, now: datetime) -> bool:
     return True
 
 
-def payment_pay_card(*, booking: Booking, payment_method_id: str,
+def payment_pay_card(*, booking: Booking, confirmation_token: str,
                      now: datetime | None = None) -> CardPaymentResult:
-    """Charge the card the page just set up. No lock is held while Stripe is called.
+    """Charge what the customer entered in the Payment Element (a ConfirmationToken made by
+    Stripe.js on the page). No lock is held while Stripe is called.
 
     Returns the payment: succeeded, requires_action (the page then runs 3-D Secure),
     or failed with the bank's message. Stripe being down raises a DomainError and leaves
     the attempt open so that the retry sends the same idempotency key.
     """
     now = now or timezone.now()
-    if not payment_method_id or not payment_method_id.startswith("pm_"):
+    if not confirmation_token or not confirmation_token.startswith("ctoken_") \
+            or len(confirmation_token) > 255:
         raise DomainError("The card details did not come through; please enter them again.")
-    payment = _open_card_payment(booking_id=booking.pk, now=now)
+    payment = _open_card_payment(booking_id=booking.pk, confirmation_token=confirmation_token,
+                                 now=now)
     try:
         intent = _with_stripe_customer(
             booking.purchaser_id,
@@ -182,7 +174,7 @@ def payment_pay_card(*, booking: Booking, payment_method_id: str,
                 amount=payment.amount,
                 currency=payment.currency,
                 customer_id=customer_id,
-                payment_method=payment_method_id,
+                confirmation_token=confirmation_token,
                 metadata=_intent_metadata(booking, payment),
                 description=_intent_description(booking),
                 statement_descriptor_suffix=booking.reference,
@@ -202,7 +194,8 @@ def payment_pay_card(*, booking: Booking, payment_method_id: str,
     except gateway.PaymentProviderError as error:
         logger.warning("Stripe unavailable paying %s: %s", booking.reference, error)
         raise DomainError(PROVIDER_DOWN_MESSAGE, code="provider_unavailable", status=503) from error
-    _remember_card(payment.pk, payment_method_id)
+    if isinstance(intent.get("payment_method"), str):
+        _remember_card(payment.pk, intent["payment_method"])
     payment = payment_apply_intent(intent=intent, now=now) or payment
     secret = intent.get("client_secret", "") if intent.get("status") == "requires_action" else ""
     return CardPaymentResult(payment, secret)

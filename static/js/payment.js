@@ -1,7 +1,11 @@
-// Card payment for /bookings/<reference>/: works with real Stripe.js and the local fake.
-// 1. the server creates a SetupIntent; 2. Stripe.js confirms the card (3-D Secure if asked);
-// 3. the server charges it; 4. if the bank asks, Stripe.js runs 3-D Secure for the payment;
-// 5. the page polls (HTMX) until the webhook confirms the booking.
+// Payment for /bookings/<reference>/, on Stripe's "Finalize payments on the server" flow
+// (docs.stripe.com/payments/finalize-payments-on-the-server, with ConfirmationTokens):
+// 1. the Payment Element collects the payment details (cards; wallets and Link where the
+//    Stripe account enables them); 2. elements.submit() validates them and
+//    stripe.createConfirmationToken() sends them to Stripe; 3. the server creates and
+//    confirms the PaymentIntent with that token; 4. if the bank asks, stripe.handleNextAction
+//    shows 3-D Secure, once; 5. the page polls (HTMX) until the webhook confirms the booking.
+// The same code runs against real Stripe.js and the local fake's double of it.
 (function () {
   "use strict";
 
@@ -43,8 +47,12 @@
       return;
     }
     const stripe = Stripe(form.dataset.publishableKey);
-    const card = stripe.elements().create("card");
-    card.mount("#card-element");
+    const elements = stripe.elements({
+      mode: "payment",
+      amount: parseInt(form.dataset.amount, 10),
+      currency: form.dataset.currency,
+    });
+    elements.create("payment").mount("#payment-element");
     const button = form.querySelector("#pay-button");
     const buttonLabel = button.textContent;
     const message = form.querySelector("#payment-message");
@@ -79,23 +87,27 @@
       button.textContent = "Processing…";
       message.hidden = true;
       try {
-        const setup = await post(form.dataset.setupUrl);
-        const confirmed = await stripe.confirmCardSetup(setup.client_secret, { payment_method: { card: card } });
-        if (confirmed.error) {
-          showError((confirmed.error.message || "Your card was declined.") + " No money was taken.");
+        const submitted = await elements.submit();
+        if (submitted.error) { showError(submitted.error.message); return; }
+        const created = await stripe.createConfirmationToken({
+          elements: elements,
+          params: { return_url: form.dataset.returnUrl },
+        });
+        if (created.error) {
+          showError((created.error.message || "Your card details were not accepted.") + " No money was taken.");
           return;
         }
-        const method = confirmed.setupIntent.payment_method;
-        const pay = await post(form.dataset.payUrl, { payment_method: typeof method === "string" ? method : method.id });
+        const pay = await post(form.dataset.payUrl, { confirmation_token: created.confirmationToken.id });
         if (pay.status === "failed") {
           showError(pay.message);
           if (pay.released) { button.disabled = true; }  // the booking must start again
           return;
         }
         if (pay.status === "requires_action") {
-          const authenticated = await stripe.confirmCardPayment(pay.client_secret);
+          const authenticated = await stripe.handleNextAction({ clientSecret: pay.client_secret });
           if (authenticated.error) {
-            showError((authenticated.error.message || "Authentication failed.") + " No money was taken.");
+            showError("Your bank could not confirm it was you, so no money was taken. " +
+                      "Please try again, or use another card.");
             return;
           }
         }

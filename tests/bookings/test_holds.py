@@ -13,6 +13,7 @@ from apps.payments.services import payment_apply_intent
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from tests.factories import SessionFactory, make_booking
+from tests.payments.helpers import card_token
 
 pytestmark = pytest.mark.django_db
 
@@ -130,10 +131,8 @@ def test_an_expired_hold_cancels_its_open_payment_intent(
 
     now = timezone.now()
     booking = make_booking(SessionFactory(), seats=1, now=now - timedelta(minutes=14))
-    three_ds = gateway.client().v1.payment_methods.create(params={
-        "type": "card", "card": {"number": "4000002500003155", "exp_month": 12,
-                                 "exp_year": 2030, "cvc": "123"}}).id
-    result = payment_pay_card(booking=booking, payment_method_id=three_ds, now=now)
+    result = payment_pay_card(booking=booking, confirmation_token=card_token("4000002500003155"),
+                              now=now)
     assert result.payment.status == "requires_action"
 
     with django_capture_on_commit_callbacks(execute=True):

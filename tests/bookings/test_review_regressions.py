@@ -50,10 +50,11 @@ def test_nul_bytes_in_identifiers_are_a_404_not_a_500(client, url):
     assert client.get(url).status_code == 404
 
 
-def test_an_unusable_payment_method_is_a_clear_failure_not_a_500(client, fake_stripe):
+def test_an_unknown_confirmation_token_is_a_clear_failure_not_a_500(client, fake_stripe):
     booking = make_booking(SessionFactory(), email="payer@example.com")
     client.force_login(booking.purchaser)
-    response = client.post(f"/bookings/{booking.reference}/pay/", {"payment_method": "pm_nope"})
+    response = client.post(f"/bookings/{booking.reference}/pay/",
+                           {"confirmation_token": "ctoken_nope"})
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "failed" and "could not be used" in body["message"]

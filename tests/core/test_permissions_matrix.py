@@ -68,10 +68,9 @@ ROUTES = {
     "sessions:detail":                ("GET",  "/sessions/{session}/",         OK,    OK,    OK,    OK,    OK,    OK),
     "bookings:book":                  ("GET",  "/sessions/{session}/book/",    OK,    OK,    OK,    OK,    OK,    OK),
     # A booking's payment page: the purchaser's and staff's who may view bookings; a
-    # reference alone is not a key. Past that check: setting up a card for a paid booking
-    # is a conflict; paying with no card details is a bad request.
+    # reference alone is not a key. Past that check, paying with no payment details (no
+    # ConfirmationToken) is a bad request.
     "bookings:detail":                ("GET",  "/bookings/{booking}/",         404,   OK,    404,   404,   OK,    OK),
-    "bookings:pay-setup":             ("POST", "/bookings/{booking}/pay/setup/", 404, 409,   404,   404,   409,   409),
     "bookings:pay":                   ("POST", "/bookings/{booking}/pay/",     404,   400,   404,   404,   400,   400),
     # Stripe webhooks: a signature or nothing, whoever sends it.
     "payments:stripe-webhook":        ("POST", "/webhooks/stripe/",            400,   400,   400,   400,   400,   400),

@@ -25,6 +25,7 @@ CONFIRMATION_TIMEOUT_MS = 20_000
 WEBHOOK_TIMEOUT_S = 20
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"
+THREE_D_SECURE_CARD = "4000002500003155"
 
 # An office manager books two of her staff: three people get a confirmation each.
 PURCHASER = {
@@ -150,18 +151,18 @@ def book_two_seats(page: Page, live_server, course_session, shot) -> str:
     expect(page.get_by_role("heading", name="Pay for your booking")).to_be_visible()
     reference = page.locator("[data-reference]").inner_text().strip()
     assert reference and page.url.rstrip("/").endswith(reference)
-    # payment.js mounts the fake's card inputs once Stripe.js has loaded.
-    expect(page.locator("#card-element input[placeholder='number']")).to_be_visible()
+    # payment.js mounts the Payment Element (the fake's double of it) once Stripe.js loaded.
+    expect(page.get_by_label("Card number")).to_be_visible()
     expect(page.locator("#pay-button")).to_have_text("Pay £190.00")
     return reference
 
 
 def fill_card(page: Page, number: str) -> None:
-    """The fake's Stripe.js mounts plain inputs inside #card-element, by placeholder."""
-    card = page.locator("#card-element")
-    for placeholder, value in [("number", number), ("exp_month", "12"), ("exp_year", "30"),
-                               ("cvc", "123"), ("postal_code", "12345")]:
-        field = card.locator(f"input[placeholder='{placeholder}']")
+    """The fake's Payment Element double: labelled inputs inside #payment-element."""
+    element = page.locator("#payment-element")
+    for label, value in [("Card number", number), ("Expiry date (MM / YY)", "12 / 30"),
+                         ("Security code", "123"), ("Postcode", "LS1 4AP")]:
+        field = element.get_by_label(label)
         field.fill(value)
         expect(field).to_have_value(value)
 
@@ -273,6 +274,51 @@ def test_declined_card_shows_an_error_then_another_card_pays(
     wait_for_webhook("payment_intent.succeeded", payment)
     assert_no_parked_webhooks()
     assert not page.errors, f"the browser reported errors: {page.errors}"
+
+
+def test_three_d_secure_asks_once_and_the_page_confirms_by_itself(
+    page, live_server, stripe_webhook, course_session, screenshot
+):
+    reference = book_two_seats(page, live_server, course_session, screenshot)
+    fill_card(page, THREE_D_SECURE_CARD)
+    page.locator("#pay-button").click()
+
+    challenge = page.get_by_role("dialog", name="3-D Secure test authentication")
+    expect(challenge).to_be_visible(timeout=CONFIRMATION_TIMEOUT_MS)
+    expect(page.locator("dialog")).to_have_count(1)  # one prompt, not one per step
+    screenshot(page, "three-d-secure")
+    challenge.get_by_role("button", name="Complete authentication").click()
+
+    # No reload by hand: the page polls until the webhook has confirmed the booking.
+    expect(page.get_by_role("heading", name="You're booked!")).to_be_visible(
+        timeout=CONFIRMATION_TIMEOUT_MS)
+    expect(page.locator("#booking-status")).to_contain_text("Paid £190.00 with Visa ending 3155")
+    expect(page.locator("dialog")).to_have_count(0)
+    screenshot(page, "confirmation-after-3ds")
+    booking = Booking.objects.get(reference=reference)
+    assert booking.status == Booking.Status.PAID
+    payment = Payment.objects.get(booking=booking, status=Payment.Status.SUCCEEDED)
+    wait_for_webhook("payment_intent.succeeded", payment)
+    assert_no_parked_webhooks()
+    assert not page.errors, f"the browser reported errors: {page.errors}"
+
+
+def test_failed_three_d_secure_is_said_in_plain_words_and_nothing_is_taken(
+    page, live_server, stripe_webhook, course_session, screenshot
+):
+    reference = book_two_seats(page, live_server, course_session, screenshot)
+    fill_card(page, THREE_D_SECURE_CARD)
+    page.locator("#pay-button").click()
+    page.get_by_role("dialog").get_by_role("button", name="Fail authentication").click()
+
+    message = page.locator("#payment-message")
+    expect(message).to_have_text("Your bank could not confirm it was you, so no money was "
+                                 "taken. Please try again, or use another card.")
+    expect(page.locator("#pay-button")).to_be_enabled()
+    screenshot(page, "three-d-secure-failed")
+    booking = Booking.objects.get(reference=reference)
+    assert booking.status == Booking.Status.PENDING
+    assert not Payment.objects.filter(booking=booking, status=Payment.Status.SUCCEEDED).exists()
 
 
 def test_typing_at_human_speed_survives_inline_validation(page: Page, live_server,

@@ -1,7 +1,8 @@
 """The real payment path, end to end: the Stripe SDK against a real localstripe process,
 its signed webhooks arriving at the live server, and a real Celery worker process (on the
 real Redis broker) applying them and sending the emails. Only the card form in the browser
-is replaced, by the same SDK calls the page makes.
+is replaced: the ConfirmationToken the Payment Element would hand the page is made with
+Stripe's test helper for the same card.
 """
 
 import pytest
@@ -10,12 +11,12 @@ from django.conf import settings
 
 from apps.bookings.models import Booking
 from apps.core.models import Communication
-from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
-from apps.payments.services import payment_pay_card, payment_prepare_card
+from apps.payments.services import payment_pay_card
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
 from tests.integration.conftest import wait_for
+from tests.payments.helpers import card_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -24,25 +25,6 @@ DECLINED_CARD = "4000000000000341"
 THREE_D_SECURE_CARD = "4000002500003155"
 PROCESS_TASK = "apps.payments.tasks.process_stripe_event_task"
 EMAIL_TASK = "apps.core.tasks.send_communication_task"
-
-
-def card_payment_method(number: str):
-    """What Stripe.js does with the card element: a PaymentMethod from the raw card."""
-    return gateway.client().v1.payment_methods.create(params={
-        "type": "card",
-        "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-    })
-
-
-def set_up_card(booking: Booking, number: str):
-    """The page: prepare (SetupIntent), confirm it with the new card, as confirmCardSetup."""
-    prepared = payment_prepare_card(booking=booking)
-    setup_intent_id = prepared["client_secret"].split("_secret_")[0]
-    method = card_payment_method(number)
-    setup = gateway.client().v1.setup_intents.confirm(
-        setup_intent_id, params={"payment_method": method.id})
-    assert setup.status == "succeeded"
-    return prepared["payment_id"], method
 
 
 def confirmations(booking: Booking) -> dict[str, list[str]]:
@@ -86,11 +68,9 @@ def test_good_card_pays_the_booking_and_the_worker_applies_the_webhook(stripe_we
     booking = make_booking(SessionFactory(price=9500), seats=2)
     assert booking.total_amount == 19000
 
-    payment_id, method = set_up_card(booking, GOOD_CARD)
-    result = payment_pay_card(booking=booking, payment_method_id=method.id)
+    result = payment_pay_card(booking=booking, confirmation_token=card_token(GOOD_CARD))
 
     payment = result.payment
-    assert payment.pk == payment_id  # the attempt opened by prepare is the one charged
     assert payment.status == Payment.Status.SUCCEEDED
     assert result.client_secret == ""
     intent_id = payment.stripe_payment_intent_id
@@ -118,8 +98,7 @@ def test_declined_card_leaves_the_booking_pending_then_a_good_card_pays_it(strip
     hooks = stripe_webhooks
     booking = make_booking(SessionFactory(price=9500), seats=2)
 
-    _, declined_method = set_up_card(booking, DECLINED_CARD)
-    declined = payment_pay_card(booking=booking, payment_method_id=declined_method.id)
+    declined = payment_pay_card(booking=booking, confirmation_token=card_token(DECLINED_CARD))
 
     failed = declined.payment
     assert failed.status == Payment.Status.FAILED
@@ -145,12 +124,10 @@ def test_declined_card_leaves_the_booking_pending_then_a_good_card_pays_it(strip
                                             kind=Communication.Kind.BOOKING_CONFIRMATION).exists()
 
     # Second attempt with a good card.
-    second_id, good_method = set_up_card(booking, GOOD_CARD)
-    assert second_id != failed.pk
-    paid = payment_pay_card(booking=booking, payment_method_id=good_method.id)
+    paid = payment_pay_card(booking=booking, confirmation_token=card_token(GOOD_CARD))
 
     payment = paid.payment
-    assert payment.pk == second_id
+    assert payment.pk != failed.pk
     assert payment.status == Payment.Status.SUCCEEDED
     assert payment.attempt == 2
     hooks.wait_processed(type="payment_intent.succeeded",
@@ -165,21 +142,18 @@ def test_three_d_secure_card_is_paid_through_the_webhook_and_the_worker(stripe_w
     hooks = stripe_webhooks
     booking = make_booking(SessionFactory(price=9500), seats=2)
 
-    # The page still prepares a SetupIntent; confirming it would itself ask for 3-D Secure
-    # in the fake, so the card goes straight to the payment as a PaymentMethod.
-    prepared = payment_prepare_card(booking=booking)
-    method = card_payment_method(THREE_D_SECURE_CARD)
-    result = payment_pay_card(booking=booking, payment_method_id=method.id)
+    result = payment_pay_card(booking=booking,
+                              confirmation_token=card_token(THREE_D_SECURE_CARD))
 
     payment = result.payment
-    assert payment.pk == prepared["payment_id"]
     assert payment.status == Payment.Status.REQUIRES_ACTION
     intent_id = payment.stripe_payment_intent_id
     assert result.client_secret.startswith(f"{intent_id}_secret_")
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
 
-    # What the fake's Stripe.js does when the customer completes authentication.
+    # What stripe.handleNextAction does (in the fake's double) when the customer completes
+    # authentication.
     response = requests.post(
         f"{settings.STRIPE_API_BASE}/v1/payment_intents/{intent_id}/_authenticate",
         params={"success": "true"},

@@ -35,3 +35,17 @@ def deliver(client, event, *, secret=None, timestamp=None, signature=None):
     headers = {"Stripe-Signature": signature} if signature else {}
     return client.post("/webhooks/stripe/", data=payload, content_type="application/json",
                        headers=headers)
+
+
+def card_token(card: str) -> str:
+    """What the Payment Element hands the page for a test card: a ConfirmationToken id,
+    made with Stripe's test helper (POST /v1/test_helpers/confirmation_tokens) for a card
+    number ("4242…") or an existing test PaymentMethod ("pm_card_visa")."""
+    from apps.payments import gateway
+
+    client = gateway.client()
+    method = card if card.startswith("pm_") else client.v1.payment_methods.create(params={
+        "type": "card",
+        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).id
+    return client.v1.test_helpers.confirmation_tokens.create(
+        params={"payment_method": method}).id

@@ -9,6 +9,7 @@ from apps.bookings.models import Booking
 from apps.payments import gateway
 from apps.payments.models import Payment
 from tests.factories import SessionFactory, make_booking
+from tests.payments.helpers import card_token
 
 pytestmark = pytest.mark.django_db
 
@@ -16,9 +17,7 @@ GOOD, DECLINED, THREE_D_SECURE = "4242424242424242", "4000000000000341", "400000
 
 
 def card(number):
-    return gateway.client().v1.payment_methods.create(params={
-        "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030,
-                                 "cvc": "123"}}).id
+    return card_token(number)
 
 
 @pytest.fixture
@@ -28,16 +27,18 @@ def booking(client):
     return booking
 
 
-def pay(client, booking, payment_method):
-    return client.post(f"/bookings/{booking.reference}/pay/", {"payment_method": payment_method})
+def pay(client, booking, confirmation_token):
+    return client.post(f"/bookings/{booking.reference}/pay/",
+                       {"confirmation_token": confirmation_token})
 
 
-def test_setup_gives_the_page_a_client_secret(client, booking, fake_stripe):
-    response = client.post(f"/bookings/{booking.reference}/pay/setup/")
-    assert response.status_code == 200
-    assert response.json()["client_secret"].startswith("seti_")
+def test_paying_makes_a_stripe_customer_and_saves_no_card(client, booking, fake_stripe):
+    assert pay(client, booking, card(GOOD)).json()["status"] == "succeeded"
     booking.purchaser.refresh_from_db()
     assert booking.purchaser.stripe_customer_id.startswith("cus_")
+    intent = gateway.retrieve_payment_intent(
+        Payment.objects.get(booking=booking).stripe_payment_intent_id)
+    assert intent.get("setup_future_usage") is None  # no card kept without consent
 
 
 def test_a_good_card_pays_the_booking(client, booking, fake_stripe):
@@ -121,10 +122,10 @@ def test_no_stripe_call_is_made_inside_a_database_transaction(client, booking, f
         depths.append(len(connection.atomic_blocks) - depth_before)
         return real_call(fn, *args, **kwargs)
 
+    token = card(GOOD)
     with mock.patch.object(gateway, "_call", watching):
-        client.post(f"/bookings/{booking.reference}/pay/setup/")
-        pay(client, booking, card(GOOD))
-    assert len(depths) >= 4  # customer, setup intent, payment intent, card details
+        pay(client, booking, token)
+    assert len(depths) >= 3  # customer, payment intent, card details
     assert all(depth == 0 for depth in depths), depths
     assert Booking.objects.get(pk=booking.pk).status == "paid"
 

@@ -17,6 +17,7 @@ from apps.payments.models import Payment
 from apps.payments.services import payment_pay_card
 from apps.refunds.models import Refund
 from tests.factories import SessionFactory, make_booking
+from tests.payments.helpers import card_token
 from tests.refunds.conftest import pay_by_card
 
 pytestmark = pytest.mark.django_db
@@ -44,10 +45,8 @@ def run(*args, json_only=False):
 def lost_webhook(fake_stripe):
     """A 3-D Secure payment the customer completed at Stripe whose webhook never came."""
     booking = make_booking(SessionFactory(price=9500), email="lost@example.com", seats=1)
-    card = gateway.client().v1.payment_methods.create(params={
-        "type": "card", "card": {"number": "4000002500003155", "exp_month": 12,
-                                 "exp_year": 2030, "cvc": "123"}}).id
-    result = payment_pay_card(booking=booking, payment_method_id=card)
+    result = payment_pay_card(booking=booking,
+                              confirmation_token=card_token("4000002500003155"))
     assert result.payment.status == "requires_action"
     intent_id = result.payment.stripe_payment_intent_id
     response = requests.post(

@@ -5,10 +5,10 @@ import pytest
 import requests
 
 from apps.bookings.models import Booking
-from apps.payments import gateway
 from apps.payments.models import Payment
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
+from tests.payments.helpers import card_token
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +18,10 @@ def booking(client):
     booking = make_booking(SessionFactory(price=9500), email="payer@example.com", seats=1)
     client.force_login(booking.purchaser)
     return booking
+
+
+def pay(client, booking, token):
+    return client.post(f"/bookings/{booking.reference}/pay/", {"confirmation_token": token})
 
 
 def _post(base, path, key, data):
@@ -37,23 +41,24 @@ def test_the_fake_replays_a_key_and_refuses_it_with_other_parameters(fake_stripe
     assert other.json()["error"]["type"] == "idempotency_error"
 
 
-def test_a_second_card_form_after_the_card_was_set_up_gets_a_fresh_setup_intent(
-        client, booking, fake_stripe):
-    """The card was set up on the first form, then charging it broke off (a timeout, a
-    reload): the next form must not be handed the finished SetupIntent again, which
-    Stripe.js would refuse to confirm."""
-    first = client.post(f"/bookings/{booking.reference}/pay/setup/").json()
-    setup_id = first["client_secret"].split("_secret")[0]
-    gateway.client().v1.setup_intents.confirm(setup_id, params={"payment_method": "pm_card_visa"})
-    assert gateway.retrieve_setup_intent(setup_id)["status"] == "succeeded"
+def test_a_new_attempt_after_no_answer_never_resends_the_old_key_with_other_details(
+        client, booking, fake_stripe, settings):
+    """Stripe did not answer the first attempt (timeout); the customer then pays with other
+    details (a new ConfirmationToken). Reusing the first attempt's key with the new token
+    would be refused by Stripe (idempotency_error) or, had the first call reached Stripe,
+    replay its answer. A new attempt with its own key is made instead."""
+    first_token, second_token = card_token("4242424242424242"), card_token("pm_card_visa")
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    assert pay(client, booking, first_token).status_code == 503
+    settings.STRIPE_API_BASE = fake_stripe
 
-    second = client.post(f"/bookings/{booking.reference}/pay/setup/").json()
+    body = pay(client, booking, second_token).json()
 
-    assert second["client_secret"] != first["client_secret"]
-    fresh = gateway.retrieve_setup_intent(second["client_secret"].split("_secret")[0])
-    assert fresh["status"] == "requires_payment_method"
-    # Still one open attempt for the booking: a new form is not a new payment.
-    assert Payment.objects.filter(booking=booking).count() == 1
+    assert body["status"] == "succeeded", body
+    attempts = list(Payment.objects.filter(booking=booking).order_by("attempt"))
+    assert [(p.attempt, p.status) for p in attempts] == [(1, "failed"), (2, "succeeded")]
+    assert attempts[0].idempotency_key != attempts[1].idempotency_key
+    assert attempts[1].stripe_confirmation_token == second_token
 
 
 def test_payment_keys_differ_between_deployments_with_the_same_ids(booking):
@@ -72,13 +77,13 @@ def test_payment_keys_differ_between_deployments_with_the_same_ids(booking):
 
 def test_a_customer_id_stripe_does_not_know_is_replaced(client, booking, fake_stripe):
     """Keys changed from test to live (or the fake to Stripe): the stored cus_… is unknown
-    there. The card form is prepared with a new customer instead of failing for good."""
+    there. The payment goes through with a new customer instead of failing for good."""
     User.objects.filter(pk=booking.purchaser_id).update(stripe_customer_id="cus_unknownEverywhere")
 
-    response = client.post(f"/bookings/{booking.reference}/pay/setup/")
+    response = pay(client, booking, card_token("4242424242424242"))
 
     assert response.status_code == 200, response.content
-    assert response.json()["client_secret"].startswith("seti_")
+    assert response.json()["status"] == "succeeded"
     customer_id = User.objects.get(pk=booking.purchaser_id).stripe_customer_id
     assert customer_id.startswith("cus_") and customer_id != "cus_unknownEverywhere"
-    assert Booking.objects.get(pk=booking.pk).status == "pending"
+    assert Booking.objects.get(pk=booking.pk).status == "paid"

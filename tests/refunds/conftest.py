@@ -3,13 +3,12 @@ import pytest
 from apps.payments import gateway
 from apps.payments.services import payment_pay_card
 from tests.factories import SessionFactory, make_booking
+from tests.payments.helpers import card_token
 
 
 def pay_by_card(booking):
-    card = gateway.client().v1.payment_methods.create(params={
-        "type": "card", "card": {"number": "4242424242424242", "exp_month": 12,
-                                 "exp_year": 2030, "cvc": "123"}}).id
-    result = payment_pay_card(booking=booking, payment_method_id=card)
+    result = payment_pay_card(booking=booking,
+                              confirmation_token=card_token("4242424242424242"))
     assert result.payment.status == "succeeded"
     booking.refresh_from_db()
     return result.payment
