@@ -4,6 +4,14 @@ documents; each is listed in ``extend`` and pinned by tests/payments/test_fake_s
 
 Never imported by the portal itself (only by ``manage.py fake_stripe``): localstripe is in
 the ``demo`` extra, not in production installs.
+
+What only a real Stripe test-mode account can confirm (checked against Stripe's docs, not
+run): the real Payment Element's wallets and Link and its own validation messages; the
+bank's 3-D Secure frame (the double shows one dialog); that ``use_stripe_sdk`` carried by
+the ConfirmationToken makes ``next_action`` a ``use_stripe_sdk`` action for
+``handleNextAction``; Stripe's idempotency retention (24 hours at least) and which errors
+it saves; the combined statement descriptor limit (prefix + suffix ≤ 22 characters);
+radar and dispute events as Stripe sends them (the tests build and sign those).
 """
 
 import secrets
