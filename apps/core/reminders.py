@@ -23,6 +23,7 @@ def session_reminders(*, now: datetime | None = None) -> int:
         booking__session__status="scheduled",
         booking__session__starts_at__gt=now,
         booking__session__starts_at__lte=window_end,
+        user__anonymised_at__isnull=True,  # an erased person is told nothing
     ).select_related("booking__session__course", "booking__session__location")
     already = set(Communication.objects.filter(
         kind=Communication.Kind.SESSION_REMINDER,
