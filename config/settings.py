@@ -208,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.send_reminders_task",
         "schedule": 15 * 60.0,
     },
+    "send-hold-reminders": {  # every minute: a 5-minute nudge window inside a 15-minute hold
+        "task": "apps.core.tasks.send_hold_reminders_task",
+        "schedule": 60.0,
+    },
     "retry-failed-emails": {
         "task": "apps.core.tasks.retry_failed_emails_task",
         "schedule": 10 * 60.0,

@@ -22,6 +22,15 @@ def send_reminders_task() -> dict:
 
 
 @shared_task
+def send_hold_reminders_task() -> int:
+    """Hold nudges run every minute (beat): a hold lasts 15 minutes and its nudge window is
+    5, so the 15-minute reminder run alone would miss two holds in three."""
+    from .reminders import hold_expiry_reminders
+
+    return hold_expiry_reminders()
+
+
+@shared_task
 def retry_failed_emails_task() -> int:
     from .emails import communications_retry_failed
 
