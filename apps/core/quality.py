@@ -217,8 +217,10 @@ def user_totals_drift(*, now: datetime | None = None) -> list[dict]:
 def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dict]:
     """Valid certificates expiring within 30 days whose holder was sent no expiry reminder
     (a certificate_expiry Communication keyed by the certificate's number). Holders whose
-    account is closed are not reminded, by design, and are not listed."""
+    account is closed, and holders who renewed, are not reminded, by design, and are not
+    listed."""
     from apps.certificates.models import Certificate
+    from apps.certificates.selectors import certificates_not_renewed
     from apps.core.models import Communication
 
     today = timezone.localdate(now or timezone.now())
@@ -228,10 +230,10 @@ def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dic
                                           output_field=CharField()))
     )
     certificates = (
-        Certificate.objects.filter(
+        certificates_not_renewed(Certificate.objects.filter(
             revoked_at__isnull=True, expires_on__gte=today,
             expires_on__lte=today + CERTIFICATE_EXPIRY_WINDOW, user__is_active=True,
-        )
+        ))
         .exclude(Exists(reminded))
         .order_by("expires_on", "pk")
         .values_list("pk", "number", "holder_name", "user__email", "expires_on")
