@@ -265,3 +265,32 @@ CHECKS: dict[str, Check] = {
 def run_checks(*, now: datetime | None = None) -> dict[str, list[dict]]:
     now = now or timezone.now()
     return {name: check.run(now=now) for name, check in CHECKS.items()}
+
+
+def data_quality_report(*, now: datetime | None = None) -> int:
+    """Run every check; when any finds a problem, log a summary and email operations
+    (once per local day). Returns how many problems were found."""
+    import logging
+
+    from django.conf import settings
+
+    from .emails import communication_queue
+    from .models import Communication
+
+    now = now or timezone.now()
+    results = run_checks(now=now)
+    problems = {name: rows for name, rows in results.items() if rows}
+    count = sum(len(rows) for rows in problems.values())
+    logging.getLogger(__name__).log(
+        logging.WARNING if count else logging.INFO, "data quality: %s",
+        " ".join(f"{name}={len(rows)}" for name, rows in results.items()))
+    if count:
+        communication_queue(
+            kind=Communication.Kind.STAFF_ALERT, recipient=settings.OPERATIONS_EMAIL,
+            template="emails/data_quality_report.txt",
+            context={"problems": [(CHECKS[name].title, len(rows))
+                                  for name, rows in problems.items()],
+                     "count": count, "today": timezone.localdate(now)},
+            dedupe_key=f"data-quality:{timezone.localdate(now):%Y-%m-%d}",
+        )
+    return count

@@ -42,3 +42,20 @@ def refresh_dashboard_task() -> None:
     from .dashboard import dashboard_refresh
 
     dashboard_refresh()
+
+
+@shared_task
+def purge_expired_data_task() -> dict:
+    """The retention policy, nightly (beat); records what each run removed."""
+    from .retention import retention_purge
+
+    return retention_purge()
+
+
+@shared_task
+def data_quality_task() -> int:
+    """The data-quality checks, daily (beat): problems are logged and emailed to
+    operations once a day. Returns how many problems were found."""
+    from .quality import data_quality_report
+
+    return data_quality_report()
