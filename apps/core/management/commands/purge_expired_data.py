@@ -1,7 +1,9 @@
-"""Enforce data retention: delete activity logs older than 2 years and certificates that
-expired more than 3 years ago; after 7 years, blank the personal part of payments and
-their bookings (card brand and last four digits, failure messages, company names, special
-requirements, attendee names and emails), keeping amounts, currencies, dates and statuses.
+"""Enforce data retention: delete activity logs older than 2 years (7 for those about
+money) and certificates that expired more than 3 years ago; after 7 years, blank the
+personal part of payments and their bookings (card brand and last four digits, failure
+messages, company names, special requirements, attendee names and emails) and of every
+copy of it (the booking's sent emails, Stripe event payloads, payment event notes),
+keeping amounts, currencies, dates and statuses. Beat runs it nightly.
 
 --dry-run counts what would change and changes nothing. Safe to run again: a second run
 finds nothing more to do. The rules live in apps/core/retention.py.
