@@ -81,3 +81,40 @@ def test_data_quality_does_not_flag_renewed_certificates_as_unreminded(world):
 
     certificate_expiry_reminders(now=world["now"])
     assert certificates_expiring_unreminded(now=world["now"]) == []
+
+
+# --- the dashboard's renewal rate (issue #24 item 7) --------------------------------------
+
+def test_dashboard_renewal_rate_counts_only_holders_who_hold_a_later_seat(admin_client):
+    from datetime import UTC, date, datetime
+
+    from django.urls import reverse
+
+    from apps.certificates.selectors import RENEWAL_DEFINITION
+    from apps.core.dashboard import dashboard_figures
+    from tests.core.test_dashboard import booking, certificate, customer
+
+    def utc(*args):
+        return datetime(*args, tzinfo=UTC)
+
+    now = utc(2026, 6, 17, 12)
+    course = CourseFactory()
+    first = SessionFactory(course=course, starts_at=utc(2023, 5, 10, 9), capacity=20)
+    later = SessionFactory(course=course, starts_at=utc(2026, 6, 1, 9), capacity=20)
+    other_course = SessionFactory(starts_at=utc(2026, 6, 1, 9), capacity=20)
+    expired = date(2026, 5, 10)
+    holders = [customer() for _ in range(6)]
+    for holder in holders:
+        certificate(holder, first, expires_on=expired)
+    renewed_self, renewed_by_employer, completed, for_colleague, cancelled, elsewhere = holders
+    booking(later, renewed_self, "paid", utc(2026, 5, 1), attendees=[renewed_self])
+    booking(later, customer(), "paid", utc(2026, 5, 1), attendees=[renewed_by_employer])
+    booking(later, completed, "completed", utc(2026, 5, 1), attendees=[completed])
+    booking(later, for_colleague, "paid", utc(2026, 5, 1), attendees=[customer()])
+    booking(later, cancelled, "cancelled", utc(2026, 5, 1), attendees=[cancelled])
+    booking(other_course, elsewhere, "paid", utc(2026, 5, 1), attendees=[elsewhere])
+
+    assert dashboard_figures(now=now)["renewal"] == {"expired": 6, "renewed": 3, "rate": 0.5}
+
+    page = admin_client.get(reverse("staff-dashboard")).content.decode()
+    assert RENEWAL_DEFINITION in page
