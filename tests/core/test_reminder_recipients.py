@@ -78,3 +78,34 @@ def test_correcting_a_holders_email_inside_the_window_does_not_remind_twice():
     _correct_email(attendee.user, "holder@example.com")
     assert certificate_expiry_reminders(now=now + timedelta(days=1)) == 0
     assert Communication.objects.filter(kind="certificate_expiry").count() == 1
+
+
+def test_the_migration_keeps_earlier_duplicates_under_distinct_keys():
+    """Rows the old rule let through (one person, one reminder, two addresses) survive the
+    migration that adds the per-person constraint, all but the first under a new key."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from tests.factories import UserFactory
+
+    migration = importlib.import_module("apps.core.migrations.0004_communication_once_per_person")
+    constraint = next(c for c in Communication._meta.constraints
+                      if c.name == "communication_once_per_kind_user")
+    person = UserFactory()
+    with connection.schema_editor() as editor:
+        editor.remove_constraint(Communication, constraint)
+    rows = [Communication.objects.create(kind="certificate_expiry", recipient=address,
+                                         user=person, subject="s", body="b",
+                                         dedupe_key="CERT-1:30")
+            for address in ("typo@exmaple.com", "right@example.com")]
+
+    migration.mark_earlier_duplicates(apps, None)
+    with connection.cursor() as cursor:  # check the deferred foreign keys before DDL
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with connection.schema_editor() as editor:
+        editor.add_constraint(Communication, constraint)
+
+    keys = [Communication.objects.get(pk=row.pk).dedupe_key for row in rows]
+    assert keys == ["CERT-1:30", f"CERT-1:30#duplicate-{rows[1].pk}"]
