@@ -194,7 +194,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 # --- end redelivery ---
-CELERY_TIMEZONE = "UTC"
+# Beat's crontab entries are London wall-clock times (03:15 stays 03:15 across BST).
+CELERY_TIMEZONE = env("TIME_ZONE", "Europe/London")
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
         "task": "apps.bookings.tasks.release_expired_holds_task",
@@ -208,6 +209,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.send_reminders_task",
         "schedule": 15 * 60.0,
     },
+    "send-hold-reminders": {  # every minute: a 5-minute nudge window inside a 15-minute hold
+        "task": "apps.core.tasks.send_hold_reminders_task",
+        "schedule": 60.0,
+    },
     "retry-failed-emails": {
         "task": "apps.core.tasks.retry_failed_emails_task",
         "schedule": 10 * 60.0,
@@ -215,6 +220,14 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-dashboard": {  # the staff dashboard's figures stay warm (5-minute cache)
         "task": "apps.core.tasks.refresh_dashboard_task",
         "schedule": 4 * 60.0,
+    },
+    "purge-expired-data-nightly": {  # retention policy; each run recorded in the activity log
+        "task": "apps.core.tasks.purge_expired_data_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "data-quality-daily": {  # problems emailed to OPERATIONS_EMAIL
+        "task": "apps.core.tasks.data_quality_task",
+        "schedule": crontab(hour=6, minute=0),
     },
     "reconcile-payments-nightly": {
         "task": "apps.payments.tasks.reconcile_payments_task",

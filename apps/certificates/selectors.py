@@ -1,6 +1,45 @@
 """Certificate reads."""
 
+from django.db.models import Exists, OuterRef, QuerySet
+
+from apps.bookings.models import Attendee, BookingStatus
+
 from .models import Certificate
+
+# A seat is held by a paid booking, and still counts once the session has run.
+SEAT_HOLDING_STATUSES = (BookingStatus.PAID, BookingStatus.COMPLETED)
+
+RENEWAL_DEFINITION = ("a certificate is renewed when its holder holds a seat, as an "
+                      "attendee, on a later session of the same course")
+
+
+def holds_later_seat() -> Exists:
+    """For a Certificate queryset: its holder holds a seat, as an attendee (a paid or
+    completed booking; buying a seat for someone else does not count), on a session of the
+    same course that starts after the one the certificate came from."""
+    return Exists(Attendee.objects.filter(
+        user_id=OuterRef("user_id"),
+        booking__status__in=SEAT_HOLDING_STATUSES,
+        booking__session__course_id=OuterRef("course_id"),
+        booking__session__starts_at__gt=OuterRef("session__starts_at"),
+    ))
+
+
+def has_later_certificate() -> Exists:
+    """For a Certificate queryset: the holder has a later, unrevoked certificate for the
+    same course."""
+    return Exists(Certificate.objects.filter(
+        user_id=OuterRef("user_id"),
+        course_id=OuterRef("course_id"),
+        revoked_at__isnull=True,
+        session__starts_at__gt=OuterRef("session__starts_at"),
+    ))
+
+
+def certificates_not_renewed(queryset: QuerySet) -> QuerySet:
+    """The certificates of `queryset` whose holder has not renewed: no later certificate
+    and no seat on a later session of the course (see `holds_later_seat`)."""
+    return queryset.exclude(holds_later_seat()).exclude(has_later_certificate())
 
 # A verification code is `secrets.token_urlsafe(16)` (22 characters); the column holds 40.
 MAX_CODE_LENGTH = 40

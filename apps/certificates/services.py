@@ -2,6 +2,7 @@
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.core.audit import log_action
 
@@ -15,7 +16,8 @@ def certificate_issue(*, attendee, issued_on=None) -> Certificate:
     if existing:
         return existing
     session = attendee.booking.session
-    issued_on = issued_on or session.ends_at.date()
+    # The date a person reads on it: the day the session ended in London, not in UTC.
+    issued_on = issued_on or timezone.localdate(session.ends_at)
     months = session.course.validity_months
     try:
         with transaction.atomic():

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
+from apps.certificates.selectors import RENEWAL_DEFINITION
 from apps.core import charts
 from apps.core.dashboard import dashboard_figures_cached
 from apps.core.money import CURRENCY_SYMBOLS, format_money, minor_units_per_major
@@ -103,6 +104,7 @@ def staff_dashboard(request):
         "payment_success_rate": _percent(figures["payment_success"]["rate"]),
         "fill_rate": _percent(figures["fill"]["rate"]),
         "renewal_rate": _percent(figures["renewal"]["rate"]),
+        "renewal_definition": RENEWAL_DEFINITION,
         "generated_at": timezone.localtime(figures["generated_at"]),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -21,6 +21,16 @@ def binary_attachment(*, filename: str, mimetype: str, content: bytes) -> dict:
             "content_base64": base64.b64encode(content).decode()}
 
 
+def undeliverable(address: str) -> bool:
+    """An address in the reserved `.invalid` domain (RFC 2606), such as the placeholder an
+    erased person's records carry: no mail is ever queued, sent or retried to it."""
+    domain = address.rpartition("@")[2].lower()
+    return domain == "invalid" or domain.endswith(".invalid")
+
+
+UNDELIVERABLE = Q(recipient__iendswith=".invalid") | Q(recipient__iendswith="@invalid")
+
+
 def communication_queue(
     *,
     kind: str,
@@ -36,8 +46,12 @@ def communication_queue(
     """Record an email and send it once the transaction commits.
 
     The template renders the subject on its first line and the body after it.
-    Returns None when the same (kind, recipient, dedupe_key) was already recorded.
+    Returns None when the same (kind, recipient, dedupe_key) was already recorded, or
+    when the recipient is undeliverable (an erased person).
     """
+    if undeliverable(recipient):
+        logger.info("email %s not queued: undeliverable recipient", kind)
+        return None
     rendered = render_to_string(template, {"SITE_NAME": settings.SITE_NAME,
                                            "SITE_URL": settings.SITE_URL, **context})
     subject, _, body = rendered.strip().partition("\n")
@@ -73,6 +87,11 @@ def communication_send(*, communication_id: int) -> bool:
     if not claimed:
         return False
     communication = Communication.objects.get(pk=communication_id)
+    if undeliverable(communication.recipient):
+        Communication.objects.filter(pk=communication_id).update(
+            status=Communication.Status.FAILED,
+            last_error="Not sent: the recipient's address was erased.")
+        return False
     message = EmailMessage(
         subject=communication.subject,
         body=communication.body,
@@ -113,7 +132,7 @@ def communications_retry_failed(*, max_attempts: int = 10,
     failed = Communication.objects.filter(
         Q(status=Communication.Status.FAILED, attempts__lt=max_attempts)
         | Q(status=Communication.Status.QUEUED, created_at__lt=timezone.now() - stale_after)
-    ).values_list("pk", flat=True)
+    ).exclude(UNDELIVERABLE).values_list("pk", flat=True)
     count = 0
     for pk in list(failed):
         send_communication_task.delay(pk)

@@ -8,7 +8,9 @@ class Communication(models.Model):
 
     `dedupe_key` names the thing a message is about (a booking reference, a
     certificate number plus a reminder window); the database refuses a second row with
-    the same kind, recipient and key, whatever the code around it does.
+    the same kind, recipient and key, whatever the code around it does, and a second row
+    with the same kind, person (user) and key, so a person whose address is corrected
+    is not told the same thing again at the new address.
     """
 
     class Kind(models.TextChoices):
@@ -66,7 +68,12 @@ class Communication(models.Model):
                 fields=["kind", "recipient", "dedupe_key"],
                 condition=~Q(dedupe_key=""),
                 name="communication_once_per_kind_recipient",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "user", "dedupe_key"],
+                condition=~Q(dedupe_key="") & Q(user__isnull=False),
+                name="communication_once_per_kind_user",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="communication_status_idx"),

@@ -217,8 +217,10 @@ def user_totals_drift(*, now: datetime | None = None) -> list[dict]:
 def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dict]:
     """Valid certificates expiring within 30 days whose holder was sent no expiry reminder
     (a certificate_expiry Communication keyed by the certificate's number). Holders whose
-    account is closed are not reminded, by design, and are not listed."""
+    account is closed, and holders who renewed, are not reminded, by design, and are not
+    listed."""
     from apps.certificates.models import Certificate
+    from apps.certificates.selectors import certificates_not_renewed
     from apps.core.models import Communication
 
     today = timezone.localdate(now or timezone.now())
@@ -228,10 +230,10 @@ def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dic
                                           output_field=CharField()))
     )
     certificates = (
-        Certificate.objects.filter(
+        certificates_not_renewed(Certificate.objects.filter(
             revoked_at__isnull=True, expires_on__gte=today,
             expires_on__lte=today + CERTIFICATE_EXPIRY_WINDOW, user__is_active=True,
-        )
+        ))
         .exclude(Exists(reminded))
         .order_by("expires_on", "pk")
         .values_list("pk", "number", "holder_name", "user__email", "expires_on")
@@ -263,3 +265,32 @@ CHECKS: dict[str, Check] = {
 def run_checks(*, now: datetime | None = None) -> dict[str, list[dict]]:
     now = now or timezone.now()
     return {name: check.run(now=now) for name, check in CHECKS.items()}
+
+
+def data_quality_report(*, now: datetime | None = None) -> int:
+    """Run every check; when any finds a problem, log a summary and email operations
+    (once per local day). Returns how many problems were found."""
+    import logging
+
+    from django.conf import settings
+
+    from .emails import communication_queue
+    from .models import Communication
+
+    now = now or timezone.now()
+    results = run_checks(now=now)
+    problems = {name: rows for name, rows in results.items() if rows}
+    count = sum(len(rows) for rows in problems.values())
+    logging.getLogger(__name__).log(
+        logging.WARNING if count else logging.INFO, "data quality: %s",
+        " ".join(f"{name}={len(rows)}" for name, rows in results.items()))
+    if count:
+        communication_queue(
+            kind=Communication.Kind.STAFF_ALERT, recipient=settings.OPERATIONS_EMAIL,
+            template="emails/data_quality_report.txt",
+            context={"problems": [(CHECKS[name].title, len(rows))
+                                  for name, rows in problems.items()],
+                     "count": count, "today": timezone.localdate(now)},
+            dedupe_key=f"data-quality:{timezone.localdate(now):%Y-%m-%d}",
+        )
+    return count

@@ -23,6 +23,7 @@ def session_reminders(*, now: datetime | None = None) -> int:
         booking__session__status="scheduled",
         booking__session__starts_at__gt=now,
         booking__session__starts_at__lte=window_end,
+        user__anonymised_at__isnull=True,  # an erased person is told nothing
     ).select_related("booking__session__course", "booking__session__location")
     already = set(Communication.objects.filter(
         kind=Communication.Kind.SESSION_REMINDER,
@@ -48,15 +49,17 @@ def certificate_expiry_reminders(*, now: datetime | None = None) -> int:
     """At 90 and 30 days before expiry (settings), one email per window, with a link to
     book a renewal. A run that is late sends only the window it is in."""
     from apps.certificates.models import Certificate
+    from apps.certificates.selectors import certificates_not_renewed
     from apps.sessions.selectors import next_session_by_course
 
     today = timezone.localdate(now or timezone.now())
     windows = settings.CERTIFICATE_EXPIRY_REMINDER_DAYS  # e.g. [90, 30]
-    certificates = list(Certificate.objects.filter(
+    # A holder who came again, or holds a seat on a later run, has renewed: no reminder.
+    certificates = list(certificates_not_renewed(Certificate.objects.filter(
         revoked_at__isnull=True, expires_on__gte=today,
         expires_on__lte=today + timedelta(days=windows[0]),
         user__is_active=True,
-    ).select_related("course", "user"))
+    )).select_related("course", "user"))
     next_sessions = next_session_by_course(course_ids={c.course_id for c in certificates},
                                            now=now)
     sent = 0

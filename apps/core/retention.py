@@ -1,11 +1,17 @@
 """Data retention: how long personal data is kept, enforced by `purge_expired_data`.
 
-- activity logs: 2 years, then deleted;
+- activity logs: 2 years, then deleted; entries about money (the `payment.`, `refund.`,
+  `dispute.`, `invoice.` and `credit_note.` actions) live as long as the money records
+  they explain: 7 years;
 - certificates: 3 years after they expire, then deleted (one without expiry is kept);
 - payment data: 7 years, then the personal part goes and the accounting stays: card
   brand, last four digits and failure message are blanked, and so are the booking's
   company name, special requirements and attendee names and emails. Amounts,
-  currencies, dates and statuses are kept.
+  currencies, dates and statuses are kept;
+- copies of that personal data, 7 years too: the emails sent about such a booking (and
+  any email older than 7 years) lose recipient, body, attachments and error (kind,
+  subject, dates and status stay); stored Stripe event payloads keep only their
+  accounting fields; payment events lose their free-text notes and messages.
 
 "Older than 2 years" means strictly before `now - 2 years`: a record exactly at the
 boundary is kept. Every function takes `now` so tests control time, and `dry_run` to
@@ -13,6 +19,8 @@ count what would change without changing it. Work is done in short batches, so a
 run over years of data holds no lock for long; running again finds nothing more to do.
 """
 
+import logging
+from collections.abc import Callable
 from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
@@ -20,6 +28,8 @@ from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 ACTIVITY_LOG_RETENTION = relativedelta(years=2)
 CERTIFICATE_RETENTION_AFTER_EXPIRY = relativedelta(years=3)
@@ -59,12 +69,26 @@ def _delete(batch: QuerySet) -> int:
     return batch.delete()[1].get(batch.model._meta.label, 0)
 
 
+MONEY_ACTIVITY_NAMESPACES = ("payment.", "refund.", "dispute.", "invoice.", "credit_note.")
+
+
+def _money_activity() -> Q:
+    money = Q()
+    for namespace in MONEY_ACTIVITY_NAMESPACES:
+        money |= Q(action__startswith=namespace)
+    return money
+
+
 def purge_activity_logs(*, now: datetime | None = None, dry_run: bool = False) -> int:
-    """Delete activity log entries created more than 2 years ago."""
+    """Delete activity log entries created more than 2 years ago, or more than 7 years
+    ago for the entries about money."""
     from apps.users.models import ActivityLog
 
+    now = now or timezone.now()
+    money = _money_activity()
     expired = ActivityLog.objects.filter(
-        created_at__lt=activity_log_cutoff(now or timezone.now())
+        (~money & Q(created_at__lt=activity_log_cutoff(now)))
+        | (money & Q(created_at__lt=payment_data_cutoff(now)))
     )
     return expired.count() if dry_run else _in_batches(expired, _delete)
 
@@ -79,6 +103,16 @@ def purge_expired_certificates(*, now: datetime | None = None, dry_run: bool = F
     return expired.count() if dry_run else _in_batches(expired, _delete)
 
 
+def _old_bookings(cutoff: datetime) -> QuerySet:
+    """Bookings older than the cutoff with a payment older than it: their personal part
+    goes (a booking paid recently keeps its details until that payment is old too)."""
+    from apps.bookings.models import Booking
+    from apps.payments.models import Payment
+
+    old_payment = Payment.objects.filter(booking=OuterRef("pk"), created_at__lt=cutoff)
+    return Booking.objects.filter(created_at__lt=cutoff).filter(Exists(old_payment))
+
+
 def anonymise_old_payment_data(*, now: datetime | None = None,
                                dry_run: bool = False) -> dict[str, int]:
     """Blank the personal part of payments created more than 7 years ago and of their
@@ -86,15 +120,14 @@ def anonymise_old_payment_data(*, now: datetime | None = None,
 
     Returns how many payments, bookings and attendees changed (or would change).
     """
-    from apps.bookings.models import Attendee, Booking
+    from apps.bookings.models import Attendee
     from apps.payments.models import Payment
 
     cutoff = payment_data_cutoff(now or timezone.now())
     payments = Payment.objects.filter(created_at__lt=cutoff).filter(
         ~Q(card_brand="") | ~Q(card_last4="") | ~Q(failure_message="")
     )
-    old_payment = Payment.objects.filter(booking=OuterRef("pk"), created_at__lt=cutoff)
-    old_bookings = Booking.objects.filter(created_at__lt=cutoff).filter(Exists(old_payment))
+    old_bookings = _old_bookings(cutoff)
     bookings = old_bookings.filter(~Q(company_name="") | ~Q(special_requirements=""))
     attendees = Attendee.objects.filter(booking__in=old_bookings).exclude(
         name=DELETED_NAME, email__endswith=f"@{DELETED_DOMAIN}"
@@ -114,3 +147,124 @@ def anonymise_old_payment_data(*, now: datetime | None = None,
         "attendees": _in_batches(attendees, lambda batch: batch.update(
             name=DELETED_NAME, email=placeholder_email)),
     }
+
+
+RETENTION_BODY = "[removed by the retention policy]\n"
+# What a stored Stripe object keeps after 7 years: ids, amounts, states, dates.
+STRIPE_ACCOUNTING_FIELDS = (
+    "id", "object", "amount", "amount_captured", "amount_received", "amount_refunded",
+    "currency", "status", "payment_intent", "charge", "balance_transaction", "reason",
+    "created", "captured", "paid", "refunded", "livemode",
+)
+PAYMENT_EVENT_PERSONAL_KEYS = ("note", "message", "by")
+
+
+def _stripe_accounting_only(payload: dict) -> dict:
+    found = (payload.get("data") or {}).get("object") or {}
+    kept = {key: found[key] for key in STRIPE_ACCOUNTING_FIELDS
+            if key in found and isinstance(found[key], str | int | float | bool | None)}
+    return {"id": payload.get("id"), "type": payload.get("type"),
+            "created": payload.get("created"), "redacted": True, "data": {"object": kept}}
+
+
+def _redact_stripe_events(batch: QuerySet) -> int:
+    done = 0
+    for pk, payload in batch.values_list("pk", "payload"):
+        done += batch.model.objects.filter(pk=pk).update(
+            payload=_stripe_accounting_only(payload))
+    return done
+
+
+def _redact_payment_events(batch: QuerySet) -> int:
+    done = 0
+    for pk, data in batch.values_list("pk", "data"):
+        kept = {k: v for k, v in data.items() if k not in PAYMENT_EVENT_PERSONAL_KEYS}
+        done += batch.model.objects.filter(pk=pk).update(data=kept)
+    return done
+
+
+def anonymise_old_copies(*, now: datetime | None = None,
+                         dry_run: bool = False) -> dict[str, int]:
+    """The other copies of a person's data, after 7 years: the emails sent about the
+    bookings `anonymise_old_payment_data` anonymises (and any email older than 7 years),
+    Stripe event payloads received more than 7 years ago, and the notes and messages of
+    events on payments older than 7 years. Returns how many of each changed (or would)."""
+    from apps.payments.models import PaymentEvent, StripeEvent
+
+    from .models import Communication
+
+    cutoff = payment_data_cutoff(now or timezone.now())
+    emails = Communication.objects.filter(
+        Q(booking__in=_old_bookings(cutoff)) | Q(created_at__lt=cutoff)
+    ).exclude(body=RETENTION_BODY)
+    stripe_events = StripeEvent.objects.filter(received_at__lt=cutoff).exclude(
+        payload__has_key="redacted")
+    personal = Q()
+    for key in PAYMENT_EVENT_PERSONAL_KEYS:
+        personal |= Q(data__has_key=key)
+    payment_events = PaymentEvent.objects.filter(payment__created_at__lt=cutoff).filter(personal)
+    if dry_run:
+        return {"emails": emails.count(), "stripe events": stripe_events.count(),
+                "payment events": payment_events.count()}
+    placeholder_email = Concat(
+        Value("deleted-email-"), Cast("pk", CharField()), Value(f"@{DELETED_DOMAIN}"),
+        output_field=CharField(),
+    )
+    return {
+        "emails": _in_batches(emails, lambda batch: batch.update(
+            recipient=placeholder_email, body=RETENTION_BODY, attachments=[],
+            last_error="")),
+        "stripe events": _in_batches(stripe_events, _redact_stripe_events),
+        "payment events": _in_batches(payment_events, _redact_payment_events),
+    }
+
+
+def _when(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def retention_steps(*, now: datetime, dry_run: bool) -> list[tuple[str, Callable[[], dict]]]:
+    """The purge, step by step: (what it covers, a function returning {label: count})."""
+    deleted, anonymised = ("to delete", "to anonymise") if dry_run else (
+        "deleted", "anonymised")
+    return [
+        (f"activity logs created before {_when(activity_log_cutoff(now))}",
+         lambda: {f"activity logs {deleted}": purge_activity_logs(now=now, dry_run=dry_run)}),
+        (f"certificates that expired before {certificate_cutoff(now)}",
+         lambda: {f"certificates {deleted}":
+                  purge_expired_certificates(now=now, dry_run=dry_run)}),
+        (f"payment data older than {_when(payment_data_cutoff(now))}",
+         lambda: {f"{kind} {anonymised}": count for kind, count in [
+                  *anonymise_old_payment_data(now=now, dry_run=dry_run).items(),
+                  *anonymise_old_copies(now=now, dry_run=dry_run).items()]}),
+    ]
+
+
+def retention_purge(*, now: datetime | None = None, dry_run: bool = False,
+                    progress: Callable[[int, int, str, dict | None], None] | None = None,
+                    ) -> dict[str, int]:
+    """Run every retention step (beat runs this nightly; so does `purge_expired_data`).
+
+    Returns {label: count}. A real run reports what it removed, even when it removed
+    nothing, so staff can see that the policy is enforced: one log line (logger
+    `apps.core.retention`, counts as key=value) and an activity entry
+    `data.retention_purged` with the counts (admin → Activity log). `progress(index,
+    total, title, counts)` is told before (counts None) and after each step."""
+    now = now or timezone.now()
+    steps = retention_steps(now=now, dry_run=dry_run)
+    totals: dict[str, int] = {}
+    for index, (title, run) in enumerate(steps, start=1):
+        if progress:
+            progress(index, len(steps), title, None)
+        counts = run()
+        if progress:
+            progress(index, len(steps), title, counts)
+        totals.update(counts)
+    if not dry_run:
+        from .audit import log_action
+
+        data = {label.replace(" ", "_"): count for label, count in totals.items()}
+        log_action("data.retention_purged", data={**data, "ran_at": now.isoformat()})
+        logger.info("retention purge: %s",
+                    " ".join(f"{key}={count}" for key, count in data.items()))
+    return totals

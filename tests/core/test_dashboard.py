@@ -154,7 +154,7 @@ def data_set():
 
     # Renewal: 5 expired certificates (course A), 2 renewed.
     certificate(holder, a_2023, expires_on=date(2026, 5, 10))
-    booking(a_2025, holder, "paid", utc(2024, 12, 1))  # renewed as purchaser
+    booking(a_2025, holder, "paid", utc(2024, 12, 1), attendees=[holder])  # renewed
     attendee_holder = customer()
     certificate(attendee_holder, a_2023, expires_on=date(2026, 5, 10))
     booking(a_soon, customer(), "paid", utc(2023, 1, 2), seats=1,
