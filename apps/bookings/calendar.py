@@ -33,12 +33,13 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def venue_lines(location) -> list[str]:
-    """The venue as lines: its name then each address part, however they were typed."""
-    parts = [location.name, location.address_line1, location.address_line2,
-             f"{location.city} {location.postcode}"]
-    return [one_line(line) for part in parts for line in str(part).splitlines()
-            if one_line(line)]
+def venue_text(location) -> str:
+    """The venue on one line ("Hall, Unit 4, Riverside Works, London, E1 6AN"), whatever
+    line breaks were typed into its address."""
+    parts = [location.name, location.address_line1, location.address_line2, location.city,
+             location.postcode]
+    return ", ".join(one_line(line) for part in parts for line in str(part).splitlines()
+                     if one_line(line))
 
 
 def entry_calendar(*, booking, attendee=None, method: str, recipient_email: str,
@@ -58,7 +59,7 @@ def entry_calendar(*, booking, attendee=None, method: str, recipient_email: str,
     title = one_line(session.course.title)
     event.add("summary", f"{'Cancelled: ' if method == CANCEL else ''}{title} "
                          f"({booking.reference})")
-    event.add("location", ", ".join(venue_lines(session.location)))
+    event.add("location", venue_text(session.location))
     event.add("description", session.course.what_to_bring or session.course.summary)
     event.add("status", "CANCELLED" if method == CANCEL else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{settings.EMAIL_REPLY_TO}")

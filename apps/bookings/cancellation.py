@@ -4,25 +4,26 @@ per booking: its status, its seats and its refund records change together or not
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError
-from apps.core.models import Communication
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.models import CourseSession
 
 from .models import Booking
+from .notifications import SESSION_CANCELLED, booking_notify, booking_notify_cancelled
 from .services import booking_apply_transition
 
 
 def booking_cancel(*, booking_id: int, actor=None, reason: str,
                    initiator: str = Refund.Initiator.STAFF, refund_amount: int | None = None,
-                   now: datetime | None = None) -> list[Refund]:
+                   now: datetime | None = None, notify: bool = True) -> list[Refund]:
     """Cancel a pending or paid booking, give its seats back and refund its payments
-    (in full unless `refund_amount` says how much). Already cancelled: nothing happens."""
+    (in full unless `refund_amount` says how much), and tell its people (unless `notify` is
+    False: the caller tells them). Already cancelled: nothing happens."""
     now = now or timezone.now()
     refunds = []
     with transaction.atomic():
@@ -52,13 +53,20 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
                                          reason=reason, actor=actor, lock_held=True))
             if remaining is not None:
                 remaining -= amount
+        Booking.objects.filter(pk=booking.pk).update(calendar_sequence=F("calendar_sequence") + 1)
+        if notify:
+            booking_notify_cancelled(booking=booking, refunds=refunds, reason=reason,
+                                     was_confirmed=not was_pending, now=now)
     return refunds
 
 
 def session_cancel(*, session_id: int, actor=None, reason: str,
                    now: datetime | None = None) -> dict:
     """Cancel a session: every pending or paid booking is cancelled and refunded in full,
-    and every attendee is told. Safe to run twice: the second run finds nothing to do."""
+    then everyone concerned is told once (purchasers about their money, attendees about
+    their seats, one email per person however many bookings they are in). Safe to run
+    twice, or by two people at once: each run reports only the bookings it cancelled, with
+    the refunds it created as they stand in the ledger when it returns."""
     now = now or timezone.now()
     with transaction.atomic():
         # NO KEY: bookings being written hold KEY SHARE on the session (their foreign key)
@@ -67,31 +75,35 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
         if session.status != CourseSession.Status.CANCELLED:
             session.status = CourseSession.Status.CANCELLED
             session.save(update_fields=["status"])
-    summary = {"bookings": 0, "refunds": 0, "refunded": 0}
+    cancelled: list[int] = []
+    confirmed: set[int] = set()
+    refunds: list[Refund] = []
     booking_ids = Booking.objects.filter(
         session_id=session_id, status__in=[Booking.Status.PENDING, Booking.Status.PAID]
     ).values_list("pk", flat=True)
     for booking_id in list(booking_ids):
         with transaction.atomic():
-            refunds = booking_cancel(booking_id=booking_id, actor=actor, reason=reason,
-                                     initiator=Refund.Initiator.SESSION_CANCELLED, now=now)
-            booking = Booking.objects.select_related("session__course", "session__location") \
-                .get(pk=booking_id)
-            if booking.status != Booking.Status.CANCELLED:
+            # Lock, then re-check: another run (or the customer) may have cancelled it.
+            status = Booking.objects.select_for_update(of=("self",)).filter(
+                pk=booking_id).values_list("status", flat=True).first()
+            if status not in (Booking.Status.PENDING, Booking.Status.PAID):
                 continue
-            summary["bookings"] += 1
-            summary["refunds"] += len(refunds)
-            summary["refunded"] += sum(refund.amount for refund in refunds)
-            for attendee in booking.attendees.all():
-                communication_queue(
-                    kind=Communication.Kind.SESSION_CANCELLED,
-                    recipient=attendee.email,
-                    template="emails/session_cancelled.txt",
-                    context={"booking": booking, "session": booking.session,
-                             "attendee": attendee, "reason": reason,
-                             "refunded": sum(r.amount for r in refunds)},
-                    user_id=attendee.user_id,
-                    booking=booking,
-                    dedupe_key=f"session:{session_id}",
-                )
-    return summary
+            refunds += booking_cancel(booking_id=booking_id, actor=actor, reason=reason,
+                                      initiator=Refund.Initiator.SESSION_CANCELLED, now=now,
+                                      notify=False)
+            cancelled.append(booking_id)
+            if status == Booking.Status.PAID:
+                confirmed.add(booking_id)
+    if cancelled:
+        with transaction.atomic():
+            bookings = Booking.objects.filter(pk__in=cancelled).select_related(
+                "session__course", "session__location", "purchaser").prefetch_related(
+                "attendees", "payments").order_by("pk")
+            booking_notify(change=SESSION_CANCELLED, bookings=bookings, now=now,
+                           dedupe_key=f"session:{session_id}", reason=reason,
+                           refunds=Refund.objects.filter(pk__in=[r.pk for r in refunds])
+                           .select_related("payment"),
+                           guests_told=lambda booking: booking.pk in confirmed)
+    return {"bookings": len(cancelled), "refunds": len(refunds),
+            "refunded": sum(refund.amount for refund in refunds),
+            "booking_ids": cancelled, "refund_ids": [refund.pk for refund in refunds]}

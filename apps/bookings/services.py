@@ -328,7 +328,7 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
     now = now or timezone.now()
     with transaction.atomic():
         booking = Booking.objects.select_for_update(of=("self",)).select_related(
-            "session").get(pk=booking_id)
+            "session__location").get(pk=booking_id)
         if booking.status not in (Booking.Status.PENDING, Booking.Status.PAID):
             raise ConflictError(f"{booking.reference} is {booking.get_status_display().lower()}"
                                 ": only pending or paid bookings can be moved.")
@@ -339,9 +339,13 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
             return booking
         _take_seats(session_id=target.pk, seats=booking.seats, now=now)
         _release_seats(session_id=booking.session_id, seats=booking.seats)
-        old_session_id = booking.session_id
+        previous_session = booking.session
         booking.session = target
-        booking.save(update_fields=["session", "updated_at"])
+        booking.calendar_sequence += 1
+        booking.save(update_fields=["session", "calendar_sequence", "updated_at"])
         log_action("booking.moved", actor=actor, target=booking, user=booking.purchaser_id,
-                   data={"from_session": old_session_id, "to_session": target.pk})
+                   data={"from_session": previous_session.pk, "to_session": target.pk})
+        from .notifications import booking_notify_moved
+
+        booking_notify_moved(booking=booking, previous_session=previous_session, now=now)
     return booking

@@ -2,7 +2,7 @@
 database allows once, so a beat run that is late, repeated or concurrent sends nothing
 twice. Every function takes `now` so tests control time."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -10,6 +10,11 @@ from django.utils import timezone
 
 from .emails import communication_queue
 from .models import Communication
+
+
+def session_reminder_key(session) -> str:
+    """Once per session and start: a session moved to another date is reminded again."""
+    return f"session:{session.pk}:{session.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
 
 
 def session_reminders(*, now: datetime | None = None) -> int:
@@ -26,11 +31,11 @@ def session_reminders(*, now: datetime | None = None) -> int:
     ).select_related("booking__session__course", "booking__session__location")
     already = set(Communication.objects.filter(
         kind=Communication.Kind.SESSION_REMINDER,
-        dedupe_key__in={f"session:{a.booking.session_id}" for a in attendees},
+        dedupe_key__in={session_reminder_key(a.booking.session) for a in attendees},
     ).values_list("recipient", "dedupe_key"))
     sent = 0
     for attendee in attendees:
-        key = f"session:{attendee.booking.session_id}"
+        key = session_reminder_key(attendee.booking.session)
         if (attendee.email, key) in already:
             continue
         if communication_queue(

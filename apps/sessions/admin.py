@@ -31,18 +31,39 @@ class CourseSessionAdmin(admin.ModelAdmin):
     readonly_fields = ["seats_taken", "status", "attendee_list"]
     actions = ["cancel_sessions", "mark_everyone_attended", "export_attendees_csv"]
 
-    # Changed only by bookings (the seat UPDATE) and by cancelling the session: an edit
-    # form must never write back the values it loaded, or it would undo a booking or a
-    # cancellation committed while staff had the page open.
-    NEVER_SAVED_BY_THE_FORM = ("seats_taken", "status")
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+
+        class SessionEditForm(form):
+            def clean(self):
+                from apps.bookings.session_changes import (
+                    session_capacity_error,
+                    session_lock_for_edit,
+                )
+
+                cleaned = super().clean()
+                # The admin's save runs in one transaction: this lock holds until it
+                # commits, so a booking in flight waits and then meets the new capacity.
+                locked = session_lock_for_edit(session_id=self.instance.pk)
+                error = session_capacity_error(capacity=cleaned.get("capacity"),
+                                               seats_taken=locked.seats_taken)
+                if error:
+                    self.add_error("capacity", error)
+                return cleaned
+
+        return SessionEditForm
 
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
-        obj.save(update_fields=[
-            field.name for field in obj._meta.concrete_fields
-            if not field.primary_key and field.name not in self.NEVER_SAVED_BY_THE_FORM
-        ])
+        from apps.bookings.session_changes import session_save_edit
+
+        told = session_save_edit(session=obj, actor=request.user)
+        if told:
+            self.message_user(request, f"Date, time or venue changed: the people on {len(told)} "
+                                       "booking(s) have been sent an updated invitation.")
 
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
     def export_attendees_csv(self, request, queryset):

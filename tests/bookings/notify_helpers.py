@@ -63,3 +63,18 @@ def event_of(calendar):
 def soon(days=10, hour=9):
     start = timezone.localtime() + timedelta(days=days)
     return start.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def admin_edit_data(admin_client, session, **changes):
+    """The session's admin change form as loaded, with `changes` applied (datetimes as the
+    admin's split date/time fields)."""
+    url = f"/admin/course_sessions/coursesession/{session.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    for name in ("starts_at", "ends_at"):
+        value = timezone.localtime(changes.pop(name, data.pop(name)))
+        data[f"{name}_0"], data[f"{name}_1"] = value.strftime("%Y-%m-%d"), value.strftime(
+            "%H:%M:%S")
+    data.update(changes)
+    return url, data

@@ -1,10 +1,10 @@
-"""Filters for plain-text emails: a session's local dates and times, a venue as lines."""
+"""Filters for plain-text emails: a session's local dates and times, a venue on one line."""
 
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from apps.bookings.calendar import one_line, venue_lines
+from apps.bookings.calendar import one_line, venue_text
 
 register = template.Library()
 
@@ -13,7 +13,11 @@ register = template.Library()
 def when(session) -> str:
     """"Friday 4 June 2027, 09:00 to 17:00", with the end date when it is another day
     ("Friday 4 June 2027, 22:00 to Saturday 5 June 2027, 02:00"), in local time."""
-    starts, ends = timezone.localtime(session.starts_at), timezone.localtime(session.ends_at)
+    if isinstance(session, dict):  # what a session said before a change
+        starts, ends = session["starts_at"], session["ends_at"]
+    else:
+        starts, ends = session.starts_at, session.ends_at
+    starts, ends = timezone.localtime(starts), timezone.localtime(ends)
     text = date_format(starts, "l j F Y, H:i")
     if ends.date() == starts.date():
         return f"{text} to {date_format(ends, 'H:i')}"
@@ -21,9 +25,8 @@ def when(session) -> str:
 
 
 @register.filter
-def venue(location, indent: int = 0) -> str:
-    """The venue's name and address, one line each, later lines indented to align."""
-    return ("\n" + " " * int(indent)).join(venue_lines(location))
+def venue(location) -> str:
+    return venue_text(location)
 
 
 @register.filter
