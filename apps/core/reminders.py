@@ -20,6 +20,7 @@ def session_reminder_key(session) -> str:
 def session_reminders(*, now: datetime | None = None) -> int:
     """Each attendee of a paid booking, once, when its session starts within the window."""
     from apps.bookings.models import Attendee, Booking
+    from apps.bookings.notifications import booking_portal_url
 
     now = now or timezone.now()
     window_end = now + timedelta(hours=settings.SESSION_REMINDER_HOURS)
@@ -42,7 +43,8 @@ def session_reminders(*, now: datetime | None = None) -> int:
             kind=Communication.Kind.SESSION_REMINDER, recipient=attendee.email,
             template="emails/session_reminder.txt",
             context={"attendee": attendee, "session": attendee.booking.session,
-                     "booking": attendee.booking},
+                     "booking": attendee.booking,
+                     "link": booking_portal_url(attendee.booking)},
             user_id=attendee.user_id, booking=attendee.booking, dedupe_key=key,
         ):
             sent += 1
@@ -86,6 +88,7 @@ def certificate_expiry_reminders(*, now: datetime | None = None) -> int:
 def hold_expiry_reminders(*, now: datetime | None = None) -> int:
     """A nudge to the purchaser when a pending booking's hold is about to run out."""
     from apps.bookings.models import Booking
+    from apps.bookings.notifications import payment_link
 
     now = now or timezone.now()
     bookings = Booking.objects.filter(
@@ -98,7 +101,7 @@ def hold_expiry_reminders(*, now: datetime | None = None) -> int:
             kind=Communication.Kind.HOLD_EXPIRED, recipient=booking.purchaser.email,
             template="emails/hold_reminder.txt",
             context={"booking": booking, "session": booking.session,
-                     "pay_url": settings.SITE_URL + booking.get_absolute_url()},
+                     "pay_url": payment_link(booking)},  # signed: opens signed out
             user=booking.purchaser, booking=booking, dedupe_key=f"{booking.reference}:hold",
         ):
             sent += 1
