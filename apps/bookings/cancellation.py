@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
+from apps.core.money import format_money
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
@@ -107,3 +108,30 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
     return {"bookings": len(cancelled), "refunds": len(refunds),
             "refunded": sum(refund.amount for refund in refunds),
             "booking_ids": cancelled, "refund_ids": [refund.pk for refund in refunds]}
+
+
+def refund_outcomes(*, refunds) -> dict[str, int]:
+    """Amounts by refund status as the ledger holds them now (succeeded, pending, failed)."""
+    totals = {Refund.Status.SUCCEEDED: 0, Refund.Status.PENDING: 0, Refund.Status.FAILED: 0}
+    for status, amount in refunds.values_list("status", "amount"):
+        totals[status] = totals.get(status, 0) + amount
+    return totals
+
+
+def refund_outcomes_text(*, refunds, currency: str) -> str:
+    """"£50.00 refunded, £50.00 pending at Stripe, £50.00 failed" — what staff are told,
+    read from the ledger, never the amounts asked for."""
+    totals = refund_outcomes(refunds=refunds)
+    labels = ((Refund.Status.SUCCEEDED, "refunded"), (Refund.Status.PENDING,
+              "pending at Stripe (on its way)"), (Refund.Status.FAILED, "failed"))
+    parts = [f"{format_money(totals[status], currency)} {label}"
+             for status, label in labels if totals[status]]
+    return ", ".join(parts) if parts else "no refund"
+
+
+def session_failed_refunds(*, session_ids):
+    """Failed refunds of these sessions' bookings that no later refund has replaced (the
+    payment still has that much left to refund)."""
+    failed = Refund.objects.filter(payment__booking__session_id__in=session_ids,
+                                   status=Refund.Status.FAILED).select_related("payment")
+    return [refund for refund in failed if refundable_amount(refund.payment) >= refund.amount]
