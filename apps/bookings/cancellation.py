@@ -13,6 +13,7 @@ from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.models import CourseSession
+from apps.users.models import ActivityLog
 
 from .models import Booking
 from .notifications import SESSION_CANCELLED, booking_notify, booking_notify_cancelled
@@ -38,7 +39,7 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
             )
         was_pending = booking.status == Booking.Status.PENDING
         booking_apply_transition(booking, Booking.Status.CANCELLED, actor=actor, now=now,
-                                 data={"reason": reason})
+                                 data={"reason": reason, "with_session": not notify})
         if was_pending:
             from .tasks import cancel_open_intents_task
 
@@ -77,7 +78,6 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
             session.status = CourseSession.Status.CANCELLED
             session.save(update_fields=["status"])
     cancelled: list[int] = []
-    confirmed: set[int] = set()
     refunds: list[Refund] = []
     booking_ids = Booking.objects.filter(
         session_id=session_id, status__in=[Booking.Status.PENDING, Booking.Status.PAID]
@@ -93,21 +93,35 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
                                       initiator=Refund.Initiator.SESSION_CANCELLED, now=now,
                                       notify=False)
             cancelled.append(booking_id)
-            if status == Booking.Status.PAID:
-                confirmed.add(booking_id)
-    if cancelled:
-        with transaction.atomic():
-            bookings = Booking.objects.filter(pk__in=cancelled).select_related(
-                "session__course", "session__location", "purchaser").prefetch_related(
-                "attendees", "payments").order_by("pk")
-            booking_notify(change=SESSION_CANCELLED, bookings=bookings, now=now,
-                           dedupe_key=f"session:{session_id}", reason=reason,
-                           refunds=Refund.objects.filter(pk__in=[r.pk for r in refunds])
-                           .select_related("payment"),
-                           guests_told=lambda booking: booking.pk in confirmed)
+    session_cancel_notify(session_id=session_id, reason=reason, now=now)
     return {"bookings": len(cancelled), "refunds": len(refunds),
             "refunded": sum(refund.amount for refund in refunds),
             "booking_ids": cancelled, "refund_ids": [refund.pk for refund in refunds]}
+
+
+def session_cancel_notify(*, session_id: int, reason: str, now: datetime) -> None:
+    """Tell everyone on the bookings a session cancel cancelled (this run's or an earlier,
+    interrupted one's), one email per person: the unique (kind, recipient, key) row sends
+    nobody a second one. Guests of a booking never paid never heard of it."""
+    candidates = Booking.objects.filter(session_id=session_id, status=Booking.Status.CANCELLED)
+    with_session = ActivityLog.objects.filter(
+        action="booking.cancelled", target_type=Booking._meta.label_lower,
+        target_id__in=[str(pk) for pk in candidates.values_list("pk", flat=True)],
+        data__with_session=True).values_list("target_id", flat=True)
+    ids = sorted({int(pk) for pk in with_session})
+    if not ids:
+        return
+    with transaction.atomic():
+        bookings = Booking.objects.filter(pk__in=ids).select_related(
+            "session__course", "session__location", "purchaser").prefetch_related(
+            "attendees", "payments").order_by("pk")
+        booking_notify(change=SESSION_CANCELLED, bookings=bookings, now=now,
+                       dedupe_key=f"session:{session_id}", reason=reason,
+                       refunds=Refund.objects.filter(
+                           payment__booking_id__in=ids,
+                           initiator=Refund.Initiator.SESSION_CANCELLED).select_related(
+                           "payment"),
+                       guests_told=lambda booking: booking.paid_at is not None)
 
 
 def refund_outcomes(*, refunds) -> dict[str, int]:

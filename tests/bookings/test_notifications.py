@@ -220,3 +220,25 @@ def test_a_pending_refund_is_on_its_way_in_a_session_cancellation_and_followed_u
         refund_mark_succeeded(refund_id=refund.pk)
     (issued,) = emails(KIND.REFUND_ISSUED)
     assert issued.recipient == "liam@example.com" and "£95.00" in issued.subject
+
+
+def test_a_session_cancel_interrupted_after_some_bookings_tells_their_people_when_rerun(
+        django_capture_on_commit_callbacks):
+    """The emails are written after the bookings are cancelled: a run that died in between
+    leaves them to the next run, which tells everyone once."""
+    session = awkward_session()
+    with django_capture_on_commit_callbacks(execute=False):
+        done = pay(book(session, attendees=[("Ann Lee", "ann@example.com")]))
+        rest = pay(book(session, purchaser=("Bo Chen", "bo@example.com"),
+                        purchaser_attends=True))
+        # The first run got this far: the session and one booking cancelled, then it died.
+        session.status = "cancelled"
+        session.save(update_fields=["status"])
+        booking_cancel(booking_id=done.pk, reason="Trainer ill", notify=False,
+                       initiator=Refund.Initiator.SESSION_CANCELLED)
+        assert not emails(KIND.SESSION_CANCELLED)
+        summary = session_cancel(session_id=session.pk, reason="Trainer ill")
+        session_cancel(session_id=session.pk, reason="Trainer ill")
+    assert summary["booking_ids"] == [rest.pk]
+    told = [c.recipient for c in emails(KIND.SESSION_CANCELLED)]
+    assert sorted(told) == ["ann@example.com", "bo@example.com", "liam@example.com"]
