@@ -114,7 +114,7 @@ def session_cancel_notify(*, session_id: int, reason: str, now: datetime) -> Non
     with transaction.atomic():
         bookings = Booking.objects.filter(pk__in=ids).select_related(
             "session__course", "session__location", "purchaser").prefetch_related(
-            "attendees", "payments").order_by("pk")
+            "attendees", "payments__refunds").order_by("pk")
         booking_notify(change=SESSION_CANCELLED, bookings=bookings, now=now,
                        dedupe_key=f"session:{session_id}", reason=reason,
                        refunds=Refund.objects.filter(

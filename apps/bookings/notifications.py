@@ -58,6 +58,15 @@ class Item:
         return sum(p.amount for p in self.booking.payments.all() if p.has_succeeded)
 
     @property
+    def kept(self) -> int:
+        """Paid and not being given back: the ledger's refunds that have not failed, and
+        this change's failed ones (which we still owe and say so)."""
+        back = sum(r.amount for p in self.booking.payments.all() for r in p.refunds.all()
+                   if r.status != "failed")
+        owed = sum(r.amount for r in self.refunds if r.status == "failed")
+        return max(self.paid - back - owed, 0)
+
+    @property
     def card(self):
         return next((p for p in self.booking.payments.all()
                      if p.has_succeeded and p.card_last4), None)
@@ -162,7 +171,7 @@ def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | No
 def _with_related(booking):
     return type(booking).objects.select_related(
         "session__course", "session__location", "purchaser").prefetch_related(
-        "attendees", "payments").get(pk=booking.pk)
+        "attendees", "payments__refunds").get(pk=booking.pk)
 
 
 def booking_send_confirmations(booking, *, resend: str = "") -> None:

@@ -70,7 +70,7 @@ def session_save_edit(*, session: CourseSession, actor=None,
                 change=SESSION_CHANGED, now=now,
                 bookings=Booking.objects.filter(pk__in=ids).select_related(
                     "session__course", "session__location", "purchaser").prefetch_related(
-                    "attendees", "payments").order_by("pk"),
+                    "attendees", "payments__refunds").order_by("pk"),
                 dedupe_key=f"session:{session.pk}:changed:{now.isoformat()}",
                 previous={"starts_at": before.starts_at, "ends_at": before.ends_at,
                           "location": before.location},

@@ -242,3 +242,15 @@ def test_a_session_cancel_interrupted_after_some_bookings_tells_their_people_whe
     assert summary["booking_ids"] == [rest.pk]
     told = [c.recipient for c in emails(KIND.SESSION_CANCELLED)]
     assert sorted(told) == ["ann@example.com", "bo@example.com", "liam@example.com"]
+
+
+def test_a_policy_refund_says_what_goes_back_and_what_is_kept(
+        django_capture_on_commit_callbacks):
+    session = awkward_session()
+    with django_capture_on_commit_callbacks(execute=False):
+        booking = pay(book(session, purchaser_attends=True), method=Payment.Method.CARD)
+        booking_cancel(booking_id=booking.pk, reason="Late cancellation", initiator="customer",
+                       refund_amount=4750)
+    body = by_recipient(KIND.BOOKING_CANCELLED)["liam@example.com"].body
+    assert f"A refund of £47.50 for booking {booking.reference} is on its way" in body
+    assert "Under our cancellation policy, £47.50 of the £95.00 paid is not refunded." in body
