@@ -149,7 +149,9 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                self.message_user(request, f"{booking.reference} moved.")
+                self.message_user(request, f"{booking.reference} moved; its people have been "
+                                           "sent the new date and venue with an updated "
+                                           "calendar invitation.")
                 return redirect("admin:bookings_booking_change", booking.pk)
         return TemplateResponse(request, "admin/bookings/move_booking.html", {
             **self.admin_site.each_context(request), "booking": booking, "choices": choices,

@@ -254,3 +254,22 @@ def test_a_policy_refund_says_what_goes_back_and_what_is_kept(
     body = by_recipient(KIND.BOOKING_CANCELLED)["liam@example.com"].body
     assert f"A refund of £47.50 for booking {booking.reference} is on its way" in body
     assert "Under our cancellation policy, £47.50 of the £95.00 paid is not refunded." in body
+
+
+def test_a_late_payment_email_says_the_refund_is_on_its_way_not_done(
+        django_capture_on_commit_callbacks):
+    """#25.1's rule for every money email: the automatic refund of a payment that came too
+    late is still pending at Stripe when its email is written."""
+    from apps.bookings.notifications import booking_send_late_refund
+    from apps.refunds.services import refund_create
+
+    session = awkward_session()
+    with django_capture_on_commit_callbacks(execute=False):
+        booking = pay(book(session, purchaser_attends=True), method=Payment.Method.CARD)
+        payment = booking.payments.get()
+        refund = refund_create(payment=payment, amount=payment.amount, initiator="automatic")
+        booking_send_late_refund(booking, payment)
+    assert refund.status == "pending"
+    (late,) = emails(KIND.LATE_PAYMENT_REFUNDED)
+    assert "on its way" in late.body
+    assert "We have refunded" not in late.body and "has been refunded" not in late.subject
