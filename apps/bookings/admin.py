@@ -228,9 +228,9 @@ class AttendeeAdmin(admin.ModelAdmin):
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        follow = (" Certificates follow for those who attended."
-                  if attendance == Attendee.Attendance.ATTENDED else "")
-        self.message_user(request, result.summary(attendance) + follow,
+        then = (". Certificates follow for those who attended."
+                if attendance == Attendee.Attendance.ATTENDED else ".")
+        self.message_user(request, result.summary(attendance, then),
                           messages.WARNING if result.refused else messages.SUCCESS)
 
     @admin.action(description="Mark attended (issues certificates)", permissions=["change"])

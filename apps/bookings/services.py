@@ -285,12 +285,13 @@ class AttendanceResult:
     def __int__(self):
         return self.changed
 
-    def summary(self, attendance: str) -> str:
-        label = attendance.replace("_", "-")
-        text = f"{self.changed} attendee(s) marked {label}"
-        if self.marked:
+    def summary(self, attendance: str, then: str = ".") -> str:
+        """"3 attendee(s) marked attended." — with, when some were refused, how many in
+        each booking and what was refused and why."""
+        text = f"{self.changed} attendee(s) marked {attendance.replace('_', '-')}"
+        if self.refused:
             text += " (" + ", ".join(f"{ref}: {n}" for ref, n in self.marked.items()) + ")"
-        text += "."
+        text += then
         if self.refused:
             text += " Not marked: " + " ".join(self.refused)
         return text

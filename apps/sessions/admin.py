@@ -108,8 +108,9 @@ class CourseSessionAdmin(admin.ModelAdmin):
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        self.message_user(request, result.summary(Attendee.Attendance.ATTENDED)
-                          + " Their certificates are being issued and emailed.",
+        self.message_user(request, result.summary(
+                              Attendee.Attendance.ATTENDED,
+                              "; their certificates are being issued and emailed."),
                           messages.WARNING if result.refused else messages.SUCCESS)
 
     @admin.action(description="Cancel sessions: refund and notify every booking",

@@ -130,7 +130,8 @@ def test_bulk_mark_attended_says_exactly_what_it_marked_and_refused(
             "action": "mark_everyone_attended",
             "_selected_action": [past.pk, future.pk]}, follow=True)
     text = response.content.decode()
-    assert f"2 attendee(s) marked attended ({done.reference}: 2)." in text
+    assert f"2 attendee(s) marked attended ({done.reference}: 2); their certificates are " \
+           "being issued and emailed." in text
     assert f"Not marked: {upcoming.reference}: attendance can be marked once the session " \
            "has started." in text
     assert Booking.objects.get(pk=done.pk).status == "completed"
