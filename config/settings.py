@@ -318,6 +318,8 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <bookings@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where a customer's reply to any email goes (the provider's bookings inbox).
+EMAIL_REPLY_TO = env("EMAIL_REPLY_TO", "bookings@example.com")
 
 # --- Auth (allauth: email is the login, sign-in by emailed code) ------------
 AUTH_USER_MODEL = "users.User"

@@ -149,7 +149,9 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                self.message_user(request, f"{booking.reference} moved.")
+                self.message_user(request, f"{booking.reference} moved; its people have been "
+                                           "sent the new date and venue with an updated "
+                                           "calendar invitation.")
                 return redirect("admin:bookings_booking_change", booking.pk)
         return TemplateResponse(request, "admin/bookings/move_booking.html", {
             **self.admin_site.each_context(request), "booking": booking, "choices": choices,
@@ -158,9 +160,11 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel and refund in full", permissions=["change"])
     def cancel_with_full_refund(self, request, queryset):
-        from .cancellation import booking_cancel
+        from apps.refunds.models import Refund
 
-        done = refunded = 0
+        from .cancellation import booking_cancel, refund_outcomes_text
+
+        done, refund_ids = 0, []
         for booking in queryset:
             try:
                 refunds = booking_cancel(booking_id=booking.pk, actor=request.user,
@@ -170,10 +174,11 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
                                   messages.WARNING)
                 continue
             done += 1
-            refunded += sum(refund.amount for refund in refunds)
+            refund_ids += [refund.pk for refund in refunds]
         if done:
+            refunds = Refund.objects.filter(pk__in=refund_ids)
             self.message_user(request, f"{done} booking(s) cancelled; "
-                                       f"{format_money(refunded, 'GBP')} refunded.")
+                                       f"{refund_outcomes_text(refunds=refunds, currency='GBP')}.")
 
     @admin.display(description="Total", ordering="total_amount")
     def total(self, obj):
@@ -218,13 +223,15 @@ class AttendeeAdmin(admin.ModelAdmin):
         from .services import attendance_mark
 
         try:
-            count = attendance_mark(attendee_ids=list(queryset.values_list("pk", flat=True)),
-                                    attendance=attendance, actor=request.user)
+            result = attendance_mark(attendee_ids=list(queryset.values_list("pk", flat=True)),
+                                     attendance=attendance, actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        self.message_user(request, f"{count} attendee(s) marked {attendance.replace('_', '-')}."
-                                   " Certificates follow for those who attended.")
+        then = (". Certificates follow for those who attended."
+                if attendance == Attendee.Attendance.ATTENDED else ".")
+        self.message_user(request, result.summary(attendance, then),
+                          messages.WARNING if result.refused else messages.SUCCESS)
 
     @admin.action(description="Mark attended (issues certificates)", permissions=["change"])
     def mark_attended(self, request, queryset):

@@ -4,25 +4,28 @@ per booking: its status, its seats and its refund records change together or not
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError
-from apps.core.models import Communication
+from apps.core.money import format_money
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.models import CourseSession
+from apps.users.models import ActivityLog
 
 from .models import Booking
+from .notifications import SESSION_CANCELLED, booking_notify, booking_notify_cancelled
 from .services import booking_apply_transition
 
 
 def booking_cancel(*, booking_id: int, actor=None, reason: str,
                    initiator: str = Refund.Initiator.STAFF, refund_amount: int | None = None,
-                   now: datetime | None = None) -> list[Refund]:
+                   now: datetime | None = None, notify: bool = True) -> list[Refund]:
     """Cancel a pending or paid booking, give its seats back and refund its payments
-    (in full unless `refund_amount` says how much). Already cancelled: nothing happens."""
+    (in full unless `refund_amount` says how much), and tell its people (unless `notify` is
+    False: the caller tells them). Already cancelled: nothing happens."""
     now = now or timezone.now()
     refunds = []
     with transaction.atomic():
@@ -36,7 +39,7 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
             )
         was_pending = booking.status == Booking.Status.PENDING
         booking_apply_transition(booking, Booking.Status.CANCELLED, actor=actor, now=now,
-                                 data={"reason": reason})
+                                 data={"reason": reason, "with_session": not notify})
         if was_pending:
             from .tasks import cancel_open_intents_task
 
@@ -52,13 +55,20 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
                                          reason=reason, actor=actor, lock_held=True))
             if remaining is not None:
                 remaining -= amount
+        Booking.objects.filter(pk=booking.pk).update(calendar_sequence=F("calendar_sequence") + 1)
+        if notify:
+            booking_notify_cancelled(booking=booking, refunds=refunds, reason=reason,
+                                     was_confirmed=not was_pending, now=now)
     return refunds
 
 
 def session_cancel(*, session_id: int, actor=None, reason: str,
                    now: datetime | None = None) -> dict:
     """Cancel a session: every pending or paid booking is cancelled and refunded in full,
-    and every attendee is told. Safe to run twice: the second run finds nothing to do."""
+    then everyone concerned is told once (purchasers about their money, attendees about
+    their seats, one email per person however many bookings they are in). Safe to run
+    twice, or by two people at once: each run reports only the bookings it cancelled, with
+    the refunds it created as they stand in the ledger when it returns."""
     now = now or timezone.now()
     with transaction.atomic():
         # NO KEY: bookings being written hold KEY SHARE on the session (their foreign key)
@@ -67,31 +77,75 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
         if session.status != CourseSession.Status.CANCELLED:
             session.status = CourseSession.Status.CANCELLED
             session.save(update_fields=["status"])
-    summary = {"bookings": 0, "refunds": 0, "refunded": 0}
+    cancelled: list[int] = []
+    refunds: list[Refund] = []
     booking_ids = Booking.objects.filter(
         session_id=session_id, status__in=[Booking.Status.PENDING, Booking.Status.PAID]
     ).values_list("pk", flat=True)
     for booking_id in list(booking_ids):
         with transaction.atomic():
-            refunds = booking_cancel(booking_id=booking_id, actor=actor, reason=reason,
-                                     initiator=Refund.Initiator.SESSION_CANCELLED, now=now)
-            booking = Booking.objects.select_related("session__course", "session__location") \
-                .get(pk=booking_id)
-            if booking.status != Booking.Status.CANCELLED:
+            # Lock, then re-check: another run (or the customer) may have cancelled it.
+            status = Booking.objects.select_for_update(of=("self",)).filter(
+                pk=booking_id).values_list("status", flat=True).first()
+            if status not in (Booking.Status.PENDING, Booking.Status.PAID):
                 continue
-            summary["bookings"] += 1
-            summary["refunds"] += len(refunds)
-            summary["refunded"] += sum(refund.amount for refund in refunds)
-            for attendee in booking.attendees.all():
-                communication_queue(
-                    kind=Communication.Kind.SESSION_CANCELLED,
-                    recipient=attendee.email,
-                    template="emails/session_cancelled.txt",
-                    context={"booking": booking, "session": booking.session,
-                             "attendee": attendee, "reason": reason,
-                             "refunded": sum(r.amount for r in refunds)},
-                    user_id=attendee.user_id,
-                    booking=booking,
-                    dedupe_key=f"session:{session_id}",
-                )
-    return summary
+            refunds += booking_cancel(booking_id=booking_id, actor=actor, reason=reason,
+                                      initiator=Refund.Initiator.SESSION_CANCELLED, now=now,
+                                      notify=False)
+            cancelled.append(booking_id)
+    session_cancel_notify(session_id=session_id, reason=reason, now=now)
+    return {"bookings": len(cancelled), "refunds": len(refunds),
+            "refunded": sum(refund.amount for refund in refunds),
+            "booking_ids": cancelled, "refund_ids": [refund.pk for refund in refunds]}
+
+
+def session_cancel_notify(*, session_id: int, reason: str, now: datetime) -> None:
+    """Tell everyone on the bookings a session cancel cancelled (this run's or an earlier,
+    interrupted one's), one email per person: the unique (kind, recipient, key) row sends
+    nobody a second one. Guests of a booking never paid never heard of it."""
+    candidates = Booking.objects.filter(session_id=session_id, status=Booking.Status.CANCELLED)
+    with_session = ActivityLog.objects.filter(
+        action="booking.cancelled", target_type=Booking._meta.label_lower,
+        target_id__in=[str(pk) for pk in candidates.values_list("pk", flat=True)],
+        data__with_session=True).values_list("target_id", flat=True)
+    ids = sorted({int(pk) for pk in with_session})
+    if not ids:
+        return
+    with transaction.atomic():
+        bookings = Booking.objects.filter(pk__in=ids).select_related(
+            "session__course", "session__location", "purchaser").prefetch_related(
+            "attendees", "payments__refunds").order_by("pk")
+        booking_notify(change=SESSION_CANCELLED, bookings=bookings, now=now,
+                       dedupe_key=f"session:{session_id}", reason=reason,
+                       refunds=Refund.objects.filter(
+                           payment__booking_id__in=ids,
+                           initiator=Refund.Initiator.SESSION_CANCELLED).select_related(
+                           "payment"),
+                       guests_told=lambda booking: booking.paid_at is not None)
+
+
+def refund_outcomes(*, refunds) -> dict[str, int]:
+    """Amounts by refund status as the ledger holds them now (succeeded, pending, failed)."""
+    totals = {Refund.Status.SUCCEEDED: 0, Refund.Status.PENDING: 0, Refund.Status.FAILED: 0}
+    for status, amount in refunds.values_list("status", "amount"):
+        totals[status] = totals.get(status, 0) + amount
+    return totals
+
+
+def refund_outcomes_text(*, refunds, currency: str) -> str:
+    """"£50.00 refunded, £50.00 pending at Stripe, £50.00 failed" — what staff are told,
+    read from the ledger, never the amounts asked for."""
+    totals = refund_outcomes(refunds=refunds)
+    labels = ((Refund.Status.SUCCEEDED, "refunded"), (Refund.Status.PENDING,
+              "pending at Stripe (on its way)"), (Refund.Status.FAILED, "failed"))
+    parts = [f"{format_money(totals[status], currency)} {label}"
+             for status, label in labels if totals[status]]
+    return ", ".join(parts) if parts else "no refund"
+
+
+def session_failed_refunds(*, session_ids):
+    """Failed refunds of these sessions' bookings that no later refund has replaced (the
+    payment still has that much left to refund)."""
+    failed = Refund.objects.filter(payment__booking__session_id__in=session_ids,
+                                   status=Refund.Status.FAILED).select_related("payment")
+    return [refund for refund in failed if refundable_amount(refund.payment) >= refund.amount]

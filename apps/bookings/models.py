@@ -96,6 +96,11 @@ class Booking(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    calendar_sequence = models.PositiveIntegerField(
+        default=0, editable=False,
+        help_text="SEQUENCE of the calendar entries: raised by every change people are told "
+                  "about (a move, a new date or venue, a cancellation).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,69 +1,204 @@
-"""Emails about bookings. Each is recorded as a Communication and sent after commit."""
+"""Telling people about their bookings: one mechanism for every change.
+
+`booking_notify(change=..., bookings=...)` works out who is affected (the purchaser of
+each booking and each attendee, one email per person however many of the bookings they
+are in), what concerns each of them (the purchaser: the money and every seat they bought;
+an attendee: their own seat), and records one email per person — sent after commit —
+with a calendar entry per place they hold (a stable UID, the booking's SEQUENCE, a
+DTSTAMP; METHOD:REQUEST for a confirmation or an update, METHOD:CANCEL for a
+cancellation). Emails about money say what has happened according to the ledger: a
+pending refund is "on its way", and `refund_notify_outcome` follows up once it succeeds or
+fails.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
+from django.core import signing
 from django.urls import reverse
-from icalendar import Calendar, Event
+from django.utils import timezone
 
 from apps.core.emails import communication_queue
 from apps.core.models import Communication
 
+from .calendar import CANCEL, REQUEST, entry_calendar
 
-def booking_calendar(booking) -> str:
-    session = booking.session
-    calendar = Calendar()
-    calendar.add("prodid", f"-//{settings.SITE_NAME}//Course booking//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    event = Event()
-    event.add("uid", f"{booking.reference}@{settings.SITE_URL.split('//')[-1]}")
-    event.add("summary", f"{session.course.title} ({booking.reference})")
-    event.add("dtstart", session.starts_at)
-    event.add("dtend", session.ends_at)
-    event.add("location", f"{session.location.name}, {session.location.address}")
-    event.add("description", session.course.what_to_bring or session.course.summary)
-    calendar.add_component(event)
-    return calendar.to_ical().decode()
+CONFIRMED = "confirmed"
+MOVED = "moved"
+SESSION_CHANGED = "session_changed"
+BOOKING_CANCELLED = "booking_cancelled"
+SESSION_CANCELLED = "session_cancelled"
+
+# change -> (kind of email, template, calendar method)
+CHANGES = {
+    CONFIRMED: (Communication.Kind.BOOKING_CONFIRMATION, "emails/booking_confirmation.txt",
+                REQUEST),
+    MOVED: (Communication.Kind.BOOKING_CHANGED, "emails/booking_changed.txt", REQUEST),
+    SESSION_CHANGED: (Communication.Kind.BOOKING_CHANGED, "emails/booking_changed.txt",
+                      REQUEST),
+    BOOKING_CANCELLED: (Communication.Kind.BOOKING_CANCELLED, "emails/booking_cancelled.txt",
+                        CANCEL),
+    SESSION_CANCELLED: (Communication.Kind.SESSION_CANCELLED, "emails/session_cancelled.txt",
+                        CANCEL),
+}
 
 
-def _booking_url(booking) -> str:
-    return settings.SITE_URL + reverse("bookings:detail", args=[booking.reference])
+@dataclass
+class Item:
+    """What one booking means to one person."""
+
+    booking: object
+    seat: object = None          # the person's own Attendee row, if they attend
+    purchaser: bool = False      # they bought it: the money and every seat are theirs
+    refunds: list = field(default_factory=list)
+
+    @property
+    def paid(self) -> int:
+        return sum(p.amount for p in self.booking.payments.all() if p.has_succeeded)
+
+    @property
+    def kept(self) -> int:
+        """Paid and not being given back: the ledger's refunds that have not failed, and
+        this change's failed ones (which we still owe and say so)."""
+        back = sum(r.amount for p in self.booking.payments.all() for r in p.refunds.all()
+                   if r.status != "failed")
+        owed = sum(r.amount for r in self.refunds if r.status == "failed")
+        return max(self.paid - back - owed, 0)
+
+    @property
+    def card(self):
+        return next((p for p in self.booking.payments.all()
+                     if p.has_succeeded and p.card_last4), None)
+
+
+@dataclass
+class Person:
+    email: str
+    name: str
+    user_id: int | None
+    items: list[Item] = field(default_factory=list)
+
+    def item_for(self, booking) -> Item:
+        for item in self.items:
+            if item.booking.pk == booking.pk:
+                return item
+        item = Item(booking=booking)
+        self.items.append(item)
+        return item
+
+
+def booking_portal_url(booking) -> str:
+    """The booking's page in the portal: the purchaser sees everything, an attendee their
+    own seat; signed out, it asks them to sign in and then opens."""
+    return settings.SITE_URL + reverse("portal:booking", args=[booking.reference])
+
+
+def audience(bookings, *, guests_told=None) -> list[Person]:
+    """Everyone a change to `bookings` concerns, one Person each (by account, else by
+    address). `guests_told(booking)`: whether its attendees have heard of it (a pending
+    booking's guests get no confirmation, so nothing about its changes either)."""
+    people: dict = {}
+
+    def person(user_id, email, name) -> Person:
+        key = user_id or email.lower()
+        if key not in people:
+            people[key] = Person(email=email, name=name, user_id=user_id)
+        return people[key]
+
+    for booking in bookings:
+        purchaser = booking.purchaser
+        person(purchaser.pk, purchaser.email, purchaser.first_name).item_for(booking) \
+            .purchaser = True
+        if guests_told is not None and not guests_told(booking):
+            attendees = [a for a in booking.attendees.all() if a.user_id == purchaser.pk]
+        else:
+            attendees = list(booking.attendees.all())
+        for attendee in attendees:
+            first_name = (attendee.name.split() or [""])[0]
+            person(attendee.user_id, attendee.email, first_name).item_for(booking) \
+                .seat = attendee
+    return list(people.values())
+
+
+def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | None = None,
+                   reason: str = "", refunds=(), previous: dict | None = None,
+                   guests_told=None) -> list[Communication]:
+    """Queue one email per affected person about `change` to `bookings` (call inside the
+    transaction that made the change: nothing is sent unless it commits).
+
+    `refunds`: the refund rows this change created (their status now is what the purchaser
+    is told); `previous`: what the entry said before (starts_at, ends_at, location).
+    """
+    now = now or timezone.now()
+    kind, template, method = CHANGES[change]
+    bookings = list(bookings)
+    refunds_by_booking: dict = {}
+    for refund in refunds:
+        refunds_by_booking.setdefault(refund.payment.booking_id, []).append(refund)
+    queued = []
+    for person in audience(bookings, guests_told=guests_told):
+        for item in person.items:
+            if item.purchaser:
+                item.refunds = refunds_by_booking.get(item.booking.pk, [])
+        first = person.items[0].booking
+        attachments = [{
+            "filename": f"{item.booking.reference}.ics",
+            "mimetype": "text/calendar",
+            "content": entry_calendar(booking=item.booking, attendee=item.seat, method=method,
+                                      recipient_email=person.email,
+                                      recipient_name=item.seat.name if item.seat
+                                      else person.name, now=now),
+        } for item in person.items]
+        communication = communication_queue(
+            kind=kind,
+            recipient=person.email,
+            template=template,
+            context={"change": change, "person": person, "items": person.items,
+                     "recipient_name": person.name, "booking": first,
+                     "session": first.session, "reason": reason, "previous": previous,
+                     "link": booking_portal_url(first)},
+            user_id=person.user_id,
+            booking=first,
+            dedupe_key=dedupe_key,
+            attachments=attachments,
+        )
+        if communication is not None:
+            queued.append(communication)
+    return queued
+
+
+def _with_related(booking):
+    return type(booking).objects.select_related(
+        "session__course", "session__location", "purchaser").prefetch_related(
+        "attendees", "payments__refunds").get(pk=booking.pk)
 
 
 def booking_send_confirmations(booking, *, resend: str = "") -> None:
-    """One confirmation to the purchaser and one to each attendee, never twice; staff can
-    `resend` (a key naming that resend, so a double click still sends once)."""
-    booking = type(booking).objects.select_related(
-        "session__course", "session__location", "purchaser"
-    ).get(pk=booking.pk)
-    attendees = list(booking.attendees.all())
-    ics = [{"filename": f"{booking.reference}.ics", "mimetype": "text/calendar",
-            "content": booking_calendar(booking)}]
-    context = {"booking": booking, "session": booking.session, "attendees": attendees,
-               "booking_url": _booking_url(booking)}
-    communication_queue(
-        kind=Communication.Kind.BOOKING_CONFIRMATION,
-        recipient=booking.purchaser.email,
-        template="emails/booking_confirmation.txt",
-        context={**context, "recipient_name": booking.purchaser.first_name, "purchaser": True},
-        user=booking.purchaser,
-        booking=booking,
-        dedupe_key=f"{booking.reference}{resend}",
-        attachments=ics,
-    )
-    for attendee in attendees:
-        if attendee.email == booking.purchaser.email:
-            continue
-        communication_queue(
-            kind=Communication.Kind.BOOKING_CONFIRMATION,
-            recipient=attendee.email,
-            template="emails/booking_confirmation.txt",
-            context={**context, "recipient_name": attendee.name.split(" ")[0],
-                     "purchaser": False},
-            user_id=attendee.user_id,
-            booking=booking,
-            dedupe_key=f"{booking.reference}{resend}",
-            attachments=ics,
-        )
+    """One confirmation to the purchaser and one to each attendee (one for someone who is
+    both), never twice; staff can `resend` (a key naming that resend, so a double click
+    still sends once)."""
+    booking_notify(change=CONFIRMED, bookings=[_with_related(booking)],
+                   dedupe_key=f"{booking.reference}{resend}")
+
+
+def booking_notify_moved(*, booking, previous_session, now=None) -> None:
+    """The booking now belongs to another session (the caller raised its sequence)."""
+    booking_notify(change=MOVED, bookings=[_with_related(booking)], now=now,
+                   dedupe_key=f"{booking.reference}:moved:{booking.calendar_sequence}",
+                   previous={"starts_at": previous_session.starts_at,
+                             "ends_at": previous_session.ends_at,
+                             "location": previous_session.location},
+                   guests_told=lambda b: b.status != b.Status.PENDING)
+
+
+def booking_notify_cancelled(*, booking, refunds, reason: str, was_confirmed: bool,
+                             now=None) -> None:
+    """One booking cancelled: its purchaser is told about the money, its attendees (if
+    they had been told about it) that their seat is gone."""
+    booking_notify(change=BOOKING_CANCELLED, bookings=[_with_related(booking)], now=now,
+                   dedupe_key=f"{booking.reference}:cancelled", reason=reason,
+                   refunds=refunds, guests_told=lambda b: was_confirmed)
 
 
 def booking_send_late_refund(booking, payment) -> None:
@@ -78,21 +213,32 @@ def booking_send_late_refund(booking, payment) -> None:
     )
 
 
+def refund_notify_outcome(*, refund, booking, payment) -> None:
+    """The follow-up to "on its way": the refund went through, or it did not."""
+    succeeded = refund.status == "succeeded"
+    communication_queue(
+        kind=Communication.Kind.REFUND_ISSUED if succeeded else Communication.Kind.REFUND_FAILED,
+        recipient=booking.purchaser.email,
+        template="emails/refund_issued.txt" if succeeded else "emails/refund_failed.txt",
+        context={"booking": booking, "refund": refund, "payment": payment,
+                 "link": booking_portal_url(booking)},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=f"refund:{refund.pk}",
+    )
+
+
 PAYMENT_LINK_SALT = "booking-payment-link"
 PAYMENT_LINK_MAX_AGE = 7 * 24 * 3600
 
 
 def payment_link(booking) -> str:
     """A link that opens the booking's payment page without signing in (signed, 7 days)."""
-    from django.core import signing
-
     key = signing.dumps(booking.reference, salt=PAYMENT_LINK_SALT)
     return f"{settings.SITE_URL}{booking.get_absolute_url()}?key={key}"
 
 
 def payment_link_reference(key: str) -> str | None:
-    from django.core import signing
-
     try:
         return signing.loads(key, salt=PAYMENT_LINK_SALT, max_age=PAYMENT_LINK_MAX_AGE)
     except signing.BadSignature:

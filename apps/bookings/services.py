@@ -1,7 +1,7 @@
 """Booking writes. Every entry point (pages, admin, API, tasks, commands) calls these."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -274,34 +274,74 @@ def release_expired_holds(*, now: datetime | None = None) -> list[int]:
     return [pk for pk in list(candidates) if booking_expire_hold(booking_id=pk, now=now)]
 
 
+@dataclass
+class AttendanceResult:
+    """What one attendance run did: attendees changed, per booking, and what it refused."""
+
+    changed: int = 0
+    marked: dict[str, int] = field(default_factory=dict)   # booking reference -> attendees
+    refused: list[str] = field(default_factory=list)        # one message per refusal
+
+    def __int__(self):
+        return self.changed
+
+    def summary(self, attendance: str, then: str = ".") -> str:
+        """"3 attendee(s) marked attended." — with, when some were refused, how many in
+        each booking and what was refused and why."""
+        text = f"{self.changed} attendee(s) marked {attendance.replace('_', '-')}"
+        if self.refused:
+            text += " (" + ", ".join(f"{ref}: {n}" for ref, n in self.marked.items()) + ")"
+        text += then
+        if self.refused:
+            text += " Not marked: " + " ".join(self.refused)
+        return text
+
+
 def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | None = None,
-                    now: datetime | None = None) -> int:
+                    now: datetime | None = None) -> AttendanceResult:
     """Record who came. Only once a session has started. A paid booking whose attendees
     are all marked becomes completed (someone came) or no-show (nobody came); its
-    certificates are issued by a task after commit. Returns how many attendees changed."""
+    certificates are issued by a task after commit.
+
+    Each booking is decided on its own (one transaction each): the result says exactly
+    which were marked and which were refused, and why. Nobody with a valid certificate is
+    marked a no-show: the certificate is a public statement that they attended, so staff
+    revoke it first, deliberately and with a reason (Certificates -> Revoke). When nothing
+    at all could be marked, ConflictError says why."""
     now = now or timezone.now()
     if attendance not in (Attendee.Attendance.ATTENDED, Attendee.Attendance.NO_SHOW):
         raise DomainError(f"Unknown attendance {attendance!r}.")
     booking_ids = set(
         Attendee.objects.filter(pk__in=attendee_ids).values_list("booking_id", flat=True)
     )
-    changed = 0
+    result = AttendanceResult()
     for booking_id in sorted(booking_ids):
         with transaction.atomic():
             booking = Booking.objects.select_for_update(of=("self",)).select_related(
                 "session").get(pk=booking_id)
             if booking.session.starts_at > now:
-                raise ConflictError(
-                    f"{booking.reference}: attendance can be marked once the session has started."
-                )
+                result.refused.append(f"{booking.reference}: attendance can be marked once "
+                                      "the session has started.")
+                continue
             if booking.status not in (Booking.Status.PAID, Booking.Status.COMPLETED,
                                       Booking.Status.NO_SHOW):
-                raise ConflictError(
-                    f"{booking.reference} is {booking.get_status_display().lower()}: only paid "
-                    "bookings have attendance."
-                )
-            changed += Attendee.objects.filter(pk__in=attendee_ids, booking=booking).exclude(
-                attendance=attendance).update(attendance=attendance)
+                result.refused.append(
+                    f"{booking.reference} is {booking.get_status_display().lower()}: only "
+                    "paid bookings have attendance.")
+                continue
+            chosen = Attendee.objects.filter(pk__in=attendee_ids, booking=booking)
+            if attendance == Attendee.Attendance.NO_SHOW:
+                certified = list(chosen.filter(certificate__isnull=False,
+                                               certificate__revoked_at__isnull=True))
+                for attendee in certified:
+                    result.refused.append(
+                        f"{booking.reference}: {attendee.name} has a valid certificate; "
+                        "revoke it first (with a reason) if they did not attend.")
+                chosen = chosen.exclude(pk__in=[a.pk for a in certified])
+            changed = chosen.exclude(attendance=attendance).update(attendance=attendance)
+            result.changed += changed
+            if changed:
+                result.marked[booking.reference] = changed
             marks = set(booking.attendees.values_list("attendance", flat=True))
             settled = Attendee.Attendance.UNKNOWN not in marks
             if settled and booking.status == Booking.Status.PAID and \
@@ -312,12 +352,15 @@ def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | N
                 booking_apply_transition(booking, Booking.Status.NO_SHOW, actor=actor, now=now)
             log_action("attendance.marked", actor=actor, target=booking,
                        user=booking.purchaser_id, data={"attendance": attendance,
-                                                        "attendees": attendee_ids})
+                                                        "attendees": attendee_ids,
+                                                        "changed": changed})
             if booking.status == Booking.Status.COMPLETED:
                 from apps.certificates.tasks import issue_certificates_task
 
                 issue_certificates_task.delay_on_commit(booking.pk)
-    return changed
+    if result.refused and not result.marked and not result.changed:
+        raise ConflictError(" ".join(result.refused))
+    return result
 
 
 def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = None,
@@ -328,7 +371,7 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
     now = now or timezone.now()
     with transaction.atomic():
         booking = Booking.objects.select_for_update(of=("self",)).select_related(
-            "session").get(pk=booking_id)
+            "session__location").get(pk=booking_id)
         if booking.status not in (Booking.Status.PENDING, Booking.Status.PAID):
             raise ConflictError(f"{booking.reference} is {booking.get_status_display().lower()}"
                                 ": only pending or paid bookings can be moved.")
@@ -339,9 +382,13 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
             return booking
         _take_seats(session_id=target.pk, seats=booking.seats, now=now)
         _release_seats(session_id=booking.session_id, seats=booking.seats)
-        old_session_id = booking.session_id
+        previous_session = booking.session
         booking.session = target
-        booking.save(update_fields=["session", "updated_at"])
+        booking.calendar_sequence += 1
+        booking.save(update_fields=["session", "calendar_sequence", "updated_at"])
         log_action("booking.moved", actor=actor, target=booking, user=booking.purchaser_id,
-                   data={"from_session": old_session_id, "to_session": target.pk})
+                   data={"from_session": previous_session.pk, "to_session": target.pk})
+        from .notifications import booking_notify_moved
+
+        booking_notify_moved(booking=booking, previous_session=previous_session, now=now)
     return booking

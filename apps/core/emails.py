@@ -2,13 +2,15 @@
 
 import base64
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
+from django.template import Context, engines
+from django.template.loader import get_template
 from django.utils import timezone
 
 from .models import Communication
@@ -29,6 +31,25 @@ def undeliverable(address: str) -> bool:
 
 
 UNDELIVERABLE = Q(recipient__iendswith=".invalid") | Q(recipient__iendswith="@invalid")
+
+
+LOAD_TAG = re.compile(r"{%\s*load\s[^%]*%}")
+
+
+def render_email(template: str, context: dict) -> tuple[str, str]:
+    """(subject, body) of a plain-text email template: the subject is its first line, the
+    body the rest. Both render with autoescape off (plain text, not HTML: no `&#x27;`), and
+    separately, so a newline inside a value (a course title) cannot push the rest of the
+    subject into the body; the subject's whitespace is folded to single spaces."""
+    source = get_template(template).template.source.lstrip()
+    subject_source, _, body_source = source.partition("\n")
+    loads = "".join(LOAD_TAG.findall(subject_source))
+    engine = engines["django"].engine
+    values = Context({"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL,
+                      **context}, autoescape=False)
+    subject = engine.from_string(subject_source).render(values)
+    body = engine.from_string(loads + body_source).render(values)
+    return " ".join(subject.split()), body.strip() + "\n"
 
 
 def communication_queue(
@@ -52,9 +73,7 @@ def communication_queue(
     if undeliverable(recipient):
         logger.info("email %s not queued: undeliverable recipient", kind)
         return None
-    rendered = render_to_string(template, {"SITE_NAME": settings.SITE_NAME,
-                                           "SITE_URL": settings.SITE_URL, **context})
-    subject, _, body = rendered.strip().partition("\n")
+    subject, body = render_email(template, context)
     try:
         with transaction.atomic():
             communication = Communication.objects.create(
@@ -62,8 +81,8 @@ def communication_queue(
                 recipient=recipient.lower(),
                 user_id=user.pk if user is not None else user_id,
                 booking=booking,
-                subject=subject.strip()[:255],
-                body=body.strip() + "\n",
+                subject=subject[:255],
+                body=body,
                 attachments=attachments or [],
                 dedupe_key=dedupe_key,
             )
@@ -97,6 +116,7 @@ def communication_send(*, communication_id: int) -> bool:
         body=communication.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[communication.recipient],
+        reply_to=[settings.EMAIL_REPLY_TO],
     )
     for attachment in communication.attachments:
         content = (base64.b64decode(attachment["content_base64"])

@@ -15,6 +15,8 @@ class Communication(models.Model):
 
     class Kind(models.TextChoices):
         BOOKING_CONFIRMATION = "booking_confirmation", "Booking confirmation"
+        BOOKING_CHANGED = "booking_changed", "Booking changed (date, time or venue)"
+        BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         HOLD_EXPIRED = "hold_expired", "Hold expired"
         LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Late payment refunded"
@@ -22,6 +24,7 @@ class Communication(models.Model):
         SESSION_REMINDER = "session_reminder", "Session reminder"
         SESSION_CANCELLED = "session_cancelled", "Session cancelled"
         REFUND_ISSUED = "refund_issued", "Refund issued"
+        REFUND_FAILED = "refund_failed", "Refund failed"
         CERTIFICATE_ISSUED = "certificate_issued", "Certificate issued"
         CERTIFICATE_EXPIRY = "certificate_expiry", "Certificate expiry reminder"
         STAFF_ALERT = "staff_alert", "Staff alert"

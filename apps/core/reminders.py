@@ -2,7 +2,7 @@
 database allows once, so a beat run that is late, repeated or concurrent sends nothing
 twice. Every function takes `now` so tests control time."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -12,9 +12,15 @@ from .emails import communication_queue
 from .models import Communication
 
 
+def session_reminder_key(session) -> str:
+    """Once per session and start: a session moved to another date is reminded again."""
+    return f"session:{session.pk}:{session.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
 def session_reminders(*, now: datetime | None = None) -> int:
     """Each attendee of a paid booking, once, when its session starts within the window."""
     from apps.bookings.models import Attendee, Booking
+    from apps.bookings.notifications import booking_portal_url
 
     now = now or timezone.now()
     window_end = now + timedelta(hours=settings.SESSION_REMINDER_HOURS)
@@ -27,18 +33,19 @@ def session_reminders(*, now: datetime | None = None) -> int:
     ).select_related("booking__session__course", "booking__session__location")
     already = set(Communication.objects.filter(
         kind=Communication.Kind.SESSION_REMINDER,
-        dedupe_key__in={f"session:{a.booking.session_id}" for a in attendees},
+        dedupe_key__in={session_reminder_key(a.booking.session) for a in attendees},
     ).values_list("recipient", "dedupe_key"))
     sent = 0
     for attendee in attendees:
-        key = f"session:{attendee.booking.session_id}"
+        key = session_reminder_key(attendee.booking.session)
         if (attendee.email, key) in already:
             continue
         if communication_queue(
             kind=Communication.Kind.SESSION_REMINDER, recipient=attendee.email,
             template="emails/session_reminder.txt",
             context={"attendee": attendee, "session": attendee.booking.session,
-                     "booking": attendee.booking},
+                     "booking": attendee.booking,
+                     "link": booking_portal_url(attendee.booking)},
             user_id=attendee.user_id, booking=attendee.booking, dedupe_key=key,
         ):
             sent += 1
@@ -84,6 +91,7 @@ def certificate_expiry_reminders(*, now: datetime | None = None) -> int:
 def hold_expiry_reminders(*, now: datetime | None = None) -> int:
     """A nudge to the purchaser when a pending booking's hold is about to run out."""
     from apps.bookings.models import Booking
+    from apps.bookings.notifications import payment_link
 
     now = now or timezone.now()
     bookings = Booking.objects.filter(
@@ -96,7 +104,7 @@ def hold_expiry_reminders(*, now: datetime | None = None) -> int:
             kind=Communication.Kind.HOLD_EXPIRED, recipient=booking.purchaser.email,
             template="emails/hold_reminder.txt",
             context={"booking": booking, "session": booking.session,
-                     "pay_url": settings.SITE_URL + booking.get_absolute_url()},
+                     "pay_url": payment_link(booking)},  # signed: opens signed out
             user=booking.purchaser, booking=booking, dedupe_key=f"{booking.reference}:hold",
         ):
             sent += 1

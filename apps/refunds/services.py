@@ -9,11 +9,10 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.bookings.models import Booking
+from apps.bookings.notifications import refund_notify_outcome
 from apps.bookings.services import booking_apply_transition
 from apps.core.audit import log_action
-from apps.core.emails import communication_queue
 from apps.core.errors import DomainError
-from apps.core.models import Communication
 from apps.core.money import format_money
 from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
@@ -215,15 +214,7 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
                                      data={"refund": refund.pk})
         log_action("refund.succeeded", actor=actor, target=refund, user=payment.user_id,
                    data={"amount": refund.amount})
-        communication_queue(
-            kind=Communication.Kind.REFUND_ISSUED,
-            recipient=booking.purchaser.email,
-            template="emails/refund_issued.txt",
-            context={"booking": booking, "refund": refund, "payment": payment},
-            user=booking.purchaser,
-            booking=booking,
-            dedupe_key=f"refund:{refund.pk}",
-        )
+        refund_notify_outcome(refund=refund, booking=booking, payment=payment)
     return refund
 
 
@@ -247,6 +238,9 @@ def refund_mark_failed(*, refund_id: int, reason: str, stripe_event=None) -> Ref
                                     data={"refund": refund.pk, "reason": reason})
         log_action("refund.failed", target=refund, user=payment.user_id,
                    data={"reason": reason, "was_succeeded": was_succeeded})
+        refund_notify_outcome(refund=refund, payment=payment, booking=Booking.objects
+                              .select_related("purchaser", "session__course")
+                              .get(pk=payment.booking_id))
     logger.warning("Refund %s failed: %s", refund_id, reason)
     return refund
 

@@ -1,7 +1,5 @@
 from django.contrib import admin, messages
 
-from apps.core.money import format_money
-
 from .models import Course, CourseSession, Location
 
 
@@ -28,21 +26,43 @@ class CourseSessionAdmin(admin.ModelAdmin):
     list_select_related = ["course", "location", "trainer"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
-    readonly_fields = ["seats_taken", "status", "attendee_list"]
-    actions = ["cancel_sessions", "mark_everyone_attended", "export_attendees_csv"]
+    readonly_fields = ["seats_taken", "status", "refund_summary", "attendee_list"]
+    actions = ["cancel_sessions", "retry_failed_refunds", "mark_everyone_attended",
+               "export_attendees_csv"]
 
-    # Changed only by bookings (the seat UPDATE) and by cancelling the session: an edit
-    # form must never write back the values it loaded, or it would undo a booking or a
-    # cancellation committed while staff had the page open.
-    NEVER_SAVED_BY_THE_FORM = ("seats_taken", "status")
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+
+        class SessionEditForm(form):
+            def clean(self):
+                from apps.bookings.session_changes import (
+                    session_capacity_error,
+                    session_lock_for_edit,
+                )
+
+                cleaned = super().clean()
+                # The admin's save runs in one transaction: this lock holds until it
+                # commits, so a booking in flight waits and then meets the new capacity.
+                locked = session_lock_for_edit(session_id=self.instance.pk)
+                error = session_capacity_error(capacity=cleaned.get("capacity"),
+                                               seats_taken=locked.seats_taken)
+                if error:
+                    self.add_error("capacity", error)
+                return cleaned
+
+        return SessionEditForm
 
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
-        obj.save(update_fields=[
-            field.name for field in obj._meta.concrete_fields
-            if not field.primary_key and field.name not in self.NEVER_SAVED_BY_THE_FORM
-        ])
+        from apps.bookings.session_changes import session_save_edit
+
+        told = session_save_edit(session=obj, actor=request.user)
+        if told:
+            self.message_user(request, f"Date, time or venue changed: the people on {len(told)} "
+                                       "booking(s) have been sent an updated invitation.")
 
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
     def export_attendees_csv(self, request, queryset):
@@ -82,28 +102,67 @@ class CourseSessionAdmin(admin.ModelAdmin):
             booking__session__in=queryset,
             booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED])
         try:
-            count = attendance_mark(attendee_ids=list(attendees.values_list("pk", flat=True)),
-                                    attendance=Attendee.Attendance.ATTENDED,
-                                    actor=request.user)
+            result = attendance_mark(attendee_ids=list(attendees.values_list("pk", flat=True)),
+                                     attendance=Attendee.Attendance.ATTENDED,
+                                     actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        self.message_user(request, f"{count} attendee(s) marked attended; their certificates "
-                                   "are being issued and emailed.")
+        self.message_user(request, result.summary(
+                              Attendee.Attendance.ATTENDED,
+                              "; their certificates are being issued and emailed."),
+                          messages.WARNING if result.refused else messages.SUCCESS)
 
     @admin.action(description="Cancel sessions: refund and notify every booking",
                   permissions=["change"])
     def cancel_sessions(self, request, queryset):
-        from apps.bookings.cancellation import session_cancel
+        from apps.bookings.cancellation import refund_outcomes_text, session_cancel
+        from apps.refunds.models import Refund
 
         for session in queryset:
             summary = session_cancel(session_id=session.pk, actor=request.user,
                                      reason="The session had to be cancelled.")
+            # What the ledger says once the refunds have been sent, not what was asked for.
+            refunds = Refund.objects.filter(pk__in=summary["refund_ids"])
+            failed = refunds.filter(status=Refund.Status.FAILED).exists()
             self.message_user(
                 request,
-                f"{session}: cancelled; {summary['bookings']} booking(s) cancelled, "
-                f"{format_money(summary['refunded'], session.currency)} refunded.",
+                f"{session}: cancelled; this run cancelled {summary['bookings']} booking(s). "
+                f"Refunds: {refund_outcomes_text(refunds=refunds, currency=session.currency)}."
+                + (" Retry the failed ones with the action “Retry failed refunds” here."
+                   if failed else ""),
+                messages.WARNING if failed else messages.SUCCESS,
             )
+
+    @admin.action(description="Retry failed refunds of the selected sessions",
+                  permissions=["change"])
+    def retry_failed_refunds(self, request, queryset):
+        from apps.bookings.cancellation import session_failed_refunds
+        from apps.core.errors import DomainError
+        from apps.refunds.services import refund_retry
+
+        retried = 0
+        for refund in session_failed_refunds(session_ids=list(queryset.values_list("pk",
+                                                                                    flat=True))):
+            try:
+                refund_retry(refund=refund, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, f"Refund {refund.pk}: {error.message}",
+                                  messages.WARNING)
+            else:
+                retried += 1
+        self.message_user(request, f"{retried} failed refund(s) sent again; the refund list "
+                                   "shows how each one ends.")
+
+    @admin.display(description="Refunds (from the ledger)")
+    def refund_summary(self, obj):
+        from apps.bookings.cancellation import refund_outcomes_text
+        from apps.refunds.models import Refund
+
+        if not obj.pk:
+            return "—"
+        return refund_outcomes_text(
+            refunds=Refund.objects.filter(payment__booking__session=obj), currency=obj.currency)
 
     @admin.display(description="Attendees")
     def attendee_list(self, obj):

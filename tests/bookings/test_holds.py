@@ -122,7 +122,7 @@ def test_late_success_when_the_seats_are_gone_is_refunded_automatically(
     assert booking.purchaser.total_bookings == 0
     told = Communication.objects.get(kind="late_payment_refunded")
     assert told.recipient == "late@example.com"
-    assert "refunded the full amount" in told.body
+    assert "We are refunding the full amount" in told.body and "on its way" in told.body
 
 
 def test_an_expired_hold_cancels_its_open_payment_intent(

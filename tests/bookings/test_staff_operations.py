@@ -23,7 +23,8 @@ def test_moving_a_booking_takes_new_seats_and_frees_the_old(admin_client):
     assert f'value="{new.pk}"' in page
     response = admin_client.post(f"/admin/bookings/booking/{booking.pk}/move/",
                                  {"session": new.pk}, follow=True)
-    assert f"{booking.reference} moved." in response.content.decode()
+    assert f"{booking.reference} moved; its people have been sent the new date" in \
+        response.content.decode()
     booking.refresh_from_db()
     assert booking.session_id == new.pk
     assert CourseSession.objects.get(pk=old.pk).seats_taken == 0

@@ -24,9 +24,10 @@ def test_session_cancellation_refunds_every_paid_booking_once_even_run_twice(
     with django_capture_on_commit_callbacks(execute=True):
         again = session_cancel(session_id=session.pk, actor=None, reason="Trainer ill")
 
-    assert summary == {"bookings": 3, "refunds": 2,
-                       "refunded": payment.amount + second_payment.amount}
-    assert again == {"bookings": 0, "refunds": 0, "refunded": 0}
+    assert {key: summary[key] for key in ("bookings", "refunds", "refunded")} == {
+        "bookings": 3, "refunds": 2, "refunded": payment.amount + second_payment.amount}
+    assert {key: again[key] for key in ("bookings", "refunds", "refunded")} == {
+        "bookings": 0, "refunds": 0, "refunded": 0}
     session.refresh_from_db()
     assert session.status == "cancelled" and session.seats_taken == 0
     assert set(Booking.objects.filter(session=session).values_list("status", flat=True)) == {
