@@ -1,6 +1,7 @@
 #!/bin/sh
 # The image's entry point: one image, one role per container.
-#   web      gunicorn on $PORT (default 8000); WEB_CONCURRENCY processes (default 3)
+#   web      gunicorn on $PORT (default 8000); WEB_CONCURRENCY processes (default 3); no
+#            access log here: the proxy logs each request with the real client address
 #   worker   a Celery worker; CELERY_CONCURRENCY processes (default 2)
 #   beat     Celery beat: run exactly ONE per deployment (two would send every reminder
 #            twice); its schedule file lives in /var/lib/portal (a volume or tmpfs)
@@ -16,7 +17,7 @@ case "$role" in
     exec gunicorn config.wsgi:application \
       --bind "${BIND:-0.0.0.0:${PORT:-8000}}" \
       --workers "${WEB_CONCURRENCY:-3}" --timeout "${WEB_TIMEOUT:-30}" \
-      --worker-tmp-dir /dev/shm --access-logfile - "$@"
+      --worker-tmp-dir /dev/shm "$@"
     ;;
   worker)
     exec celery -A config worker -l "${CELERY_LOG_LEVEL:-info}" \
