@@ -199,7 +199,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
         "task": "apps.bookings.tasks.release_expired_holds_task",
-        "schedule": 60.0,
+        "schedule": float(env_int("HOLD_RELEASE_INTERVAL_SECONDS", 60)),
     },
     "sweep-stripe-events": {
         "task": "apps.payments.tasks.sweep_stripe_events_task",
