@@ -88,7 +88,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends nginx openssl \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
  && rm -f /etc/nginx/sites-enabled/default \
- && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
+ && ln -sf /dev/null /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
 COPY deploy/proxy/entrypoint.sh /usr/local/bin/proxy-entrypoint
 RUN chmod 0755 /usr/local/bin/proxy-entrypoint
 EXPOSE 80 443

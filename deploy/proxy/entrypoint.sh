@@ -43,7 +43,6 @@ log_format portal '\$remote_addr "\$request" \$status upstream=\$upstream_addr '
                   'request_id=\$http_x_request_id xff="\$proxy_add_x_forwarded_for" '
                   'rt=\$request_time';
 access_log /dev/stdout portal;
-server_tokens off;
 client_max_body_size 5m;
 
 map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
