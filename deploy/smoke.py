@@ -298,7 +298,12 @@ class Smoke:
                              timeout=10)
         check(plain.status_code == 301 and plain.headers["Location"].startswith("https://"),
               f"plain HTTP is not redirected: {plain.status_code}")
-        return f"{len(pages)} pages and static files 200 over HTTPS; http:// redirects"
+        hook = requests.post(f"http://127.0.0.1:{self.http_port}/webhooks/stripe/", data="{}",
+                             allow_redirects=False, timeout=10)
+        check(hook.status_code == 400, f"plain-HTTP webhook answered {hook.status_code}, "
+                                       "not the view's 400 (a redirect would lose the event)")
+        return f"{len(pages)} pages and static files 200 over HTTPS; http:// redirects, " \
+               "except a webhook POST (reaches the view)"
 
     def bookable_session(self):
         if not hasattr(self, "_session_id"):
