@@ -21,7 +21,8 @@ RUN apt-get update \
       python3 python3-venv ca-certificates tzdata \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
       fonts-dejavu-core fontconfig \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/man/* \
+ && find /usr/share/doc -type f ! -name copyright -delete \
  && python3 -c 'import sys; assert sys.version_info[:2] == (3, 13), sys.version'
 
 FROM os AS venv
@@ -86,7 +87,8 @@ USER portal
 FROM os AS proxy
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nginx openssl \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/man/* \
+ && find /usr/share/doc -type f ! -name copyright -delete \
  && rm -f /etc/nginx/sites-enabled/default \
  && ln -sf /dev/null /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
 COPY deploy/proxy/entrypoint.sh /usr/local/bin/proxy-entrypoint

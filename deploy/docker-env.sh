@@ -61,8 +61,15 @@ base_image_ready() {
       echo "building $image with debootstrap ($suite from $DEBIAN_MIRROR)"
       debootstrap --variant=minbase "$suite" "$rootfs" "$DEBIAN_MIRROR" >"$rootfs.log" 2>&1 \
         || { tail -20 "$rootfs.log" >&2; rm -rf "$rootfs"; return 1; }
-      # A slim rootfs: no apt lists or caches in the base layer.
-      rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+      # Slim, like debian:*-slim: no apt lists, caches, manuals or translations (copyright
+      # files stay), and dpkg keeps them out of later installs too.
+      rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+        "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/usr/share/man/* \
+        "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
+      find "$rootfs"/usr/share/doc -type f ! -name copyright -delete
+      printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' \
+        'path-exclude /usr/share/locale/*' > "$rootfs"/etc/dpkg/dpkg.cfg.d/slim
       tar -C "$rootfs" -c . | docker import - "$image" >/dev/null
       rm -rf "$rootfs" "$rootfs.log"
       ;;
