@@ -130,6 +130,7 @@ worker: install
 BASE_IMAGE ?= debian:trixie-slim
 IMAGE ?= portal:latest
 PROXY_IMAGE ?= portal-proxy:latest
+DEMO_IMAGE ?= portal-demo:latest
 WHEELS := wheels
 
 $(WHEELS)/.built: uv.lock $(UV)
@@ -150,7 +151,8 @@ $(WHEELS)/.built: uv.lock $(UV)
 wheels: $(WHEELS)/.built
 
 image: wheels
-	BASE_IMAGE=$(BASE_IMAGE) IMAGE=$(IMAGE) PROXY_IMAGE=$(PROXY_IMAGE) deploy/build-image.sh
+	BASE_IMAGE=$(BASE_IMAGE) IMAGE=$(IMAGE) PROXY_IMAGE=$(PROXY_IMAGE) DEMO_IMAGE=$(DEMO_IMAGE) \
+		deploy/build-image.sh
 
 # Runs the image (web x2 behind the proxy, worker, beat) against this machine's PostgreSQL
 # and Redis and checks it over HTTPS: see deploy/smoke.py.
