@@ -6,6 +6,7 @@ lines all use that one address.
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -111,16 +112,43 @@ def test_the_booking_rate_limit_counts_per_client_and_ignores_forged_entries():
     assert User.objects.filter(email="not-an-email").count() == 0
 
 
-@pytest.mark.django_db
-def test_log_lines_carry_the_client_address(settings, caplog):
-    settings.TRUSTED_PROXY_COUNT = 1
-    with caplog.at_level("WARNING", logger="django.request"):
-        behind_proxy("203.0.113.5", forged="1.2.3.4").get("/no-such-page/")
-    records = [r for r in caplog.records if r.name == "django.request"]
-    assert records, "a 404 is logged by django.request"
-    record = records[-1]
-    ClientAddressFilter().filter(record)  # the filter LOGGING puts on every handler
-    assert record.client_ip == "203.0.113.5"
+LOG_SCRIPT = """
+import logging
+import django
+django.setup()
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import path
+from config import urls
+
+def logs(request):
+    logging.getLogger("portal.check").warning("checked behind the proxy")
+    return HttpResponse("ok")
+
+urls.urlpatterns[:0] = [path("_check/client", logs)]
+client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.5")
+assert client.get("/_check/client", secure=True).status_code == 200
+"""
+
+
+def test_json_log_lines_carry_the_client_address_not_the_proxy_or_a_forged_one():
+    env = {k: v for k, v in os.environ.items() if k not in {"TESTING", "DEBUG", "LOG_FORMAT"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 60,
+                "ALLOWED_HOSTS": "testserver", "STRIPE_SECRET_KEY": "sk_test_x",
+                "STRIPE_WEBHOOK_SECRET": "whsec_x", "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
+                "EMAIL_URL": "locmem://", "TRUSTED_PROXY_COUNT": "1"})
+    result = subprocess.run([sys.executable, "-c", LOG_SCRIPT], cwd=BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    line = next(r for r in records if r["message"] == "checked behind the proxy")
+    assert line["client_ip"] == "203.0.113.5"
+
+
+def test_log_lines_outside_a_request_say_so():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
+    ClientAddressFilter().filter(record)
+    assert record.client_ip == "-"
 
 
 @pytest.mark.django_db
