@@ -74,7 +74,11 @@ base_image_ready() {
       rm -rf "$rootfs" "$rootfs.log"
       ;;
     *)
-      docker pull "$image"
+      docker pull "$image" || {
+        echo "cannot pull $image (no registry reachable?): build the base from a Debian" \
+             "mirror instead with BASE_IMAGE=local/trixie:base (debootstrap)" >&2
+        return 1
+      }
       ;;
   esac
 }
