@@ -11,7 +11,7 @@ FAKE_STRIPE_PORT ?= 8420
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: lock lock-upgrade install run test test-fast test-integration test-e2e lint check worker bench clean audit secrets
+.PHONY: wheels image image-smoke lock lock-upgrade install run test test-fast test-integration test-e2e lint check worker bench clean audit secrets
 
 # Dependencies come from uv.lock only (hashes for every file). uv itself is bootstrapped
 # from requirements/uv.txt (pinned with hashes) into .tools. `uv sync --locked` refuses to
@@ -122,5 +122,42 @@ bench: install
 worker: install
 	$(BIN)/celery -A config worker -B -l info
 
+# --- Image (docs/deploying.md) ------------------------------------------------------------
+# wheels/: every runtime wheel of the lock (plus the demo extra's fake Stripe, for the demo
+# stage only), built on the host with Python 3.13 and checked against the lock's hashes;
+# the image installs from it with --no-index --require-hashes (no index inside the build).
+# BASE_IMAGE=local/trixie:base builds the base with debootstrap (no registry reachable).
+BASE_IMAGE ?= debian:trixie-slim
+IMAGE ?= portal:latest
+PROXY_IMAGE ?= portal-proxy:latest
+DEMO_IMAGE ?= portal-demo:latest
+WHEELS := wheels
+
+$(WHEELS)/.built: uv.lock $(UV)
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	$(UV) export --frozen --no-dev --no-emit-project --format requirements-txt --quiet \
+		-o $(WHEELS)/runtime.txt
+	$(UV) export --frozen --no-dev --no-emit-project --extra demo --format requirements-txt \
+		--quiet -o $(WHEELS)/demo.txt
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --require-hashes --only-binary :all: \
+		-r $(WHEELS)/runtime.txt -w $(WHEELS) 2>&1 | grep -v '^WARNING: Location' || true
+	# localstripe is published as an sdist only: its wheel is built here from the sdist
+	# whose hash the lock checks (demo stage only).
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --require-hashes \
+		-r $(WHEELS)/demo.txt -w $(WHEELS) 2>&1 | grep -v '^WARNING: Location' || true
+	@ls $(WHEELS)/localstripe-*.whl >/dev/null
+	@touch $@
+
+wheels: $(WHEELS)/.built
+
+image: wheels
+	BASE_IMAGE=$(BASE_IMAGE) IMAGE=$(IMAGE) PROXY_IMAGE=$(PROXY_IMAGE) DEMO_IMAGE=$(DEMO_IMAGE) \
+		deploy/build-image.sh
+
+# Runs the image (web x2 behind the proxy, worker, beat) against this machine's PostgreSQL
+# and Redis and checks it over HTTPS: see deploy/smoke.py.
+image-smoke: install
+	IMAGE=$(IMAGE) PROXY_IMAGE=$(PROXY_IMAGE) deploy/smoke.sh
+
 clean:
-	rm -rf $(VENV) $(TOOLS) var staticfiles node_modules
+	rm -rf $(VENV) $(TOOLS) var staticfiles node_modules $(WHEELS)

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.request_id.RequestIDMiddleware",
+    "apps.core.client_address.ClientAddressMiddleware",  # see "Reverse proxy" below
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -199,7 +200,7 @@ CELERY_TIMEZONE = env("TIME_ZONE", "Europe/London")
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
         "task": "apps.bookings.tasks.release_expired_holds_task",
-        "schedule": 60.0,
+        "schedule": float(env_int("HOLD_RELEASE_INTERVAL_SECONDS", 60)),
     },
     "sweep-stripe-events": {
         "task": "apps.payments.tasks.sweep_stripe_events_task",
@@ -448,13 +449,38 @@ SECURE_CSP = {
 if not DEBUG:
     # Tests run production settings over plain HTTP (test client, live server).
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not TESTING)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not TESTING)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Never redirect Stripe's webhooks: Stripe does not follow a 301, so a redirected
+    # event is lost. The signature, not the transport, is what authenticates them.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^webhooks/"]
+
+# --- Reverse proxy (issue 15; docs/deploying.md) -------------------------------------
+# TRUSTED_PROXY_COUNT: how many reverse proxies WE run in front of gunicorn (nginx in
+# compose.yaml: 1; a CDN or load balancer in front of it: 2). The client's address is the
+# entry that many places from the right of X-Forwarded-For (apps/core/client_address.py);
+# entries further left are the client's own and never trusted. 0 (default): no proxy,
+# X-Forwarded-For and X-Forwarded-Proto are ignored. Never set it higher than the real
+# number of proxies, and never expose gunicorn directly when it is above 0.
+try:
+    TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
+    if TRUSTED_PROXY_COUNT < 0:
+        raise ValueError
+except ValueError:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT must be a whole number of proxies (0 or more), "
+        f"not {env('TRUSTED_PROXY_COUNT')!r}."
+    ) from None
+if TRUSTED_PROXY_COUNT:
+    # Only a proxy of ours may say the original request was HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+RATELIMIT_IP_META_KEY = "apps.core.client_address.client_ip"
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_address.client_ip"
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT  # DRF throttles: the same rightmost rule
+# --- end reverse proxy ---
 
 # --- Logs and error reports (reliability) -------------------------------------------
 # Production logs are one JSON object per line (python-json-logger) for log shippers:
@@ -478,18 +504,19 @@ if env("SENTRY_DSN"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "apps.core.request_id.RequestIDFilter"}},
+    "filters": {"request_id": {"()": "apps.core.request_id.RequestIDFilter"},
+                "client_ip": {"()": "apps.core.client_address.ClientAddressFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(client_ip)s",
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": True,  # ISO 8601, UTC
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
-                             "filters": ["request_id"]}},
+                             "filters": ["request_id", "client_ip"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
