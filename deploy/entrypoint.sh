@@ -16,7 +16,7 @@ case "$role" in
   web)
     exec gunicorn config.wsgi:application \
       --bind "${BIND:-0.0.0.0:${PORT:-8000}}" \
-      --workers "${WEB_CONCURRENCY:-3}" --timeout "${WEB_TIMEOUT:-30}" \
+      --workers "${WEB_CONCURRENCY:-3}" --timeout "${WEB_TIMEOUT_SECONDS:-30}" \
       --worker-tmp-dir /dev/shm "$@"
     ;;
   worker)
