@@ -315,6 +315,13 @@ ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 600
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_CHANGE_EMAIL = True  # one address per person: changing it verifies the new one first
+ACCOUNT_ADAPTER = "apps.users.adapter.AccountAdapter"
+# An address routes sign-ins to an account only once verified there (or as the address the
+# account was created for): see apps.users.selectors.user_for_email.
+ACCOUNT_FORMS = {
+    "request_login_code": "apps.users.forms.RequestLoginCodeForm",
+    "add_email": "apps.users.forms.AddEmailForm",
+}
 LOGIN_REDIRECT_URL = "/portal/"
 # Customers have no password: "sign in" means "mail me a code".
 LOGIN_URL = "/accounts/login/code/"

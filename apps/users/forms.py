@@ -1,6 +1,8 @@
+from allauth.account import forms as allauth_forms
 from django import forms
 
-from .models import User
+from .models import User, normalize_email
+from .selectors import user_for_email
 
 
 class ProfileForm(forms.ModelForm):
@@ -11,3 +13,32 @@ class ProfileForm(forms.ModelForm):
             "company_name": "Company",
             "marketing_consent": "Email me about new courses and certificate renewals",
         }
+
+
+class RequestLoginCodeForm(allauth_forms.RequestLoginCodeForm):
+    """Ask for a sign-in code (ACCOUNT_FORMS["request_login_code"]).
+
+    allauth sends the code to the first account that has the address in any state, even
+    one where it is only a pending change; we route by `user_for_email`, where a pending
+    address routes nowhere. As before, the answer never says whether an account exists.
+    """
+
+    def clean_email(self) -> str:
+        email = normalize_email(super().clean_email())
+        user = user_for_email(email=email) if email else None
+        self._user = user if user is not None and user.is_active else None
+        return email
+
+
+class AddEmailForm(allauth_forms.AddEmailForm):
+    """Change one's address (ACCOUNT_FORMS["add_email"]). An address that already routes to
+    another account cannot be taken over by verifying it here: its owner signs in with it."""
+
+    def clean_email(self) -> str:
+        email = normalize_email(super().clean_email())
+        owner = user_for_email(email=email)
+        if owner is not None and owner.pk != self.user.pk:
+            raise forms.ValidationError(
+                "This address already has its own account with us. To see its bookings, "
+                "sign out and sign in with that address.")
+        return email

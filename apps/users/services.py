@@ -7,14 +7,15 @@ from apps.core.errors import DomainError
 
 from .models import User, normalize_email
 from .roles import sync_role_groups
-from .selectors import TotalsDrift, user_totals_drift
+from .selectors import TotalsDrift, user_for_email, user_totals_drift
 
 
 def user_get_or_create(
     *, email: str, first_name: str = "", last_name: str = "", company_name: str = "",
     phone: str = "",
 ) -> User:
-    """Find a user by email (case-insensitive) or create a passwordless customer.
+    """Find the user an email routes to (`user_for_email`: never through an address that
+    is only a pending change) or create a passwordless customer for it.
 
     Safe under concurrency: the case-insensitive unique index decides, and a loser of
     the race re-reads the winner's row. Blank profile fields are filled, never overwritten.
@@ -22,7 +23,7 @@ def user_get_or_create(
     email = normalize_email(email)
     if not email:
         raise DomainError("An email address is required.")
-    user = User.objects.filter(email=email).first()
+    user = user_for_email(email=email)
     if user is None:
         try:
             with transaction.atomic():
@@ -39,7 +40,7 @@ def user_get_or_create(
                 log_action("user.created", actor=None, target=user, user=user)
                 return user
         except IntegrityError:
-            user = User.objects.filter(email=email).first()
+            user = user_for_email(email=email)
             if user is None:
                 raise
     updates = {}
