@@ -13,7 +13,9 @@ class AttendeeInline(admin.TabularInline):
     model = Attendee
     extra = 0
     fields = ["name", "email", "user", "attendance"]
-    readonly_fields = ["user", "attendance"]  # marked through the attendance actions
+    # The email is the person's: it follows their account (change it on the user), and every
+    # email about the seat goes to their current address.
+    readonly_fields = ["email", "user", "attendance"]  # attendance: through the actions
 
 
 def _made_by_or_for(email: str) -> Q:

@@ -1,14 +1,17 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 
 from apps.bookings.models import Booking
 from apps.certificates.models import Certificate
 from apps.core.money import format_money
 from apps.payments.models import Payment
 
-from .models import ActivityLog, User, UserNote
+from .models import ActivityLog, User, UserNote, normalize_email
 from .roles import sync_role_groups
-from .services import user_change_role
+from .selectors import user_for_email
+from .services import user_change_email, user_change_role
 
 
 def is_admin(user) -> bool:
@@ -97,8 +100,18 @@ class ActivityInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class StaffUserChangeForm(UserChangeForm):
+    def clean_email(self):
+        email = normalize_email(self.cleaned_data["email"])
+        owner = user_for_email(email=email)
+        if owner is not None and owner.pk != self.instance.pk:
+            raise forms.ValidationError("This address already belongs to another account.")
+        return email
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = StaffUserChangeForm
     ordering = ["email"]
     list_display = ["email", "full_name", "company_name", "role", "total_bookings",
                     "spent", "date_joined"]
@@ -134,12 +147,17 @@ class UserAdmin(DjangoUserAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
+        new_email = obj.email
+        if change and "email" in form.changed_data:
+            obj.email = form.initial["email"]  # changed below: sign-ins and records follow
         obj._new_role = obj.role
         if change and "role" in form.changed_data:
             obj.role = form.initial["role"]  # changed in save_related: audited, groups synced
         if not change:
             obj.is_staff = obj._new_role != User.Role.CUSTOMER
         super().save_model(request, obj, form, change)
+        if obj.email != new_email:
+            obj.email = user_change_email(user=obj, email=new_email, actor=request.user).email
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # saves the groups field

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from encrypted_fields.fields import EncryptedTextField
 
 
@@ -103,6 +104,14 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+    def _get_session_auth_hash(self, secret=None):
+        """Sessions are bound to the password (Django's default) and to the address: a
+        changed email ends every session that was signed in with the old one (the browser
+        that made the change keeps its own, see update_session_auth_hash)."""
+        return salted_hmac("apps.users.User.get_session_auth_hash",
+                           f"{self.password}\x00{self.email}", secret=secret,
+                           algorithm="sha256").hexdigest()
 
 
 class UserNote(models.Model):

@@ -82,6 +82,57 @@ def user_change_role(*, user: User, role: str, actor: User | None) -> User:
     return locked
 
 
+def user_change_email(*, user: User, email: str, actor: User | None) -> User:
+    """Staff set a person's address (e.g. they lost access to the old one). The new address
+    becomes the account's only one; it is verified at the next sign-in by code."""
+    email = normalize_email(email)
+    if not email:
+        raise DomainError("An email address is required.")
+    owner = user_for_email(email=email)
+    if owner is not None and owner.pk != user.pk:
+        raise DomainError(f"{email} already belongs to another account.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        old_email = locked.email
+        if old_email == email:
+            return locked
+        if User.objects.filter(email=email).exclude(pk=locked.pk).exists():
+            raise DomainError(f"{email} already belongs to another account.")
+        locked.email = email
+        locked.save(update_fields=["email"])
+        EmailAddress.objects.filter(user=locked).exclude(email=email).delete()
+        EmailAddress.objects.update_or_create(user=locked, email=email,
+                                              defaults={"primary": True})
+        user_email_changed(user=locked, old_email=old_email, actor=actor)
+    return locked
+
+
+def user_email_changed(*, user: User, old_email: str, actor: User | None) -> None:
+    """What follows any change of address (by staff, or verified by the person through
+    allauth): records that copy the address follow it (email_changed signal), claims that
+    other accounts made on the new address lapse, both addresses are told, and it is
+    audited. Other sessions end by themselves: the session hash covers the address."""
+    from apps.core.emails import communication_queue
+    from apps.core.models import Communication
+
+    from .signals import email_changed
+
+    new_email = user.email
+    EmailAddress.objects.filter(email=new_email, verified=False).exclude(user=user).delete()
+    email_changed.send(sender=User, user=user, old_email=old_email, new_email=new_email)
+    by_staff = actor is not None and actor.pk != user.pk
+    for recipient in (old_email, new_email):
+        communication_queue(
+            kind=Communication.Kind.EMAIL_CHANGED, recipient=recipient,
+            template="emails/email_changed.txt",
+            context={"user": user, "old_email": old_email, "new_email": new_email,
+                     "by_staff": by_staff},
+            user=user, dedupe_key=f"user:{user.pk}:{timezone.now().timestamp()}",
+        )
+    log_action("user.email_changed", actor=actor, target=user, user=user,
+               data={"old": old_email, "new": new_email})
+
+
 def user_export_data(*, user: User) -> dict:
     """Everything we hold about one person, as JSON-ready data (GDPR access request)."""
     from apps.bookings.selectors import customer_bookings

@@ -100,3 +100,98 @@ def test_a_guest_whose_address_another_customer_claims_still_signs_in():
     assert guest.pk == booking.purchaser_id != mallory.pk
     assert EmailAddress.objects.get(email="guest@example.com", verified=True).user_id == guest.pk
     assert guest_client.get("/portal/").status_code == 200
+
+
+def hidden_fields(page):
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+
+
+def code_sent_to(email: str) -> bool:
+    return any(email in m.to and re.search(r"^\s*[A-Z0-9]{4}-[A-Z0-9]{4}\s*$", m.body, re.M)
+               for m in mail.outbox)
+
+
+def test_after_staff_change_an_email_in_admin_the_old_address_no_longer_signs_in(
+        admin_client, django_capture_on_commit_callbacks):
+    pat, pat_client = customer("pat@example.com")
+    page = admin_client.get(f"/admin/users/user/{pat.pk}/change/").content.decode()
+    form = {**hidden_fields(page), "email": "Pat.New@Example.com", "first_name": "",
+            "last_name": "", "phone": "", "company_name": "", "role": "customer",
+            "is_active": "on"}
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/users/user/{pat.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    pat.refresh_from_db()
+    assert pat.email == "pat.new@example.com"
+    assert list(EmailAddress.objects.filter(user=pat).values_list("email", "primary")) == [
+        ("pat.new@example.com", True)]
+    # Both addresses are told.
+    told = {to for m in mail.outbox for to in m.to}
+    assert {"pat@example.com", "pat.new@example.com"} <= told
+    # The session that was signed in before the change has ended.
+    assert pat_client.get("/portal/").status_code == 302
+    # The old address gets no code; the new one signs in to the same account.
+    mail.outbox.clear()
+    request_code(Client(), "pat@example.com")
+    assert not code_sent_to("pat@example.com")
+    assert signed_in_user(sign_in_by_code("pat.new@example.com")).pk == pat.pk
+
+
+def test_a_customer_changing_their_email_ends_their_other_sessions_and_both_are_told(
+        django_capture_on_commit_callbacks):
+    pat, here = customer("pat@example.com")
+    elsewhere = sign_in_by_code("pat@example.com")
+    mail.outbox.clear()
+    ask_to_change_email(here, "pat.new@example.com")
+    link = re.search(r"(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body).group(1)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        here.post(link)
+    pat.refresh_from_db()
+    assert pat.email == "pat.new@example.com"
+    assert here.get("/portal/").status_code == 200  # the browser that made the change
+    assert elsewhere.get("/portal/").status_code == 302  # signed out
+    told = {to for m in mail.outbox for to in m.to}
+    assert {"pat@example.com", "pat.new@example.com"} <= told
+
+
+def test_after_a_verified_change_every_seat_email_goes_to_the_new_address(
+        django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.bookings.cancellation import session_cancel
+    from apps.bookings.services import attendance_mark
+    from apps.core.models import Communication
+    from apps.core.reminders import session_reminders
+    from apps.payments.services import payment_record_manual
+
+    def paid(session, email):
+        booking = make_booking(session, email=email,
+                               now=min(timezone.now(), session.starts_at - timedelta(days=7)))
+        payment_record_manual(booking=booking, actor=None)
+        return booking
+
+    now = timezone.now()
+    soon = paid(SessionFactory(starts_at=now + timedelta(hours=24)), "pat@example.com")
+    later = paid(SessionFactory(starts_at=now + timedelta(days=20)), "pat@example.com")
+    past = paid(SessionFactory(starts_at=now - timedelta(days=1)), "pat@example.com")
+    client = sign_in_by_code("pat@example.com")
+    ask_to_change_email(client, "pat.new@example.com")
+    link = re.search(r"(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body).group(1)
+    client.post(link)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_reminders(now=now)
+        session_cancel(session_id=later.session_id, reason="Trainer ill")
+        attendance_mark(attendee_ids=[past.attendees.get().pk], attendance="attended")
+    sent = dict(Communication.objects.filter(
+        kind__in=["session_reminder", "session_cancelled", "certificate_issued"],
+    ).values_list("kind", "recipient"))
+    assert sent == {"session_reminder": "pat.new@example.com",
+                    "session_cancelled": "pat.new@example.com",
+                    "certificate_issued": "pat.new@example.com"}
+    assert soon.pk
