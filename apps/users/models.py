@@ -1,3 +1,6 @@
+import unicodedata
+
+import idna
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -9,8 +12,23 @@ from encrypted_fields.fields import EncryptedTextField
 
 
 def normalize_email(email: str) -> str:
-    """Emails compare case-insensitively everywhere: we store them lower-cased."""
-    return (email or "").strip().lower()
+    """The one spelling of an address, used wherever addresses are stored or compared.
+
+    Lower case; Unicode NFC (a precomposed "ü" and "u" + combining diaeresis are one
+    letter); the domain in its canonical IDNA form (UTS #46, shown as Unicode: punycode
+    `xn--mller-kva.example` and `MÜLLER.example` are both `müller.example`). A domain
+    that is not valid IDNA keeps its lower-cased NFC form (the form validator decides
+    whether it is acceptable).
+    """
+    email = unicodedata.normalize("NFC", (email or "").strip())
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email.lower()
+    try:
+        domain = idna.decode(idna.encode(domain, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        domain = domain.lower()
+    return f"{local.lower()}@{unicodedata.normalize('NFC', domain)}"
 
 
 class UserManager(BaseUserManager):

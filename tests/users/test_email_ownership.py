@@ -195,3 +195,29 @@ def test_after_a_verified_change_every_seat_email_goes_to_the_new_address(
                     "session_cancelled": "pat.new@example.com",
                     "certificate_issued": "pat.new@example.com"}
     assert soon.pk
+
+
+COMPOSED = "anna@m\u00fcller.example"  # ü as one code point
+DECOMPOSED = "anna@mu\u0308ller.example"  # u + combining diaeresis
+PUNYCODE = "Anna@XN--MLLER-KVA.example"
+
+
+def test_one_address_in_any_spelling_is_one_account():
+    from apps.users.models import normalize_email
+
+    assert normalize_email(COMPOSED) == normalize_email(DECOMPOSED) == \
+        normalize_email(PUNYCODE) == COMPOSED
+    first = make_booking(SessionFactory(), email=COMPOSED)
+    second = make_booking(SessionFactory(), email=DECOMPOSED)
+    third = make_booking(SessionFactory(), email=PUNYCODE)
+    assert first.purchaser_id == second.purchaser_id == third.purchaser_id
+    assert User.objects.filter(email__contains="anna@").count() == 1
+    # Signing in with another spelling reaches the same account.
+    client = Client()
+    mail.outbox.clear()
+    response = request_code(client, DECOMPOSED)
+    code = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.outbox[-1].body, re.M)
+    assert code, mail.outbox[-1].body
+    client.post(response["Location"], {"code": code.group(1)})
+    assert signed_in_user(client).pk == first.purchaser_id
+
