@@ -140,10 +140,11 @@ class UserAdmin(DjangoUserAdmin):
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        # The role is the only source of staff powers: staff and superuser follow it.
+        fields = list(super().get_readonly_fields(request, obj)) + ["is_staff", "is_superuser"]
         if not is_admin(request.user):
             # Only admins hand out roles and access; support edits profiles.
-            fields += ["role", "is_staff", "is_superuser", "groups"]
+            fields += ["role", "groups"]
         return fields
 
     def save_model(self, request, obj, form, change):

@@ -1,6 +1,7 @@
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from apps.core.audit import log_action
 from apps.core.errors import DomainError
@@ -70,14 +71,19 @@ def user_change_role(*, user: User, role: str, actor: User | None) -> User:
             return locked
         locked.role = role
         locked.is_staff = role != User.Role.CUSTOMER
-        locked.save(update_fields=["role", "is_staff"])
+        # The role is the only source of staff powers: leaving the admin role leaves
+        # superuser too, and API tokens issued under the old role stop working.
+        locked.is_superuser = locked.is_superuser and role == User.Role.ADMIN
+        locked.save(update_fields=["role", "is_staff", "is_superuser"])
         sync_role_groups(locked)
+        tokens_revoked = Token.objects.filter(user=locked).delete()[0]
         log_action(
             "user.role_changed",
             actor=actor,
             target=locked,
             user=locked,
-            data={"old": old_role, "new": role},
+            data={"old": old_role, "new": role,
+                  **({"tokens_revoked": tokens_revoked} if tokens_revoked else {})},
         )
     return locked
 
