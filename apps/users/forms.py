@@ -3,6 +3,7 @@ from django import forms
 
 from .models import User, normalize_email
 from .selectors import user_for_email
+from .staff_auth import is_staff_account
 
 
 class ProfileForm(forms.ModelForm):
@@ -20,13 +21,17 @@ class RequestLoginCodeForm(allauth_forms.RequestLoginCodeForm):
 
     allauth sends the code to the first account that has the address in any state, even
     one where it is only a pending change; we route by `user_for_email`, where a pending
-    address routes nowhere. As before, the answer never says whether an account exists.
+    address routes nowhere. Codes are for customers only: staff sign in with a password
+    and a second factor, so a staff address gets no code (even while locked out). As
+    before, the answer never says whether an account exists.
     """
 
     def clean_email(self) -> str:
         email = normalize_email(super().clean_email())
         user = user_for_email(email=email) if email else None
-        self._user = user if user is not None and user.is_active else None
+        if user is not None and (not user.is_active or is_staff_account(user)):
+            user = None
+        self._user = user
         return email
 
 
@@ -42,3 +47,13 @@ class AddEmailForm(allauth_forms.AddEmailForm):
                 "This address already has its own account with us. To see its bookings, "
                 "sign out and sign in with that address.")
         return email
+
+
+class LoginForm(allauth_forms.LoginForm):
+    """The password sign-in at /accounts/login/ (ACCOUNT_FORMS["login"]): staff's, followed
+    by their second factor. allauth drops the password field when sign-up asks for none
+    and then mails a code from here, around RequestLoginCodeForm's rules; here the password
+    is always asked for. Customers sign in at /accounts/login/code/."""
+
+    def _setup_password_field(self) -> None:
+        self.fields["password"].required = True

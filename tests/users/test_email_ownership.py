@@ -221,3 +221,14 @@ def test_one_address_in_any_spelling_is_one_account():
     client.post(response["Location"], {"code": code.group(1)})
     assert signed_in_user(client).pk == first.purchaser_id
 
+
+
+def test_the_password_sign_in_page_sends_no_code_around_the_rules():
+    """/accounts/login/ without a password used to mail a code through allauth's own
+    lookup, where a pending change routes the address to the claimant."""
+    mallory, mallory_client = customer("mallory@example.com")
+    ask_to_change_email(mallory_client, "newbie@example.com")
+    mail.outbox.clear()
+    response = Client().post("/accounts/login/", {"login": "newbie@example.com"})
+    assert response.status_code == 200  # the password is required here
+    assert not code_sent_to("newbie@example.com")
