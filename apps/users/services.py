@@ -1,12 +1,13 @@
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from apps.core.audit import log_action
 from apps.core.errors import DomainError
 
-from .models import User, normalize_email
+from .models import ActivityLog, User, UserNote, normalize_email
 from .roles import sync_role_groups
 from .selectors import TotalsDrift, user_for_email, user_totals_drift
 
@@ -197,7 +198,10 @@ def user_export_data(*, user: User) -> dict:
 
 def user_anonymise(*, user: User, actor: User | None = None) -> User:
     """Erase a person while keeping the accounting: bookings and payments keep amounts and
-    dates; names, emails, phone and notes go. The account can no longer sign in."""
+    dates; names, emails, phone and staff notes go, and so do the free-text reasons and
+    addresses copied into their activity history (the ledger rows themselves are never
+    rewritten). The account can no longer sign in. Upcoming bookings are the caller's to
+    cancel first (apps.bookings.erasure)."""
     from apps.bookings.models import Attendee, Booking
 
     with transaction.atomic():
@@ -209,6 +213,8 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         Booking.objects.filter(purchaser=locked).update(company_name="",
                                                          special_requirements="")
         EmailAddress.objects.filter(user=locked).delete()
+        UserNote.objects.filter(user=locked).delete()
+        _erase_activity_free_text(user=locked)
         from apps.core.models import Communication
 
         Communication.objects.filter(user=locked).update(recipient=placeholder,
@@ -223,6 +229,20 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         locked.save()
         log_action("user.anonymised", actor=actor or locked, target=locked, user=locked)
     return locked
+
+
+ERASED = "[removed at the person's request]"
+ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW = ("user.email_changed",)
+
+
+def _erase_activity_free_text(*, user: User) -> None:
+    for entry in ActivityLog.objects.filter(user=user).filter(
+            Q(data__has_key="reason")
+            | Q(action__in=ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW)).only("data", "action"):
+        keys = ["reason"] + (["old", "new"] if entry.action in
+                             ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW else [])
+        entry.data = {**entry.data, **{k: ERASED for k in keys if k in entry.data}}
+        entry.save(update_fields=["data"])
 
 
 def user_totals_fix(*, user_id: int) -> TotalsDrift | None:

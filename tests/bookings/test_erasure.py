@@ -78,3 +78,32 @@ def test_nothing_is_cancelled_without_the_confirmation(client, erasable):
     client.force_login(erasable["user"])
     client.post("/portal/delete/", {"confirm": "nope"})
     assert Booking.objects.get(pk=erasable["far"].pk).status == Booking.Status.PAID
+
+
+def test_erasure_removes_staff_notes_and_free_text_reasons_about_the_person(
+        client, admin_client, erasable, django_capture_on_commit_callbacks):
+    from apps.refunds.services import refund_create
+    from apps.users.models import ActivityLog, UserNote
+    from apps.users.services import user_anonymise
+
+    user = erasable["user"]
+    UserNote.objects.create(user=user, text="Told us about her back surgery in March.")
+    payment = erasable["far"].payments.get()
+    refund_create(payment=payment, amount=500, initiator="staff",
+                  reason="Goodwill: missed day one after her mother's funeral")
+    assert ActivityLog.objects.filter(user=user, data__reason__icontains="funeral").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user_anonymise(user=user)
+
+    assert not UserNote.objects.filter(user=user).exists()
+    page = admin_client.get(f"/admin/users/user/{user.pk}/change/").content.decode()
+    assert "back surgery" not in page and "funeral" not in page
+    api = admin_client.get(f"/api/admin/users/{user.pk}").content.decode()
+    assert "back surgery" not in api
+    activity = admin_client.get(f"/api/admin/users/{user.pk}").json()["activity"]
+    assert "funeral" not in str(activity)
+    assert not ActivityLog.objects.filter(data__reason__icontains="funeral").exists()
+    # The money stays: the refund is a ledger row, never rewritten (its own reason field
+    # included: the activity log held the copies).
+    assert payment.refunds.get().amount == 500
