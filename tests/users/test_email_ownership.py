@@ -232,3 +232,16 @@ def test_the_password_sign_in_page_sends_no_code_around_the_rules():
     response = Client().post("/accounts/login/", {"login": "newbie@example.com"})
     assert response.status_code == 200  # the password is required here
     assert not code_sent_to("newbie@example.com")
+
+
+def test_an_address_with_its_own_account_cannot_be_taken_by_verifying_it_elsewhere():
+    """A guest account exists for guest@ (its bookings route there); another customer who
+    asks to change to guest@ is told to sign in with it instead: verifying it on their
+    account would have failed on the unique address (a 500) or split the bookings."""
+    make_booking(SessionFactory(), email="guest@example.com")
+    _, pat_client = customer("pat@example.com")
+    response = pat_client.post("/accounts/email/", {"action_add": "", "email": "Guest@Example.com"})
+    assert response.status_code == 200
+    assert "already has its own account" in response.content.decode()
+    assert not EmailAddress.objects.filter(email="guest@example.com").exclude(
+        user__email="guest@example.com").exists()
