@@ -4,14 +4,30 @@ first password sign-in."""
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from .models import normalize_email
-from .staff_auth import SETUP_PENDING_SESSION_KEY, must_set_up_second_factor
+from .selectors import user_for_email
+from .staff_auth import SETUP_PENDING_SESSION_KEY, is_staff_account, must_set_up_second_factor
+
+
+def is_staff_email(email: str) -> bool:
+    user = user_for_email(email=email)
+    return user is not None and is_staff_account(user)
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def clean_email(self, email: str) -> str:
         return normalize_email(super().clean_email(email))
+
+    def send_mail(self, template_prefix, email, context):
+        # A staff address gets no sign-in code (apps.users.forms.RequestLoginCodeForm), so
+        # allauth would tell it "no such account": tell staff how they do sign in instead.
+        if template_prefix == "account/email/unknown_account" and is_staff_email(email):
+            template_prefix = "account/email/staff_use_password"
+            context = {**context, "login_url": self.request.build_absolute_uri(
+                reverse("account_login")) if self.request else reverse("account_login")}
+        return super().send_mail(template_prefix, email, context)
 
     def post_login(self, request, user, **kwargs):
         response = super().post_login(request, user, **kwargs)

@@ -151,3 +151,12 @@ def test_customers_still_sign_in_by_emailed_code():
     code = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.outbox[-1].body, re.M).group(1)
     assert client.post(response["Location"], {"code": code}).status_code == 302
     assert client.get("/portal/").status_code == 200
+
+
+def test_a_staff_address_asking_for_a_code_is_told_how_staff_sign_in():
+    staff("admin", "boss@example.com", totp=True)
+    Client().post("/accounts/login/code/", {"email": "boss@example.com"})
+    [message] = [m for m in mail.outbox if "boss@example.com" in m.to]
+    assert "staff never get emailed codes" in message.body
+    assert "/accounts/login/" in message.body
+    assert "do not have any record" not in message.body
