@@ -325,6 +325,7 @@ ACCOUNT_FORMS = {
     "login": "apps.users.forms.LoginForm",
     "request_login_code": "apps.users.forms.RequestLoginCodeForm",
     "add_email": "apps.users.forms.AddEmailForm",
+    "reset_password": "apps.users.forms.ResetPasswordForm",
 }
 # Staff (admin, support, instructor) sign in with a password at /accounts/login/ (the
 # admin's login page sends them there) and a second factor: TOTP with recovery codes,

@@ -57,3 +57,14 @@ class LoginForm(allauth_forms.LoginForm):
 
     def _setup_password_field(self) -> None:
         self.fields["password"].required = True
+
+
+class ResetPasswordForm(allauth_forms.ResetPasswordForm):
+    """Forgotten password (ACCOUNT_FORMS["reset_password"]): the reset link goes to the
+    account the address routes to (`user_for_email`), never through a pending change."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        user = user_for_email(email=email)
+        self.users = [user] if user is not None and user.is_active else []
+        return email

@@ -245,3 +245,12 @@ def test_an_address_with_its_own_account_cannot_be_taken_by_verifying_it_elsewhe
     assert "already has its own account" in response.content.decode()
     assert not EmailAddress.objects.filter(email="guest@example.com").exclude(
         user__email="guest@example.com").exists()
+
+
+def test_a_pending_change_does_not_route_a_password_reset_to_the_claimant():
+    mallory, mallory_client = customer("mallory@example.com")
+    ask_to_change_email(mallory_client, "newbie@example.com")
+    mail.outbox.clear()
+    Client().post("/accounts/password/reset/", {"email": "newbie@example.com"})
+    bodies = "\n".join(m.body for m in mail.outbox if "newbie@example.com" in m.to)
+    assert "/accounts/password/reset/key/" not in bodies
