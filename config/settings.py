@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # staff's second factor: TOTP with recovery codes
     "axes",
     "apps.core",
     "apps.users",
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Admin and support who signed in without a second factor set one up before anything else.
+    "apps.users.middleware.StaffSecondFactorMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Database unreachable: a quick 503 page (or API error), not a 500.
     "apps.core.unavailable.DatabaseUnavailableMiddleware",
@@ -340,6 +343,25 @@ ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 600
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_CHANGE_EMAIL = True  # one address per person: changing it verifies the new one first
+ACCOUNT_ADAPTER = "apps.users.adapter.AccountAdapter"
+# An address routes sign-ins to an account only once verified there (or as the address the
+# account was created for): see apps.users.selectors.user_for_email.
+ACCOUNT_FORMS = {
+    "login": "apps.users.forms.LoginForm",
+    "request_login_code": "apps.users.forms.RequestLoginCodeForm",
+    "add_email": "apps.users.forms.AddEmailForm",
+    "reset_password": "apps.users.forms.ResetPasswordForm",  # pragma: allowlist secret
+}
+# Staff (admin, support, instructor) sign in with a password at /accounts/login/ (the
+# admin's login page sends them there) and a second factor: TOTP with recovery codes,
+# required for admin and support (apps.users.adapter), offered to instructors. Emailed codes
+# are for customers only (apps.users.forms.RequestLoginCodeForm).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Failed passwords are counted by django-axes alone (below): one lockout, the same on every
+# staff route in, that admins can lift. allauth's own counter would answer first, with a
+# shorter lock of its own.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+MFA_TOTP_ISSUER = SITE_NAME
 LOGIN_REDIRECT_URL = "/portal/"
 # Customers have no password: "sign in" means "mail me a code".
 LOGIN_URL = "/accounts/login/code/"

@@ -4,9 +4,13 @@ from django.urls import include, path, register_converter
 
 from apps.core.converters import CodeConverter
 from apps.core.views import admin_view_on_site, healthz
+from apps.users.views import staff_login
 
 # Before the app URLconfs below are imported: they use <code:...>.
 register_converter(CodeConverter, "code")
+
+# Staff sign in with a password and a second factor (allauth), not on the admin's own form.
+admin.site.login = staff_login
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -41,6 +41,23 @@ LABEL = "portal-smoke"
 HOLD_MINUTES = 1
 HOLD_RELEASE_INTERVAL = 5
 ADMIN = ("admin@example.com", "portal-demo-admin")  # made by seed_demo
+# The admin's second factor (TOTP), activated by the smoke after seeding: staff sign in with
+# a password and then a code from an authenticator app.
+ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105  # pragma: allowlist secret
+
+
+def totp_now(secret: str) -> str:
+    """RFC 6238 with an authenticator app's defaults (SHA-1, 30 s, 6 digits)."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    key = base64.b32decode(secret)
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
 WEBHOOK_SECRET = "whsec_smoke_" + uuid.uuid4().hex
 CODE_RE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.M)
 
@@ -223,6 +240,11 @@ class Smoke:
         self.run_app("smoke-migrate", "migrate", detach=False)
         self.run_app("smoke-seed", "manage", detach=False,
                      args=("seed_demo", "--allow-production"))
+        self.run_app("smoke-totp", "manage", detach=False, args=(
+            "shell", "-c",
+            "from allauth.mfa.totp.internal.auth import TOTP; "
+            "from apps.users.models import User; "
+            f"TOTP.activate(User.objects.get(email={ADMIN[0]!r}), {ADMIN_TOTP_SECRET!r})"))
         sessions = self.query("SELECT count(*) FROM course_sessions_coursesession")[0][0]
         check(sessions > 0, "seed_demo made no sessions")
         return f"migrate (one-shot container) then seed_demo: {sessions} sessions"
@@ -280,7 +302,7 @@ class Smoke:
         code = self.query("SELECT verification_code FROM certificates_certificate "
                           "WHERE revoked_at IS NULL LIMIT 1")
         pages = ["/", f"/sessions/{session_id}/", f"/sessions/{session_id}/book/",
-                 "/accounts/login/code/", "/admin/login/", "/api/docs/", "/api/schema/",
+                 "/accounts/login/code/", "/accounts/login/", "/api/docs/", "/api/schema/",
                  "/api/sessions/", f"/api/sessions/{session_id}/", "/healthz"]
         if code:
             pages.append(f"/certificates/verify/{code[0][0]}/")
@@ -326,17 +348,29 @@ class Smoke:
         return reference
 
     def admin_login(self):
+        """Staff sign in as staff do: /admin/ sends them to the password form, then the
+        second factor (TOTP)."""
         client = self.session()
-        client.get(self.base + "/admin/login/", timeout=30)
-        response = self.csrf_post(client, "/admin/login/?next=/admin/",
-                                  {"username": ADMIN[0], "password": ADMIN[1]})
+        sent = client.get(self.base + "/admin/login/", timeout=30, allow_redirects=False)
+        check(sent.status_code == 302 and "/accounts/login/" in sent.headers["Location"],
+              f"/admin/login/ answered {sent.status_code}")
+        client.get(self.base + "/accounts/login/", timeout=30)
+        password = self.csrf_post(client, "/accounts/login/?next=/admin/",
+                                  {"login": ADMIN[0], "password": ADMIN[1]})
+        check(password.status_code == 302 and "/accounts/2fa/authenticate/" in
+              password.headers.get("Location", ""),
+              f"password step answered {password.status_code} "
+              f"{password.headers.get('Location', '')}")
+        response = self.csrf_post(client, "/accounts/2fa/authenticate/",
+                                  {"code": totp_now(ADMIN_TOTP_SECRET)})
         check(response.status_code == 302 and response.headers["Location"] == "/admin/",
-              f"admin login answered {response.status_code}")
+              f"second factor answered {response.status_code} "
+              f"{response.headers.get('Location', '')}")
         index = client.get(self.base + "/admin/", timeout=30, allow_redirects=False)
         check(index.status_code == 200 and "logout" in index.text.lower(),
               f"admin index: {index.status_code}")
         self.admin = client
-        return f"{ADMIN[0]} signed in, /admin/ 200"
+        return f"{ADMIN[0]} signed in (password, then TOTP), /admin/ 200"
 
     def hold_started(self):
         client = self.session()
@@ -457,18 +491,19 @@ class Smoke:
     def lockout_per_client(self):
         attacker, colleague = self.session("127.0.0.2"), self.session("127.0.0.3")
         for attempt in range(5):
-            attacker.get(self.base + "/admin/login/", timeout=30)
-            self.csrf_post(attacker, "/admin/login/?next=/admin/",
-                           {"username": f"nobody{attempt}@example.com", "password": "wrong"},
+            attacker.get(self.base + "/accounts/login/", timeout=30)
+            self.csrf_post(attacker, "/accounts/login/?next=/admin/",
+                           {"login": f"nobody{attempt}@example.com", "password": "wrong"},
                            headers={"X-Forwarded-For": f"192.0.2.{attempt}"})  # forged
-        locked = self.csrf_post(attacker, "/admin/login/?next=/admin/",
-                                {"username": ADMIN[0], "password": ADMIN[1]},
+        locked = self.csrf_post(attacker, "/accounts/login/?next=/admin/",
+                                {"login": ADMIN[0], "password": ADMIN[1]},
                                 headers={"X-Forwarded-For": "192.0.2.200"})
         check(locked.status_code == 429, f"attacker not locked out: {locked.status_code}")
-        colleague.get(self.base + "/admin/login/", timeout=30)
-        fine = self.csrf_post(colleague, "/admin/login/?next=/admin/",
-                              {"username": ADMIN[0], "password": ADMIN[1]})
-        check(fine.status_code == 302, f"colleague refused: {fine.status_code}")
+        colleague.get(self.base + "/accounts/login/", timeout=30)
+        fine = self.csrf_post(colleague, "/accounts/login/?next=/admin/",
+                              {"login": ADMIN[0], "password": ADMIN[1]})
+        check(fine.status_code == 302 and "/accounts/2fa/authenticate/" in
+              fine.headers.get("Location", ""), f"colleague refused: {fine.status_code}")
         rows = self.query("SELECT DISTINCT ip_address FROM axes_accessattempt")
         check([str(r[0]) for r in rows] == ["127.0.0.2"], f"axes counted {rows}")
         return "127.0.0.2 (forging X-Forwarded-For) locked out with 429; 127.0.0.3 signs in"

@@ -4,7 +4,7 @@ from django.db.models import Q
 from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
 from apps.core.money import format_money
-from apps.users.models import User
+from apps.users.models import User, normalize_email
 
 from .models import Attendee, Booking
 
@@ -13,7 +13,9 @@ class AttendeeInline(admin.TabularInline):
     model = Attendee
     extra = 0
     fields = ["name", "email", "user", "attendance"]
-    readonly_fields = ["user", "attendance"]  # marked through the attendance actions
+    # The email is the person's: it follows their account (change it on the user), and every
+    # email about the seat goes to their current address.
+    readonly_fields = ["email", "user", "attendance"]  # attendance: through the actions
 
 
 def _made_by_or_for(email: str) -> Q:
@@ -33,7 +35,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     # booking (both through indexes); other text searches names and companies.
     search_fields = ["reference", "purchaser__email", "purchaser__last_name", "company_name"]
     exact_search = [
-        (is_email, lambda term: _made_by_or_for(term.lower())),
+        (is_email, lambda term: _made_by_or_for(normalize_email(term))),
         (is_booking_reference, lambda term: Q(reference=term.upper())),
     ]
     list_select_related = ["purchaser", "session__course"]

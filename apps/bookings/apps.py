@@ -5,3 +5,6 @@ class BookingsConfig(AppConfig):
     name = "apps.bookings"
     label = "bookings"
     verbose_name = "Bookings"
+
+    def ready(self):
+        from . import receivers  # noqa: F401

@@ -17,9 +17,10 @@ from apps.refunds.policy import cancellation_quote
 from apps.refunds.services import refundable_amount
 from apps.sessions.selectors import next_session_by_course
 from apps.users.forms import ProfileForm
-from apps.users.services import user_anonymise, user_export_data
+from apps.users.services import user_export_data
 
 from .cancellation import booking_cancel
+from .erasure import customer_erase, erasure_preview
 from .models import Booking
 from .selectors import customer_booking, customer_bookings, customer_view_of_booking
 
@@ -145,8 +146,13 @@ def portal_delete(request):
         if request.POST.get("confirm") != "DELETE":
             messages.error(request, "Type DELETE to confirm.")
             return redirect("portal:delete")
-        user_anonymise(user=request.user)
+        try:
+            refunds = customer_erase(user=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("portal:delete")
         logout(request)
-        messages.success(request, "Your personal data has been erased and you are signed out.")
+        messages.success(request, "Your personal data has been erased and you are signed out."
+                         + (" Your refunds go back the way you paid." if refunds else ""))
         return redirect("sessions:catalogue")
-    return render(request, "portal/delete.html")
+    return render(request, "portal/delete.html", erasure_preview(user=request.user))

@@ -28,6 +28,7 @@ class Communication(models.Model):
         CERTIFICATE_ISSUED = "certificate_issued", "Certificate issued"
         CERTIFICATE_EXPIRY = "certificate_expiry", "Certificate expiry reminder"
         STAFF_ALERT = "staff_alert", "Staff alert"
+        EMAIL_CHANGED = "email_changed", "Email address changed"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

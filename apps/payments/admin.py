@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.users.models import normalize_email
 
 from .models import Payment, PaymentEvent, StripeEvent
 from .webhooks import stripe_event_requeue
@@ -32,7 +33,7 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
     list_filter = ["status", "method", "card_brand", "created_at"]
     search_fields = ["stripe_payment_intent_id", "booking__reference", "user__email"]
     exact_search = [
-        (is_email, lambda term: Q(user__email=term.lower())),
+        (is_email, lambda term: Q(user__email=normalize_email(term))),
         (is_booking_reference, lambda term: Q(booking__reference=term.upper())),
         (lambda term: term.startswith("pi_"), lambda term: Q(stripe_payment_intent_id=term)),
     ]

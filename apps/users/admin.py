@@ -1,14 +1,18 @@
+from allauth.mfa.models import Authenticator
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 
 from apps.bookings.models import Booking
 from apps.certificates.models import Certificate
 from apps.core.money import format_money
 from apps.payments.models import Payment
 
-from .models import ActivityLog, User, UserNote
+from .models import ActivityLog, User, UserNote, normalize_email
 from .roles import sync_role_groups
-from .services import user_change_role
+from .selectors import user_for_email
+from .services import user_change_email, user_change_role
 
 
 def is_admin(user) -> bool:
@@ -97,8 +101,18 @@ class ActivityInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class StaffUserChangeForm(UserChangeForm):
+    def clean_email(self):
+        email = normalize_email(self.cleaned_data["email"])
+        owner = user_for_email(email=email)
+        if owner is not None and owner.pk != self.instance.pk:
+            raise forms.ValidationError("This address already belongs to another account.")
+        return email
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = StaffUserChangeForm
     ordering = ["email"]
     list_display = ["email", "full_name", "company_name", "role", "total_bookings",
                     "spent", "date_joined"]
@@ -127,19 +141,25 @@ class UserAdmin(DjangoUserAdmin):
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        # The role is the only source of staff powers: staff and superuser follow it.
+        fields = list(super().get_readonly_fields(request, obj)) + ["is_staff", "is_superuser"]
         if not is_admin(request.user):
             # Only admins hand out roles and access; support edits profiles.
-            fields += ["role", "is_staff", "is_superuser", "groups"]
+            fields += ["role", "groups"]
         return fields
 
     def save_model(self, request, obj, form, change):
+        new_email = obj.email
+        if change and "email" in form.changed_data:
+            obj.email = form.initial["email"]  # changed below: sign-ins and records follow
         obj._new_role = obj.role
         if change and "role" in form.changed_data:
             obj.role = form.initial["role"]  # changed in save_related: audited, groups synced
         if not change:
             obj.is_staff = obj._new_role != User.Role.CUSTOMER
         super().save_model(request, obj, form, change)
+        if obj.email != new_email:
+            obj.email = user_change_email(user=obj, email=new_email, actor=request.user).email
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # saves the groups field
@@ -202,4 +222,25 @@ class ActivityLogAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Staff's second factors: an admin sees who has one and removes a lost one (its owner then
+# sets up a new one at the next sign-in); nobody sees or edits a secret here.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -1,15 +1,34 @@
+import unicodedata
+
+import idna
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from encrypted_fields.fields import EncryptedTextField
 
 
 def normalize_email(email: str) -> str:
-    """Emails compare case-insensitively everywhere: we store them lower-cased."""
-    return (email or "").strip().lower()
+    """The one spelling of an address, used wherever addresses are stored or compared.
+
+    Lower case; Unicode NFC (a precomposed "ü" and "u" + combining diaeresis are one
+    letter); the domain in its canonical IDNA form (UTS #46, shown as Unicode: punycode
+    `xn--mller-kva.example` and `MÜLLER.example` are both `müller.example`). A domain
+    that is not valid IDNA keeps its lower-cased NFC form (the form validator decides
+    whether it is acceptable).
+    """
+    email = unicodedata.normalize("NFC", (email or "").strip())
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email.lower()
+    try:
+        domain = idna.decode(idna.encode(domain, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        domain = domain.lower()
+    return f"{local.lower()}@{unicodedata.normalize('NFC', domain)}"
 
 
 class UserManager(BaseUserManager):
@@ -103,6 +122,14 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+    def _get_session_auth_hash(self, secret=None):
+        """Sessions are bound to the password (Django's default) and to the address: a
+        changed email ends every session that was signed in with the old one (the browser
+        that made the change keeps its own, see update_session_auth_hash)."""
+        return salted_hmac("apps.users.User.get_session_auth_hash",
+                           f"{self.password}\x00{self.email}", secret=secret,
+                           algorithm="sha256").hexdigest()
 
 
 class UserNote(models.Model):

@@ -25,7 +25,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes")
+              "core", "auth", "authtoken", "account", "axes", "mfa")
 GROUP_NAMES = {"instructor": "Instructors", "support": "Support", "admin": "Admins"}
 
 

@@ -16,7 +16,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .models import User
+from .models import User, normalize_email
 
 
 def _with_expected_totals(users: QuerySet) -> QuerySet:
@@ -97,3 +97,23 @@ def user_totals_drift(*, user_ids: Iterable[int] | None = None) -> list[TotalsDr
                     expected_bookings=expected_b, expected_spent=expected_s)
         for pk, email, stored_b, stored_s, expected_b, expected_s in rows
     ]
+
+
+def user_for_email(*, email: str) -> User | None:
+    """The account an email address routes sign-ins and bookings to, or None.
+
+    An address belongs to the account where it is verified; failing that, to the account
+    created for it (its primary address, e.g. a guest checkout, proven at the first
+    sign-in by code). An address someone has only asked to change to (pending, not yet
+    verified) routes nowhere: claiming an address proves nothing.
+    """
+    from allauth.account.models import EmailAddress
+
+    email = normalize_email(email)
+    if not email:
+        return None
+    verified = (EmailAddress.objects.filter(email=email, verified=True)
+                .select_related("user").first())
+    if verified is not None:
+        return verified.user
+    return User.objects.filter(email=email).first()

@@ -1,20 +1,23 @@
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from apps.core.audit import log_action
 from apps.core.errors import DomainError
 
-from .models import User, normalize_email
+from .models import ActivityLog, User, UserNote, normalize_email
 from .roles import sync_role_groups
-from .selectors import TotalsDrift, user_totals_drift
+from .selectors import TotalsDrift, user_for_email, user_totals_drift
 
 
 def user_get_or_create(
     *, email: str, first_name: str = "", last_name: str = "", company_name: str = "",
     phone: str = "",
 ) -> User:
-    """Find a user by email (case-insensitive) or create a passwordless customer.
+    """Find the user an email routes to (`user_for_email`: never through an address that
+    is only a pending change) or create a passwordless customer for it.
 
     Safe under concurrency: the case-insensitive unique index decides, and a loser of
     the race re-reads the winner's row. Blank profile fields are filled, never overwritten.
@@ -22,7 +25,7 @@ def user_get_or_create(
     email = normalize_email(email)
     if not email:
         raise DomainError("An email address is required.")
-    user = User.objects.filter(email=email).first()
+    user = user_for_email(email=email)
     if user is None:
         try:
             with transaction.atomic():
@@ -39,7 +42,7 @@ def user_get_or_create(
                 log_action("user.created", actor=None, target=user, user=user)
                 return user
         except IntegrityError:
-            user = User.objects.filter(email=email).first()
+            user = user_for_email(email=email)
             if user is None:
                 raise
     updates = {}
@@ -69,16 +72,72 @@ def user_change_role(*, user: User, role: str, actor: User | None) -> User:
             return locked
         locked.role = role
         locked.is_staff = role != User.Role.CUSTOMER
-        locked.save(update_fields=["role", "is_staff"])
+        # The role is the only source of staff powers: leaving the admin role leaves
+        # superuser too, and API tokens issued under the old role stop working.
+        locked.is_superuser = locked.is_superuser and role == User.Role.ADMIN
+        locked.save(update_fields=["role", "is_staff", "is_superuser"])
         sync_role_groups(locked)
+        tokens_revoked = Token.objects.filter(user=locked).delete()[0]
         log_action(
             "user.role_changed",
             actor=actor,
             target=locked,
             user=locked,
-            data={"old": old_role, "new": role},
+            data={"old": old_role, "new": role,
+                  **({"tokens_revoked": tokens_revoked} if tokens_revoked else {})},
         )
     return locked
+
+
+def user_change_email(*, user: User, email: str, actor: User | None) -> User:
+    """Staff set a person's address (e.g. they lost access to the old one). The new address
+    becomes the account's only one; it is verified at the next sign-in by code."""
+    email = normalize_email(email)
+    if not email:
+        raise DomainError("An email address is required.")
+    owner = user_for_email(email=email)
+    if owner is not None and owner.pk != user.pk:
+        raise DomainError(f"{email} already belongs to another account.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        old_email = locked.email
+        if old_email == email:
+            return locked
+        if User.objects.filter(email=email).exclude(pk=locked.pk).exists():
+            raise DomainError(f"{email} already belongs to another account.")
+        locked.email = email
+        locked.save(update_fields=["email"])
+        EmailAddress.objects.filter(user=locked).exclude(email=email).delete()
+        EmailAddress.objects.update_or_create(user=locked, email=email,
+                                              defaults={"primary": True})
+        user_email_changed(user=locked, old_email=old_email, actor=actor)
+    return locked
+
+
+def user_email_changed(*, user: User, old_email: str, actor: User | None) -> None:
+    """What follows any change of address (by staff, or verified by the person through
+    allauth): records that copy the address follow it (email_changed signal), claims that
+    other accounts made on the new address lapse, both addresses are told, and it is
+    audited. Other sessions end by themselves: the session hash covers the address."""
+    from apps.core.emails import communication_queue
+    from apps.core.models import Communication
+
+    from .signals import email_changed
+
+    new_email = user.email
+    EmailAddress.objects.filter(email=new_email, verified=False).exclude(user=user).delete()
+    email_changed.send(sender=User, user=user, old_email=old_email, new_email=new_email)
+    by_staff = actor is not None and actor.pk != user.pk
+    for recipient in (old_email, new_email):
+        communication_queue(
+            kind=Communication.Kind.EMAIL_CHANGED, recipient=recipient,
+            template="emails/email_changed.txt",
+            context={"user": user, "old_email": old_email, "new_email": new_email,
+                     "by_staff": by_staff},
+            user=user, dedupe_key=f"user:{user.pk}:{timezone.now().timestamp()}",
+        )
+    log_action("user.email_changed", actor=actor, target=user, user=user,
+               data={"old": old_email, "new": new_email})
 
 
 def user_export_data(*, user: User) -> dict:
@@ -139,7 +198,10 @@ def user_export_data(*, user: User) -> dict:
 
 def user_anonymise(*, user: User, actor: User | None = None) -> User:
     """Erase a person while keeping the accounting: bookings and payments keep amounts and
-    dates; names, emails, phone and notes go. The account can no longer sign in."""
+    dates; names, emails, phone and staff notes go, and so do the free-text reasons and
+    addresses copied into their activity history (the ledger rows themselves are never
+    rewritten). The account can no longer sign in. Upcoming bookings are the caller's to
+    cancel first (apps.bookings.erasure)."""
     from apps.bookings.models import Attendee, Booking
 
     with transaction.atomic():
@@ -151,6 +213,8 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         Booking.objects.filter(purchaser=locked).update(company_name="",
                                                          special_requirements="")
         EmailAddress.objects.filter(user=locked).delete()
+        UserNote.objects.filter(user=locked).delete()
+        _erase_activity_free_text(user=locked)
         from apps.core.models import Communication
 
         Communication.objects.filter(user=locked).update(recipient=placeholder,
@@ -165,6 +229,20 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         locked.save()
         log_action("user.anonymised", actor=actor or locked, target=locked, user=locked)
     return locked
+
+
+ERASED = "[removed at the person's request]"
+ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW = ("user.email_changed",)
+
+
+def _erase_activity_free_text(*, user: User) -> None:
+    for entry in ActivityLog.objects.filter(user=user).filter(
+            Q(data__has_key="reason")
+            | Q(action__in=ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW)).only("data", "action"):
+        keys = ["reason"] + (["old", "new"] if entry.action in
+                             ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW else [])
+        entry.data = {**entry.data, **{k: ERASED for k in keys if k in entry.data}}
+        entry.save(update_fields=["data"])
 
 
 def user_totals_fix(*, user_id: int) -> TotalsDrift | None:

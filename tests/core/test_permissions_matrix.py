@@ -19,6 +19,7 @@ from datetime import date
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -113,6 +114,20 @@ ROUTES = {
     "account_reset_password_done":    ("GET",  "/accounts/password/reset/done/", OK,  OK,    OK,    OK,    OK,    OK),
     "account_reset_password_from_key": ("GET", "/accounts/password/reset/key/1-not-a-key/", OK, OK, OK, OK, OK,    OK),
     "account_reset_password_from_key_done": ("GET", "/accounts/password/reset/key/done/", OK, OK, OK, OK, OK,  OK),
+    # Second factor (allauth MFA): staff's TOTP and recovery codes. Set-up and changes ask
+    # for the password again first (nobody in the fixture has signed in by password, so
+    # every change is sent to re-authenticate); the authenticate steps belong to a sign-in
+    # in progress (none here).
+    "mfa_index":                      ("GET",  "/accounts/2fa/",               LOGIN, OK,    OK,    OK,    OK,    OK),
+    "mfa_authenticate":               ("GET",  "/accounts/2fa/authenticate/",  TO("/accounts/login/"), TO("/portal/"), TO("/portal/"), TO("/portal/"), TO("/portal/"), TO("/portal/")),
+    "mfa_reauthenticate":             ("GET",  "/accounts/2fa/reauthenticate/", LOGIN, 403,  403,   403,   403,   403),
+    # Adding a second factor needs a verified address (nobody's is, in the fixture).
+    "mfa_activate_totp":              ("GET",  "/accounts/2fa/totp/activate/", TO("/accounts/login/?next="), TO("/accounts/2fa/"), TO("/accounts/2fa/"), TO("/accounts/2fa/"), TO("/accounts/2fa/"), TO("/accounts/2fa/")),
+    # Nobody here has a second factor to remove or recovery codes to see.
+    "mfa_deactivate_totp":            ("GET",  "/accounts/2fa/totp/deactivate/", LOGIN, 404, 404,   404,   404,   404),
+    "mfa_view_recovery_codes":        ("GET",  "/accounts/2fa/recovery-codes/", LOGIN, 404,  404,   404,   404,   404),
+    "mfa_generate_recovery_codes":    ("GET",  "/accounts/2fa/recovery-codes/generate/", TO("/accounts/login/?next="), 403, 403, 403, 403, 403),
+    "mfa_download_recovery_codes":    ("GET",  "/accounts/2fa/recovery-codes/download/", LOGIN, 404, 404, 404, 404, 404),
     # JSON API: 401 without credentials; a customer's own data only; staff endpoints for
     # admin and support. Empty bodies reach validation (400) only past the permission check.
     "api:sessions":                   ("GET",  "/api/sessions/",               OK,    OK,    OK,    OK,    OK,    OK),
@@ -130,7 +145,8 @@ ROUTES = {
     # Staff pages outside the model admins. Instructors are staff but see no money.
     "staff-dashboard":                ("GET",  "/admin/dashboard/",            ADMIN, ADMIN, ADMIN, 403,   OK,    OK),
     "admin:index":                    ("GET",  "/admin/",                      ADMIN, ADMIN, ADMIN, OK,    OK,    OK),
-    "admin:login":                    ("GET",  "/admin/login/",                OK,    OK,    OK,    HOME,  HOME,  HOME),
+    # Staff sign in at /accounts/login/ (password, then the second factor), not on this form.
+    "admin:login":                    ("GET",  "/admin/login/",                TO("/accounts/login/?next="), TO("/accounts/login/?next="), TO("/accounts/login/?next="), HOME, HOME, HOME),
     "admin:logout":                   ("POST", "/admin/logout/",               HOME,  HOME,  HOME,  OK,    OK,    OK),
     "admin:password_change":          ("GET",  "/admin/password_change/",      ADMIN, ADMIN, ADMIN, OK,    OK,    OK),
     "admin:password_change_done":     ("GET",  "/admin/password_change/done/", ADMIN, ADMIN, ADMIN, OK,    OK,    OK),
@@ -171,6 +187,8 @@ ADMIN_MODELS = {
     "auth.group":                     ("",        "",      "vacd"),
     "authtoken.tokenproxy":           ("",        "",      "vacd"),
     "account.emailaddress":           ("",        "",      "vacd"),
+    # A lost authenticator is removed by an admin (who never sees its secret).
+    "mfa.authenticator":              ("",        "",      "vd"),
     "axes.accessattempt":             ("",        "",      "vcd"),
     "axes.accesslog":                 ("",        "",      "vcd"),
     "axes.accessfailurelog":          ("",        "",      "vcd"),
@@ -268,6 +286,7 @@ def build_world():
         "auth.group": Group.objects.get(name="Support"),
         "authtoken.tokenproxy": token,
         "account.emailaddress": EmailAddress.objects.get(email="customer@example.com"),
+        "mfa.authenticator": TOTP.activate(other_trainer, "JBSWY3DPEHPK3PXP").instance,
         "axes.accessattempt": attempt,
         "axes.accesslog": access_log,
         "axes.accessfailurelog": failure_log,

@@ -20,17 +20,25 @@ from apps.refunds.models import Refund
 from apps.users.models import User
 from apps.users.roles import ensure_role_groups
 from apps.users.services import user_change_role, user_get_or_create
+from tests.e2e.staff import make_staff_ready, sign_in_to_admin
 from tests.factories import SessionFactory, make_booking
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "ops@example.com", "correct-horse-battery"
+ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # pragma: allowlist secret
 TRAINER_EMAIL, TRAINER_PASSWORD = "sam.patel@example.com", "trainer-staple-42"
 
 
 @pytest.fixture
 def admin_user():
-    return User.objects.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
+    return make_staff_ready(User.objects.create_superuser(ADMIN_EMAIL),
+                            password=ADMIN_PASSWORD, totp_secret=ADMIN_TOTP_SECRET)
+
+
+def sign_in_as_admin(page: Page, live_server, shot) -> None:
+    sign_in_to_admin(page, live_server, ADMIN_EMAIL, ADMIN_PASSWORD, shot,
+                     totp_secret=ADMIN_TOTP_SECRET)
 
 
 def paid_booking(session, email: str, seats: int = 1) -> Booking:
@@ -40,16 +48,6 @@ def paid_booking(session, email: str, seats: int = 1) -> Booking:
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PAID
     return booking
-
-
-def sign_in_to_admin(page: Page, live_server, email: str, password: str, shot) -> None:
-    page.goto(live_server.url + "/admin/")
-    expect(page).to_have_url(re.compile(r"/admin/login/\?next=/admin/$"))
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(password)
-    shot(page, "sign-in")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(live_server.url + "/admin/")
 
 
 def open_changelist(page: Page, live_server, model: str) -> None:
@@ -79,7 +77,7 @@ def test_staff_find_a_booking_and_cancel_it_with_a_full_refund(
                              starts_at=timezone.now() + timedelta(days=30))
     booking = paid_booking(session, "dana@example.com", seats=2)
     other = paid_booking(session, "eli@example.com")
-    sign_in_to_admin(page, live_server, ADMIN_EMAIL, ADMIN_PASSWORD, screenshot)
+    sign_in_as_admin(page, live_server, screenshot)
     screenshot(page, "admin-index")
 
     open_changelist(page, live_server, "booking")
@@ -106,7 +104,7 @@ def test_staff_refund_part_of_a_payment_and_cannot_refund_more_than_is_left(
         page, live_server, admin_user, screenshot):
     booking = paid_booking(SessionFactory(price=9500), "fay@example.com")
     payment = Payment.objects.get(booking=booking)
-    sign_in_to_admin(page, live_server, ADMIN_EMAIL, ADMIN_PASSWORD, screenshot)
+    sign_in_as_admin(page, live_server, screenshot)
 
     open_changelist(page, live_server, "payment")
     page.locator("#searchbar").fill(booking.reference)
@@ -149,7 +147,7 @@ def test_staff_mark_a_past_session_attended_and_certificates_are_issued(
     booking = paid_booking(past, "gil@example.com", seats=2)
     unpaid = make_booking(past, email="hal@example.com",
                           now=past.starts_at - timedelta(minutes=5))
-    sign_in_to_admin(page, live_server, ADMIN_EMAIL, ADMIN_PASSWORD, screenshot)
+    sign_in_as_admin(page, live_server, screenshot)
 
     open_changelist(page, live_server, "coursesession")
     run_action(page, "Manual Handling",
@@ -176,8 +174,7 @@ def test_an_instructor_sees_only_the_sessions_they_teach(page, live_server, scre
     ensure_role_groups()  # the migration made them; transactional tests flush them
     trainer = user_change_role(user=user_get_or_create(email=TRAINER_EMAIL),
                                role=User.Role.INSTRUCTOR, actor=None)
-    trainer.set_password(TRAINER_PASSWORD)
-    trainer.save()
+    make_staff_ready(trainer, password=TRAINER_PASSWORD)  # a second factor is optional
     mine = SessionFactory(trainer=trainer, course__title="Fire Marshal")
     theirs = SessionFactory(course__title="Forklift Refresher")
     paid_booking(mine, "ivy@example.com")
