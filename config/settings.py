@@ -216,6 +216,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.refresh_dashboard_task",
         "schedule": 4 * 60.0,
     },
+    "sweep-stuck-refunds": {  # refunds that never reached Stripe, or got no answer
+        "task": "apps.refunds.tasks.sweep_stuck_refunds_task",
+        "schedule": 15 * 60.0,
+    },
     "reconcile-payments-nightly": {
         "task": "apps.payments.tasks.reconcile_payments_task",
         "schedule": crontab(hour=3, minute=15),
