@@ -309,9 +309,7 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
 
 def _refund_unneeded_payment(payment: Payment, booking: Booking, *, reason: str) -> None:
     from apps.refunds.models import Refund
-    from apps.refunds.services import refund_create
-
-    from apps.refunds.services import refundable_amount
+    from apps.refunds.services import refund_create, refundable_amount
 
     amount = refundable_amount(payment)  # a refund made at Stripe may already be recorded
     if amount <= 0:

@@ -29,7 +29,7 @@ from apps.sessions.models import CourseSession
 from apps.users.selectors import user_totals_drift
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import deliver, intent_event
-from tests.refunds.conftest import pay_by_card, stripe_refunds
+from tests.refunds.conftest import stripe_refunds
 
 pytestmark = pytest.mark.django_db
 LONDON = ZoneInfo("Europe/London")
