@@ -248,6 +248,9 @@ STRIPE_JS_URL = env(
     else "https://js.stripe.com/v3/",
 )
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+# A Radar early fraud warning (the issuer reports the card as stolen) usually becomes a
+# dispute: refunding first avoids the dispute and its fee. Off: staff are told and decide.
+STRIPE_REFUND_ON_EARLY_FRAUD_WARNING = env_bool("STRIPE_REFUND_ON_EARLY_FRAUD_WARNING", False)
 # The fake answers 409/5xx for things real Stripe would not; retries only make sense live.
 STRIPE_MAX_NETWORK_RETRIES = env_int(
     "STRIPE_MAX_NETWORK_RETRIES", 0 if STRIPE_USES_LOCAL_FAKE else 2

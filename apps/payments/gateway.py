@@ -109,6 +109,10 @@ def retrieve_payment_intent(payment_intent_id: str) -> dict:
     return _call(client().v1.payment_intents.retrieve, payment_intent_id).to_dict()
 
 
+def retrieve_charge(charge_id: str) -> dict:
+    return _call(client().v1.charges.retrieve, charge_id).to_dict()
+
+
 def cancel_payment_intent(payment_intent_id: str) -> dict:
     return _call(client().v1.payment_intents.cancel, payment_intent_id).to_dict()
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+import stripe
+
 from . import gateway
 from .models import Payment
 from .services import INTENT_STATUS, find_payment_for_intent, payment_sync_from_stripe
@@ -33,6 +35,7 @@ class Report:
     intents_checked: int = 0
     refunds_checked: int = 0
     differences: list[Difference] = None
+    disputes_checked: int | None = 0  # None: this Stripe has no dispute list (the fake)
 
     def __post_init__(self):
         self.differences = self.differences or []
@@ -115,6 +118,48 @@ def _check_refund(stripe_refund: dict, *, fix: bool, report: Report) -> None:
         report.differences.append(difference)
 
 
+def check_dispute(stripe_dispute: dict, *, fix: bool, report: Report) -> None:
+    """Compare one Stripe dispute with ours; with `fix`, apply it as its events would."""
+    from .disputes import dispute_apply_stripe, dispute_payment
+    from .models import Dispute
+
+    report.disputes_checked = (report.disputes_checked or 0) + 1
+    ours = Dispute.objects.filter(stripe_dispute_id=stripe_dispute["id"]).first()
+    if ours is None:
+        if dispute_payment(stripe_dispute) is None:
+            return  # not a payment of ours
+        difference = Difference("dispute unknown to us", stripe_dispute["id"], "no dispute",
+                                f"{stripe_dispute.get('status')} {stripe_dispute.get('amount')}")
+    elif ours.status != stripe_dispute.get("status") and ours.is_open:
+        difference = Difference("dispute status differs", stripe_dispute["id"], ours.status,
+                                str(stripe_dispute.get("status") or ""))
+    else:
+        return
+    if fix:
+        applied = dispute_apply_stripe(
+            dispute=stripe_dispute, event_type="charge.dispute.updated",
+            source_id=f"reconcile:{stripe_dispute['id']}:{stripe_dispute.get('status')}")
+        difference.fixed = applied is not None and applied.status == stripe_dispute.get(
+            "status")
+    report.differences.append(difference)
+
+
+def _check_disputes(client, *, since: datetime, fix: bool, page_size: int,
+                    report: Report) -> None:
+    try:
+        disputes = client.v1.disputes.list(params={"limit": page_size})
+        pages = disputes.auto_paging_iter()
+        for stripe_dispute in pages:
+            stripe_dispute = stripe_dispute.to_dict()
+            if _created(stripe_dispute) < since:
+                continue
+            check_dispute(stripe_dispute, fix=fix, report=report)
+    except stripe.StripeError as error:
+        if getattr(error, "http_status", None) != 404:
+            raise gateway.PaymentProviderError(str(error)) from error
+        report.disputes_checked = None  # localstripe has no disputes endpoint
+
+
 def reconcile(*, since: datetime, fix: bool = False, page_size: int = 100,
               progress: Callable[[str, int], None] | None = None) -> Report:
     """Page through Stripe (the SDK's auto-pagination) from `since` and compare.
@@ -140,4 +185,5 @@ def reconcile(*, since: datetime, fix: bool = False, page_size: int = 100,
         _check_refund(stripe_refund, fix=fix, report=report)
         if progress:
             progress("refunds", report.refunds_checked)
+    _check_disputes(client, since=since, fix=fix, page_size=page_size, report=report)
     return report

@@ -46,7 +46,8 @@ def refundable_amount(payment: Payment) -> int:
     """What can still go back: the payment minus every refund that has not failed."""
     if not payment.has_succeeded:
         return 0
-    return payment.amount - refunded_total(payment, statuses=COUNTING)
+    disputed = payment.disputes.aggregate(s=Sum("money_lost"))["s"] or 0
+    return max(0, payment.amount - refunded_total(payment, statuses=COUNTING) - disputed)
 
 
 def _lock_payment(payment_id: int) -> Payment:
