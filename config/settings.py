@@ -15,6 +15,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.csp import build_csp
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -415,19 +417,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-_stripe_origin = "{0.scheme}://{0.netloc}".format(urlsplit(STRIPE_JS_URL))
-SECURE_CSP = {
-    "default-src": ["'self'"],
-    "script-src": ["'self'", _stripe_origin],
-    "style-src": ["'self'", _stripe_origin],
-    "img-src": ["'self'", "data:"],
-    "frame-src": ["'self'", _stripe_origin],
-    "connect-src": ["'self'", _stripe_origin],
-    "form-action": ["'self'"],
-    "frame-ancestors": ["'none'"],
-    "base-uri": ["'self'"],
-    "object-src": ["'none'"],
-}
+SECURE_CSP = build_csp(stripe_js_url=STRIPE_JS_URL)  # config/csp.py: real Stripe or the fake
 if not DEBUG:
     # Tests run production settings over plain HTTP (test client, live server).
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not TESTING)
