@@ -13,7 +13,12 @@ import stripe
 
 from . import gateway
 from .models import Payment
-from .services import INTENT_STATUS, find_payment_for_intent, payment_sync_from_stripe
+from .services import (
+    INTENT_STATUS,
+    find_payment_for_intent,
+    payment_count_succeeded,
+    payment_sync_from_stripe,
+)
 
 SUCCEEDED = {Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED, Payment.Status.REFUNDED}
 
@@ -73,6 +78,18 @@ def _check_intent(intent: dict, *, fix: bool, report: Report) -> None:
             "amount or currency differs", intent["id"],
             f"{payment.amount} {payment.currency}",
             f"{intent.get('amount')} {(intent.get('currency') or '').upper()}"))
+    if intent.get("status") == "succeeded" and payment.has_succeeded and \
+            payment.succeeded_at is None:
+        # Refunded (a refund recorded before the success event, by older code) but never
+        # counted as paid: the status agrees, the ledger does not.
+        difference = Difference("payment never counted as paid", intent["id"], payment.status,
+                                "succeeded")
+        if fix:
+            payment_count_succeeded(payment_id=payment.pk, evidence="reconciliation")
+            payment.refresh_from_db()
+            difference.fixed = payment.succeeded_at is not None
+        report.differences.append(difference)
+        return
     expected = _expected_status(intent)
     if expected and payment.status not in expected:
         difference = Difference("payment status differs", intent["id"], payment.status,

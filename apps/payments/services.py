@@ -271,6 +271,14 @@ def payment_count_succeeded(*, payment_id: int, evidence: str, stripe_event=None
         if not payment.has_succeeded:
             _payment_succeeded(payment, now=now, stripe_event=stripe_event,
                                data={"evidence": evidence})
+        elif payment.succeeded_at is None:
+            # Marked refunded by a refund recorded first, never counted as paid (older
+            # code): count it now and keep the refund status its refunds give it.
+            refund_status = payment.status
+            _payment_succeeded(payment, now=now, stripe_event=stripe_event,
+                               data={"evidence": evidence, "repaired": True})
+            Payment.objects.filter(pk=payment.pk).update(status=refund_status)
+            payment.status = refund_status
     return payment
 
 
