@@ -54,7 +54,7 @@ pytestmark = pytest.mark.django_db
 
 MACHINE_SETTINGS = settings(
     max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 15)),
-    stateful_step_count=int(os.environ.get("PROPERTY_STEPS", 30)),
+    stateful_step_count=int(os.environ.get("PROPERTY_STEPS", 40)),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -118,6 +118,17 @@ class MoneyPaths(RuleBasedStateMachine):
                                stripe_payment_intent_id=intent)
         self.stripe[intent] = {"succeeded": False, "refunded": 0, "amount": found.total_amount}
         return intent
+
+    @rule(target=payments, booking=bookings)
+    def two_card_attempts_both_charged(self, booking):
+        """A 3-D Secure attempt completes after a second card already paid: Stripe took
+        the money twice for one booking."""
+        first = self.start_card_payment(booking)
+        second = self.start_card_payment(booking)
+        for intent in (first, second):
+            if intent:
+                self.stripe_charges(intent)
+        return second
 
     @rule(booking=bookings, confirm_stale=st.booleans())
     def customer_cancels(self, booking, confirm_stale):
@@ -217,16 +228,14 @@ class MoneyPaths(RuleBasedStateMachine):
         self.queue.append(_event("refund.updated", self._refund_obj(
             payment, amount, "succeeded", refund_id=refund_id)))
 
-    @rule(data=st.data(), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]))
-    def stripe_processes_our_refund(self, data, outcome):
-        pending = list(Refund.objects.filter(
+    def _refunds_stripe_can_process(self):
+        pending = Refund.objects.filter(
             status="pending", stripe_refund_id__isnull=True,
-            payment__stripe_payment_intent_id__isnull=False).order_by("pk"))
-        pending = [r for r in pending if self.stripe.get(
+            payment__stripe_payment_intent_id__isnull=False).select_related("payment")
+        return [r for r in pending.order_by("pk") if self.stripe.get(
             r.payment.stripe_payment_intent_id, {}).get("succeeded")]
-        if not pending:
-            return
-        refund = data.draw(st.sampled_from(pending))
+
+    def _process_our_refund(self, refund, outcome):
         intent = refund.payment.stripe_payment_intent_id
         state = self.stripe[intent]
         if outcome == "succeeded":
@@ -237,6 +246,12 @@ class MoneyPaths(RuleBasedStateMachine):
         Refund.objects.filter(pk=refund.pk).update(submitted_at=timezone.now())
         self.queue.append(_event("refund.updated", self._refund_obj(
             intent, refund.amount, outcome, refund_id=f"re_ours_{refund.pk}", ours=refund.pk)))
+
+    @rule(data=st.data(), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]))
+    def stripe_processes_our_refund(self, data, outcome):
+        pending = self._refunds_stripe_can_process()
+        if pending:
+            self._process_our_refund(data.draw(st.sampled_from(pending)), outcome)
 
     @rule(payment=payments, won=st.booleans())
     def stripe_dispute(self, payment, won):
@@ -275,6 +290,22 @@ class MoneyPaths(RuleBasedStateMachine):
         event = data.draw(st.sampled_from(self.delivered))
         again = event if same_id else {**event, "id": f"evt_{uuid.uuid4().hex[:16]}"}
         assert deliver(self.client, again).status_code == 200
+
+    # --- helpers for replaying a sequence by hand (named regression tests) -------------
+
+    def deliver_in_order(self):
+        event = self.queue.pop(0)
+        assert deliver(self.client, event).status_code == 200
+        self.delivered.append(event)
+
+    def stripe_processes_our_refund_first(self, outcome):
+        self._process_our_refund(self._refunds_stripe_can_process()[0], outcome)
+
+    def check_all_invariants(self):
+        for name in dir(self):
+            method = getattr(type(self), name, None)
+            if callable(method) and getattr(method, "hypothesis_stateful_invariant", None):
+                method(self)
 
     # --- what must always hold ---------------------------------------------------------
 
@@ -329,3 +360,21 @@ class MoneyPaths(RuleBasedStateMachine):
 
 def test_money_paths_hold_under_any_sequence_of_events(db):
     run_state_machine_as_test(MoneyPaths, settings=MACHINE_SETTINGS)
+
+
+def test_the_machine_sees_a_double_charge_refund_that_unpays_the_booking(db):
+    """The machine's invariants catch issue #23 item 1 when its steps line up: replayed by
+    hand, so the check does not depend on the search finding it."""
+    machine = MoneyPaths()
+    try:
+        booking = machine.book(session=0, seats=1, who="ann@example.com")
+        machine.two_card_attempts_both_charged(booking)
+        while machine.queue:
+            machine.deliver_in_order()
+        machine.stripe_processes_our_refund_first("succeeded")
+        while machine.queue:
+            machine.deliver_in_order()
+        machine.check_all_invariants()
+        assert Booking.objects.get(pk=booking).status == "paid"
+    finally:
+        machine.teardown()
