@@ -196,7 +196,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 # --- end redelivery ---
-CELERY_TIMEZONE = "UTC"
+# Crontab entries are in the provider's time zone: the nightly jobs run at London times.
+CELERY_TIMEZONE = env("TIME_ZONE", "Europe/London")  # the same as TIME_ZONE below
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
         "task": "apps.bookings.tasks.release_expired_holds_task",

@@ -185,3 +185,27 @@ class DisputeEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.source_id}"
+
+
+class ReconciliationRun(models.Model):
+    """One nightly reconciliation: it looks at what changed at Stripe (Stripe's events)
+    since the high-water mark of the last run that finished, so its cost follows the
+    changes, not the history."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    since = models.DateTimeField(help_text="Stripe events created from this moment were read.")
+    high_water = models.DateTimeField(
+        null=True, blank=True, help_text="Newest Stripe event seen: where the next run starts.")
+    events_seen = models.PositiveIntegerField(default=0)
+    objects_checked = models.PositiveIntegerField(default=0)
+    differences = models.PositiveIntegerField(default=0)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["succeeded", "-finished_at"],
+                                name="reconcile_run_done_idx")]
+
+    def __str__(self):
+        return f"Reconciliation {self.started_at:%Y-%m-%d %H:%M}"
