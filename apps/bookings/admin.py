@@ -1,5 +1,6 @@
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Exists, OuterRef, Q
 
 from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
@@ -68,15 +69,18 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            dispute_count=Count("payments__disputes", distinct=True))
+        # An EXISTS per row, not a join and GROUP BY over every booking; the model is looked
+        # up by name: this app does not import the payments layer.
+        disputes = django_apps.get_model("payments", "Dispute").objects.filter(
+            payment__booking=OuterRef("pk"))
+        return super().get_queryset(request).annotate(has_dispute=Exists(disputes))
 
-    @admin.display(description="Disputed", ordering="dispute_count")
+    @admin.display(description="Disputed", ordering="has_dispute")
     def disputed(self, obj):
-        count = getattr(obj, "dispute_count", None)
-        if count is None:
-            count = obj.payments.filter(disputes__isnull=False).count()
-        return "DISPUTED" if count else ""
+        has = getattr(obj, "has_dispute", None)
+        if has is None:
+            has = obj.payments.filter(disputes__isnull=False).exists()
+        return "DISPUTED" if has else ""
 
     @admin.action(description="Resend confirmation emails", permissions=["change"])
     def resend_confirmation(self, request, queryset):
