@@ -23,6 +23,7 @@ from apps.users.models import User
 
 from . import gateway
 from .models import Dispute, DisputeEvent, Payment, PaymentEvent
+from .services import payment_count_succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,11 @@ def dispute_apply_stripe(*, dispute: dict, event_type: str, source_id: str,
     payment = dispute_payment(dispute)
     if payment is None:
         return None
+    if not payment.has_succeeded or payment.succeeded_at is None:
+        # Only a charge that succeeded can be disputed, and Stripe does not promise to
+        # deliver its success first: the dispute is the proof, so the payment counts first.
+        payment_count_succeeded(payment_id=payment.pk, stripe_event=stripe_event,
+                                evidence=f"dispute {dispute['id']}")
     with transaction.atomic():
         # Lock order everywhere: booking, then payment, then the user's totals.
         Booking.objects.select_for_update(of=("self",)).filter(pk=payment.booking_id).first()

@@ -11,6 +11,7 @@ from apps.core.emails import communication_queue
 from apps.core.models import Communication
 from apps.payments.disputes import dispute_payment
 from apps.payments.models import Payment, PaymentEvent
+from apps.payments.services import payment_count_succeeded
 
 from .models import Refund
 from .services import refund_create, refundable_amount
@@ -21,6 +22,10 @@ def early_fraud_warning_apply(*, warning: dict, stripe_event=None) -> str | None
     payment = dispute_payment(warning)  # the same payment_intent / charge lookup
     if payment is None:
         return None
+    if not payment.has_succeeded:
+        # A warning is about a charge that succeeded, whatever order Stripe delivers in.
+        payment_count_succeeded(payment_id=payment.pk, stripe_event=stripe_event,
+                                evidence=f"early fraud warning {warning['id']}")
     refunded = 0
     with transaction.atomic():
         Booking.objects.select_for_update(of=("self",)).filter(pk=payment.booking_id).first()

@@ -237,3 +237,40 @@ def test_an_early_fraud_warning_refunds_automatically_when_set(client, settings)
     again = dict(delivery, id="evt_second_warning")
     deliver(client, again)
     assert Refund.objects.count() == 1
+
+
+@pytest.mark.parametrize("success_last", [True, False])
+def test_a_dispute_arriving_before_the_success_event_counts_the_payment_first(
+        client, success_last):
+    """Found by the money-path state machine: Stripe's dispute events for a charge whose
+    payment_intent.succeeded had not arrived yet took the money off a payment never
+    counted as paid (the customer's total went below zero and the event was parked)."""
+    booking = make_booking(SessionFactory(price=5000), email="early@example.com", seats=2)
+    payment = Payment.objects.create(booking=booking, user_id=booking.purchaser_id,
+                                     amount=10000, stripe_payment_intent_id="pi_early_dispute",
+                                     status="requires_action")
+    events = lost_sequence("pi_early_dispute", int(time.time()) - 100)[:2]
+    success = intent_event("pi_early_dispute", amount=10000)
+    for item in (events + [success]) if success_last else ([success] + events):
+        deliver(client, item)
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"processed"}
+    payment.refresh_from_db()
+    booking.refresh_from_db()
+    assert payment.has_succeeded and booking.status == "paid"
+    assert Dispute.objects.get().money_lost == 10000
+    assert User.objects.get(pk=booking.purchaser_id).total_spent == 0
+    assert user_totals_drift() == []
+
+
+def test_an_early_fraud_warning_before_the_success_event_still_refunds(client, settings):
+    """The same order question for Radar: the warning proves the charge succeeded."""
+    settings.STRIPE_REFUND_ON_EARLY_FRAUD_WARNING = True
+    booking = make_booking(SessionFactory(price=5000), email="early@example.com", seats=2)
+    Payment.objects.create(booking=booking, user_id=booking.purchaser_id, amount=10000,
+                           stripe_payment_intent_id="pi_early_warning", status="processing")
+    deliver(client, event("radar.early_fraud_warning.created", warning("pi_early_warning"),
+                          created=int(time.time())))
+    deliver(client, intent_event("pi_early_warning", amount=10000))
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert Refund.objects.get().amount == 10000
+    assert user_totals_drift() == []
