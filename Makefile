@@ -11,7 +11,7 @@ FAKE_STRIPE_PORT ?= 8420
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: wheels image image-smoke lock lock-upgrade install run test test-fast test-integration test-e2e lint check worker bench clean audit secrets
+.PHONY: wheels image image-smoke lock lock-upgrade install run test test-fast test-integration test-e2e test-properties-deep lint check worker bench clean audit secrets
 
 # Dependencies come from uv.lock only (hashes for every file). uv itself is bootstrapped
 # from requirements/uv.txt (pinned with hashes) into .tools. `uv sync --locked` refuses to
@@ -73,6 +73,12 @@ test-integration: install
 
 test-e2e: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -m e2e
+
+# On demand: the money-path state machine and every other property test, searched deeper.
+PROPERTY_EXAMPLES ?= 500
+test-properties-deep: install
+	PROPERTY_EXAMPLES=$(PROPERTY_EXAMPLES) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -q tests -k "properties or machine"
 
 lint: install
 	$(BIN)/ruff check .

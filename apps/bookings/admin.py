@@ -1,5 +1,6 @@
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
@@ -27,10 +28,33 @@ def _made_by_or_for(email: str) -> Q:
     return Q(purchaser_id__in=users) | Q(pk__in=attending)
 
 
+class DisputedFilter(admin.SimpleListFilter):
+    title = "dispute"
+    parameter_name = "disputed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Disputed"), ("open", "Dispute open")]
+
+    def queryset(self, request, queryset):
+        # Through the reverse relation: this app does not import the payments layer.
+        if self.value() == "yes":
+            return queryset.filter(payments__disputes__isnull=False).distinct()
+        if self.value() == "open":
+            return queryset.filter(payments__disputes__status__in=OPEN_DISPUTE_STATUSES
+                                   ).distinct()
+        return queryset
+
+
+OPEN_DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "needs_response",
+                         "under_review"]
+
+
 @admin.register(Booking)
 class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
-    list_display = ["reference", "purchaser", "session", "seats", "total", "status", "created_at"]
-    list_filter = ["status", "session__course", "session__starts_at", "created_at"]
+    list_display = ["reference", "purchaser", "session", "seats", "total", "status", "disputed",
+                    "created_at"]
+    list_filter = ["status", DisputedFilter, "session__course", "session__starts_at",
+                   "created_at"]
     # A whole email finds bookings made by or for that person; a whole reference, that
     # booking (both through indexes); other text searches names and companies.
     search_fields = ["reference", "purchaser__email", "purchaser__last_name", "company_name"]
@@ -42,9 +66,23 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     show_full_result_count = False  # one COUNT(*) per page, not two
     readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
                        "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at"]
+                       "cancelled_at", "disputed"]
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
+
+    def get_queryset(self, request):
+        # An EXISTS per row, not a join and GROUP BY over every booking; the model is looked
+        # up by name: this app does not import the payments layer.
+        disputes = django_apps.get_model("payments", "Dispute").objects.filter(
+            payment__booking=OuterRef("pk"))
+        return super().get_queryset(request).annotate(has_dispute=Exists(disputes))
+
+    @admin.display(description="Disputed", ordering="has_dispute")
+    def disputed(self, obj):
+        has = getattr(obj, "has_dispute", None)
+        if has is None:
+            has = obj.payments.filter(disputes__isnull=False).exists()
+        return "DISPUTED" if has else ""
 
     @admin.action(description="Resend confirmation emails", permissions=["change"])
     def resend_confirmation(self, request, queryset):

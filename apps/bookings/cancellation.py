@@ -7,10 +7,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core.errors import ConflictError
+from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
+from apps.refunds.policy import CancellationQuote, cancellation_quote
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.models import CourseSession
 from apps.users.models import ActivityLog
@@ -60,6 +61,53 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
             booking_notify_cancelled(booking=booking, refunds=refunds, reason=reason,
                                      was_confirmed=not was_pending, now=now)
     return refunds
+
+
+class QuoteChanged(ConflictError):
+    """The refund the customer confirmed is no longer what the policy gives (a tier
+    boundary passed, or a refund landed meanwhile): they must be asked again."""
+
+    code = "quote_changed"
+
+    def __init__(self, quote: CancellationQuote):
+        super().__init__(
+            f"The refund for cancelling has changed: cancelling now refunds "
+            f"{quote.amount_display}. Nothing has been cancelled yet; please confirm again.")
+        self.quote = quote
+
+
+def booking_cancellation_quote(*, booking: Booking, now: datetime | None = None
+                               ) -> CancellationQuote:
+    """What the customer would get back for cancelling now: the policy's share of what
+    they paid and have not yet had back. A read; the cancellation recomputes it locked."""
+    paid = sum(refundable_amount(p) for p in Payment.objects.filter(booking=booking))
+    return cancellation_quote(booking=booking, paid=paid, now=now)
+
+
+def booking_cancel_by_customer(*, booking_id: int, actor, confirmed_amount: int,
+                               now: datetime | None = None) -> list[Refund]:
+    """The customer cancels, having confirmed `confirmed_amount` (minor units) as the
+    refund. The policy amount is computed again under the booking and payment locks; if it
+    differs, nothing happens and QuoteChanged carries the new quote to show them."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update(of=("self",)).select_related(
+            "session").get(pk=booking_id)
+        if booking.status == Booking.Status.CANCELLED:
+            return []  # a double click: the first one did it
+        if booking.session.starts_at <= now:
+            raise DomainError("The course has started: it can no longer be cancelled.",
+                              code="started")
+        payments = list(Payment.objects.select_for_update(of=("self",)).filter(
+            booking=booking).order_by("pk"))
+        quote = cancellation_quote(booking=booking,
+                                   paid=sum(refundable_amount(p) for p in payments), now=now)
+        if quote.amount != confirmed_amount:
+            raise QuoteChanged(quote)
+        return booking_cancel(booking_id=booking.pk, actor=actor,
+                              reason="Cancelled by the customer",
+                              initiator=Refund.Initiator.CUSTOMER,
+                              refund_amount=quote.amount, now=now)
 
 
 def session_cancel(*, session_id: int, actor=None, reason: str,

@@ -128,3 +128,10 @@ class BookingForm(forms.Form):
         for name in list(self.errors):
             if name != "__all__" and not self.data.get(name):
                 del self.errors[name]
+
+
+class CancelConfirmForm(forms.Form):
+    """The refund the customer saw on the button, in minor units: the cancellation goes
+    ahead only if it is still what the policy gives."""
+
+    confirmed_amount = forms.IntegerField(min_value=0, max_value=10**9)

@@ -13,14 +13,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
-from apps.refunds.policy import cancellation_quote
-from apps.refunds.services import refundable_amount
+from apps.core.money import format_money
 from apps.sessions.selectors import next_session_by_course
 from apps.users.forms import ProfileForm
 from apps.users.services import user_export_data
 
-from .cancellation import booking_cancel
+from .cancellation import QuoteChanged, booking_cancel_by_customer, booking_cancellation_quote
 from .erasure import customer_erase, erasure_preview
+from .forms import CancelConfirmForm
 from .models import Booking
 from .selectors import customer_booking, customer_bookings, customer_view_of_booking
 
@@ -65,8 +65,7 @@ def portal_booking(request, reference):
 
 
 def _quote(booking):
-    refundable = sum(refundable_amount(p) for p in booking.payments.all())
-    return cancellation_quote(booking=booking, paid=refundable)
+    return booking_cancellation_quote(booking=booking)
 
 
 @login_required
@@ -77,24 +76,34 @@ def portal_cancel(request, reference):
         messages.error(request, f"Booking {booking.reference} can no longer be cancelled.")
         return redirect("portal:booking", booking.reference)
     quote = _quote(booking)
+    problem = ""
     if request.method == "POST":
-        if booking.session.starts_at <= timezone.now():
-            messages.error(request, "The course has started: it can no longer be cancelled.")
-            return redirect("portal:booking", booking.reference)
-        try:
-            booking_cancel(booking_id=booking.pk, actor=request.user,
-                           reason="Cancelled by the customer", initiator="customer",
-                           refund_amount=quote.amount)
-        except DomainError as error:
-            messages.error(request, error.message)
+        form = CancelConfirmForm(request.POST)
+        if not form.is_valid():
+            problem = ("We could not tell which refund you confirmed. Please check the "
+                       "amount below and confirm again.")
         else:
-            how = "to your card" if _paid_by_card(booking) else "the way you paid"
-            messages.success(request, f"Booking {booking.reference} is cancelled. "
-                             f"{quote.amount_display} will be refunded {how}.")
-        return redirect("portal:booking", booking.reference)
+            try:
+                refunds = booking_cancel_by_customer(
+                    booking_id=booking.pk, actor=request.user,
+                    confirmed_amount=form.cleaned_data["confirmed_amount"])
+            except QuoteChanged as changed:
+                quote, problem = changed.quote, changed.message
+            except DomainError as error:
+                messages.error(request, error.message)
+                return redirect("portal:booking", booking.reference)
+            else:
+                refunded = sum(refund.amount for refund in refunds)
+                if refunded:
+                    how = "to your card" if _paid_by_card(booking) else "the way you paid"
+                    told = f"{format_money(refunded, booking.currency)} will be refunded {how}."
+                else:
+                    told = "No refund is due."
+                messages.success(request, f"Booking {booking.reference} is cancelled. {told}")
+                return redirect("portal:booking", booking.reference)
     return render(request, "portal/cancel.html", {
         **customer_view_of_booking(booking=booking, user=request.user),
-        "quote": quote, "paid_by_card": _paid_by_card(booking)})
+        "quote": quote, "paid_by_card": _paid_by_card(booking), "problem": problem})
 
 
 def _paid_by_card(booking) -> bool:

@@ -51,7 +51,8 @@ def customer_bookings(*, user):
         .prefetch_related(
             "attendees",
             Prefetch("payments", queryset=Payment.objects.order_by("attempt").prefetch_related(
-                Prefetch("refunds", queryset=Refund.objects.order_by("created_at")))),
+                Prefetch("refunds", queryset=Refund.objects.order_by("created_at")),
+                "disputes")),
         )
         .order_by("session__starts_at")
     )

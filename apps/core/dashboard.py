@@ -13,14 +13,14 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from apps.bookings.models import Booking, BookingStatus
 from apps.certificates.models import Certificate
 from apps.certificates.selectors import holds_later_seat
-from apps.payments.models import Payment
+from apps.payments.models import DisputeEvent, Payment
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import User
@@ -35,7 +35,7 @@ CUSTOMER_MONTHS = 12
 EXPIRY_DAYS = 90
 LIST_LENGTH = 10
 # Queries one uncached `dashboard_figures()` call makes, whatever the data.
-DASHBOARD_QUERIES = 11
+DASHBOARD_QUERIES = 12
 
 # A payment that succeeded stays "succeeded" money even once (partly) refunded: the
 # refunds are taken off separately, in the week they went through.
@@ -104,10 +104,22 @@ def _revenue_per_week(today: date, tz, currency: str) -> tuple[list[dict], list[
         .annotate(total=Sum("amount"))
         .order_by()
     )
+    # Disputes: each dispute event's change in what the dispute costs us (funds withdrawn
+    # or lost, negative when reinstated), in the week we learnt of it.
+    disputes = (
+        DisputeEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(money_effect=0)
+        .annotate(week=TruncWeek("created_at", tzinfo=tz))
+        .values("week", "dispute__currency")
+        .annotate(total=Sum("money_effect"), currency=F("dispute__currency"))
+        .values("week", "currency", "total")
+        .order_by()
+    )
     gross: dict[date, int] = {}
     refunded: dict[date, int] = {}
+    disputed: dict[date, int] = {}
     others: set[str] = set()
-    for rows, into in ((payments, gross), (refunds, refunded)):
+    for rows, into in ((payments, gross), (refunds, refunded), (disputes, disputed)):
         for row in rows:
             if row["currency"] != currency:
                 others.add(row["currency"])
@@ -120,7 +132,8 @@ def _revenue_per_week(today: date, tz, currency: str) -> tuple[list[dict], list[
             "week_start": week,
             "gross": gross.get(week, 0),
             "refunds": refunded.get(week, 0),
-            "net": gross.get(week, 0) - refunded.get(week, 0),
+            "disputes": disputed.get(week, 0),
+            "net": gross.get(week, 0) - refunded.get(week, 0) - disputed.get(week, 0),
         }
         for week in weeks
     ]

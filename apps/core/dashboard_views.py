@@ -57,10 +57,12 @@ def dashboard_charts(figures: dict) -> dict:
             [(format_date(point["week_start"], "j M"), point["net"]) for point in weeks],
             hints=[
                 f"Week of {format_date(point['week_start'], 'j M Y')} "
-                f"({money(point['gross'])} taken, {money(point['refunds'])} refunded)"
+                f"({money(point['gross'])} taken, {money(point['refunds'])} refunded, "
+                f"{money(point.get('disputes', 0))} lost to disputes)"
                 for point in weeks
             ],
-            title="Revenue per week net of refunds, last 13 weeks", chart_id="chart-revenue",
+            title="Revenue per week net of refunds and disputes, last 13 weeks",
+            chart_id="chart-revenue",
             value_format=money, axis_format=money_axis, label_every=2, width=520, height=280,
         ),
         "customers": charts.bar_chart(

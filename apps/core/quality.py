@@ -151,8 +151,9 @@ def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
 # --- payments that succeeded on bookings that are not paid ------------------------------
 
 def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
-    """Money we hold for a booking that is pending, expired or cancelled, with no refund
-    under way or done for it.
+    """Money we hold for a booking that holds no seat (pending and unpaid, expired,
+    cancelled or refunded), with no refund under way or done for it: e.g. a full refund
+    that Stripe later failed, or a booking marked refunded while another payment is kept.
 
     Not a problem: a cancellation fee, i.e. a payment that succeeded before its booking
     was cancelled and whose refunds (the policy's share, possibly none) did not fail.
@@ -178,7 +179,7 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
         Payment.objects.filter(
             status__in=[Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED],
             booking__status__in=[Booking.Status.PENDING, Booking.Status.EXPIRED,
-                                 Booking.Status.CANCELLED],
+                                 Booking.Status.CANCELLED, Booking.Status.REFUNDED],
         )
         .annotate(covered=Coalesce(Subquery(covered), Value(0)),
                   has_failed_refund=Exists(failed_refund))
@@ -194,6 +195,26 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
          "not_refunded": amount - refunds, "currency": currency, "email": email}
         for (pk, booking_id, reference, booking_status, status, amount, refunds, currency,
              email) in payments
+    ]
+
+
+# --- refunds stuck pending ----------------------------------------------------------------
+
+def refunds_stuck_pending(*, now: datetime | None = None) -> list[dict]:
+    """Refunds the customer is waiting for that nothing will finish on its own: never
+    answered by Stripe (the submit task gave up or was never queued), or pending for over
+    a day. The refund sweep sends them again; staff can retry them in admin."""
+    from apps.refunds.services import stuck_pending_refunds
+
+    now = now or timezone.now()
+    return [
+        {"refund_id": refund.pk, "reference": refund.payment.booking.reference,
+         "amount": refund.amount, "currency": refund.currency,
+         "stripe_refund_id": refund.stripe_refund_id or "",
+         "created_at": refund.created_at.isoformat(),
+         "problem": "never reached Stripe" if refund.stripe_refund_id is None
+         else "Stripe has not finished it"}
+        for refund in stuck_pending_refunds(now=now)
     ]
 
 
@@ -254,8 +275,9 @@ class Check:
 CHECKS: dict[str, Check] = {
     "duplicate_users": Check("duplicate users", duplicate_users),
     "orphaned_bookings": Check("orphaned bookings", orphaned_bookings),
-    "payments_on_unpaid_bookings": Check("payments succeeded, booking not paid",
+    "payments_on_unpaid_bookings": Check("money held on bookings without seats",
                                          payments_on_unpaid_bookings),
+    "refunds_stuck_pending": Check("refunds stuck pending", refunds_stuck_pending),
     "user_totals_drift": Check("user totals disagreeing with the ledger", user_totals_drift),
     "certificates_expiring_unreminded": Check("certificates expiring with no reminder",
                                               certificates_expiring_unreminded),

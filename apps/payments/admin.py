@@ -11,7 +11,7 @@ from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.users.models import normalize_email
 
-from .models import Payment, PaymentEvent, StripeEvent
+from .models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
 from .webhooks import stripe_event_requeue
 
 
@@ -24,6 +24,65 @@ class PaymentEventInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class DisputeInline(admin.TabularInline):
+    model = Dispute
+    extra = 0
+    fields = ["stripe_dispute_id", "status", "amount", "reason", "evidence_due_by",
+              "money_lost"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DisputeEventInline(admin.TabularInline):
+    model = DisputeEvent
+    extra = 0
+    fields = ["created_at", "type", "status", "money_effect", "stripe_created", "source_id"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Chargebacks, read-only: they change only through Stripe's events."""
+
+    list_display = ["created_at", "booking", "money", "reason", "status", "evidence_due_by",
+                    "lost", "stripe_dispute_id"]
+    list_filter = ["status", "reason"]
+    search_fields = ["stripe_dispute_id", "payment__stripe_payment_intent_id",
+                     "payment__booking__reference"]
+    list_select_related = ["payment__booking"]
+    readonly_fields = [f.name for f in Dispute._meta.fields]
+    inlines = [DisputeEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Booking", ordering="payment__booking__reference")
+    def booking(self, obj):
+        return obj.payment.booking.reference
+
+    @admin.display(description="Amount", ordering="amount")
+    def money(self, obj):
+        return format_money(obj.amount, obj.currency)
+
+    @admin.display(description="Money lost", ordering="money_lost")
+    def lost(self, obj):
+        return format_money(obj.money_lost, obj.currency)
 
 
 @admin.register(Payment)
@@ -40,7 +99,7 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
     list_select_related = ["booking", "user"]
     show_full_result_count = False
     readonly_fields = [f.name for f in Payment._meta.fields] + ["refund_link"]
-    inlines = [PaymentEventInline]
+    inlines = [DisputeInline, PaymentEventInline]
     actions = ["refund_selected"]
 
     def get_urls(self):

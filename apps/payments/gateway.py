@@ -118,6 +118,27 @@ def retrieve_payment_intent(payment_intent_id: str) -> dict:
     return _call(client().v1.payment_intents.retrieve, payment_intent_id).to_dict()
 
 
+def retrieve_refund(refund_id: str) -> dict:
+    return _call(client().v1.refunds.retrieve, refund_id).to_dict()
+
+
+def retrieve_dispute(dispute_id: str) -> dict:
+    return _call(client().v1.disputes.retrieve, dispute_id).to_dict()
+
+
+def list_events(*, created_gte: int, page_size: int = 100):
+    """Stripe's events from a moment on (newest first at Stripe; the fake lists oldest
+    first): an iterator over dicts, paged by the SDK."""
+    page = _call(client().v1.events.list,
+                 params={"created": {"gte": created_gte}, "limit": page_size})
+    for event in page.auto_paging_iter():
+        yield event.to_dict()
+
+
+def retrieve_charge(charge_id: str) -> dict:
+    return _call(client().v1.charges.retrieve, charge_id).to_dict()
+
+
 def cancel_payment_intent(payment_intent_id: str) -> dict:
     return _call(client().v1.payment_intents.cancel, payment_intent_id).to_dict()
 

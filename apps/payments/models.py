@@ -131,3 +131,96 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return self.kind
+
+
+class Dispute(models.Model):
+    """A chargeback (or an inquiry) against a payment, as Stripe's dispute events describe
+    it. The money it costs us is the sum of its events' `money_effect` (a ledger of
+    append-only rows); the fields here are the latest state those events showed."""
+
+    class Status(models.TextChoices):
+        WARNING_NEEDS_RESPONSE = "warning_needs_response", "Inquiry: needs response"
+        WARNING_UNDER_REVIEW = "warning_under_review", "Inquiry: under review"
+        WARNING_CLOSED = "warning_closed", "Inquiry closed"
+        NEEDS_RESPONSE = "needs_response", "Needs response"
+        UNDER_REVIEW = "under_review", "Under review"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        PREVENTED = "prevented", "Prevented"
+
+    CLOSED = frozenset({Status.WARNING_CLOSED, Status.WON, Status.LOST, Status.PREVENTED})
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    stripe_dispute_id = models.CharField(max_length=255, unique=True)
+    amount = models.PositiveIntegerField(help_text="Disputed amount, minor units.")
+    currency = models.CharField(max_length=3, default="GBP")
+    reason = models.CharField(max_length=60, blank=True)
+    status = models.CharField(max_length=30, choices=Status.choices, editable=False)
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    funds_withdrawn = models.BooleanField(default=False, editable=False)
+    funds_reinstated = models.BooleanField(default=False, editable=False)
+    money_lost = models.PositiveIntegerField(
+        default=0, editable=False,
+        help_text="What the dispute costs us now (minor units): the sum of its events' effects.")
+    status_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Stripe's time of the event that set the status.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"], name="dispute_status_idx")]
+
+    def __str__(self):
+        return self.stripe_dispute_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSED
+
+
+class DisputeEvent(models.Model):
+    """One Stripe dispute event as applied, never changed: `money_effect` is how much more
+    (or, negative, less) the dispute cost us after it."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    stripe_event = models.ForeignKey(StripeEvent, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="dispute_events")
+    source_id = models.CharField(
+        max_length=255, unique=True,
+        help_text="Stripe's event id, or 'reconcile:…' when reconciliation applied it.")
+    type = models.CharField(max_length=60)
+    status = models.CharField(max_length=30)
+    money_effect = models.IntegerField(default=0)
+    stripe_created = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.type} {self.source_id}"
+
+
+class ReconciliationRun(models.Model):
+    """One nightly reconciliation: it looks at what changed at Stripe (Stripe's events)
+    since the high-water mark of the last run that finished, so its cost follows the
+    changes, not the history."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    since = models.DateTimeField(help_text="Stripe events created from this moment were read.")
+    high_water = models.DateTimeField(
+        null=True, blank=True, help_text="Newest Stripe event seen: where the next run starts.")
+    events_seen = models.PositiveIntegerField(default=0)
+    objects_checked = models.PositiveIntegerField(default=0)
+    differences = models.PositiveIntegerField(default=0)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["succeeded", "-finished_at"],
+                                name="reconcile_run_done_idx")]
+
+    def __str__(self):
+        return f"Reconciliation {self.started_at:%Y-%m-%d %H:%M}"

@@ -10,11 +10,13 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from apps.bookings.models import Booking
+from apps.bookings.models import COUNTED_STATUSES, Booking
 from apps.bookings.notifications import booking_send_confirmations, booking_send_late_refund
 from apps.bookings.services import booking_apply_transition
 from apps.core.audit import log_action
+from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
+from apps.core.models import Communication
 from apps.users.models import User
 
 from . import gateway
@@ -310,6 +312,30 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
     return payment
 
 
+def payment_count_succeeded(*, payment_id: int, evidence: str, stripe_event=None,
+                            now: datetime | None = None) -> Payment:
+    """Stripe showed, other than by the PaymentIntent, that this payment succeeded (a
+    refund of it exists): count it as paid now, once. The success event arriving later is
+    then an event after success, and changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking_id = Payment.objects.values_list("booking_id", flat=True).get(pk=payment_id)
+        Booking.objects.select_for_update(of=("self",)).filter(pk=booking_id).first()
+        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+        if not payment.has_succeeded:
+            _payment_succeeded(payment, now=now, stripe_event=stripe_event,
+                               data={"evidence": evidence})
+        elif payment.succeeded_at is None:
+            # Marked refunded by a refund recorded first, never counted as paid (older
+            # code): count it now and keep the refund status its refunds give it.
+            refund_status = payment.status
+            _payment_succeeded(payment, now=now, stripe_event=stripe_event,
+                               data={"evidence": evidence, "repaired": True})
+            Payment.objects.filter(pk=payment.pk).update(status=refund_status)
+            payment.status = refund_status
+    return payment
+
+
 def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_event=None,
                        data: dict | None = None) -> None:
     """The caller holds the booking and payment row locks (in that order). Counts the money
@@ -345,13 +371,34 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
 
 def _refund_unneeded_payment(payment: Payment, booking: Booking, *, reason: str) -> None:
     from apps.refunds.models import Refund
-    from apps.refunds.services import refund_create
+    from apps.refunds.services import refund_create, refundable_amount
 
-    refund_create(payment=payment, amount=payment.amount, initiator=Refund.Initiator.AUTOMATIC,
+    amount = refundable_amount(payment)  # a refund made at Stripe may already be recorded
+    if amount <= 0:
+        return
+    refund_create(payment=payment, amount=amount, initiator=Refund.Initiator.AUTOMATIC,
                   reason=reason, actor=None, lock_held=True)
-    booking_send_late_refund(booking, payment)
+    if booking.status in COUNTED_STATUSES:
+        # The booking stands, paid by another payment: only this extra one goes back.
+        _send_duplicate_refunded(booking, payment, amount)
+    else:
+        booking_send_late_refund(booking, payment)
     log_action("payment.auto_refunded", target=payment, user=payment.user_id,
                data={"reason": reason})
+
+
+def _send_duplicate_refunded(booking: Booking, payment: Payment, amount: int) -> None:
+    booking = Booking.objects.select_related("purchaser", "session__course").get(pk=booking.pk)
+    communication_queue(
+        kind=Communication.Kind.LATE_PAYMENT_REFUNDED,
+        recipient=booking.purchaser.email,
+        template="emails/duplicate_payment_refunded.txt",
+        context={"booking": booking, "session": booking.session, "payment": payment,
+                 "amount": amount},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=f"{booking.reference}:{payment.pk}",
+    )
 
 
 def payment_record_manual(*, booking: Booking, actor: User | None, method=Payment.Method.INVOICE,

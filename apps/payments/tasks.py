@@ -36,19 +36,18 @@ def sweep_stripe_events_task() -> int:
 
 @shared_task
 def reconcile_payments_task() -> int:
-    """Nightly: repair the last two days from Stripe and tell staff what differed."""
-    from datetime import timedelta
-
+    """Nightly (03:15 London): repair from Stripe everything that changed since the last
+    finished run, and tell staff what differed."""
     from django.conf import settings
     from django.utils import timezone
 
     from apps.core.emails import communication_queue
     from apps.core.models import Communication
 
-    from .reconcile import reconcile
+    from .reconcile import reconcile_changes
 
     now = timezone.now()
-    report = reconcile(since=now - timedelta(days=2), fix=True)
+    report, _ = reconcile_changes(fix=True, now=now)
     if report.differences:
         communication_queue(
             kind=Communication.Kind.STAFF_ALERT, recipient=settings.OPERATIONS_EMAIL,

@@ -98,7 +98,35 @@ def _on_charge_refunded(stored: StripeEvent) -> str:
     return f"applied {refunds_sync_for_intent(payment_intent_id=intent_id, stripe_event=stored)}"
 
 
+def _on_dispute(stored: StripeEvent) -> str:
+    from .disputes import dispute_apply_stripe
+
+    obj = _stripe_object(stored)
+    applied = dispute_apply_stripe(dispute=obj, event_type=stored.type,
+                                   source_id=stored.stripe_id,
+                                   stripe_created=stored.stripe_created, stripe_event=stored)
+    if applied is None:
+        raise UnknownObject(f"Dispute {obj.get('id')} is for no payment of ours.")
+    return f"applied: {applied.status}"
+
+
+def _on_early_fraud_warning(stored: StripeEvent) -> str:
+    from apps.refunds.fraud import early_fraud_warning_apply
+
+    obj = _stripe_object(stored)
+    outcome = early_fraud_warning_apply(warning=obj, stripe_event=stored)
+    if outcome is None:
+        raise UnknownObject(f"Early fraud warning {obj.get('id')} is for no payment of ours.")
+    return outcome
+
+
 HANDLERS = {
+    "charge.dispute.created": _on_dispute,
+    "charge.dispute.updated": _on_dispute,
+    "charge.dispute.closed": _on_dispute,
+    "charge.dispute.funds_withdrawn": _on_dispute,
+    "charge.dispute.funds_reinstated": _on_dispute,
+    "radar.early_fraud_warning.created": _on_early_fraud_warning,
     "refund.created": _on_refund,
     "refund.updated": _on_refund,
     "refund.failed": _on_refund,

@@ -17,7 +17,8 @@ class RefundAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Refund._meta.fields]
     actions = ["retry_failed"]
 
-    @admin.action(description="Retry the selected failed refunds", permissions=["change"])
+    @admin.action(description="Retry the selected failed or stuck pending refunds",
+                  permissions=["change"])
     def retry_failed(self, request, queryset):
         from .services import refund_retry
 

@@ -2,20 +2,24 @@
 refunds can never together exceed what was paid, whoever asks and however often."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from apps.bookings.models import Booking
 from apps.bookings.notifications import refund_notify_outcome
 from apps.bookings.services import booking_apply_transition
 from apps.core.audit import log_action
+from apps.core.emails import communication_queue
 from apps.core.errors import DomainError
+from apps.core.models import Communication
 from apps.core.money import format_money
 from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
+from apps.payments.services import payment_count_succeeded
 from apps.users.models import User
 
 from .models import Refund
@@ -29,11 +33,22 @@ def refunded_total(payment: Payment, *, statuses=(Refund.Status.SUCCEEDED,)) -> 
     return payment.refunds.filter(status__in=statuses).aggregate(s=Sum("amount"))["s"] or 0
 
 
+def booking_money_held(*, booking_id: int) -> int:
+    """What we still hold for a booking: its succeeded payments minus their succeeded
+    refunds (pending refunds are money not yet back)."""
+    held = 0
+    for payment in Payment.objects.filter(booking_id=booking_id):
+        if payment.has_succeeded:
+            held += payment.amount - refunded_total(payment)
+    return held
+
+
 def refundable_amount(payment: Payment) -> int:
     """What can still go back: the payment minus every refund that has not failed."""
     if not payment.has_succeeded:
         return 0
-    return payment.amount - refunded_total(payment, statuses=COUNTING)
+    disputed = payment.disputes.aggregate(s=Sum("money_lost"))["s"] or 0
+    return max(0, payment.amount - refunded_total(payment, statuses=COUNTING) - disputed)
 
 
 def _lock_payment(payment_id: int) -> Payment:
@@ -174,6 +189,11 @@ def refund_apply_stripe(*, stripe_refund: dict, stripe_event=None) -> Refund | N
     refund = _find_or_create_from_stripe(stripe_refund)
     if refund is None:
         return None
+    if not Payment.objects.get(pk=refund.payment_id).has_succeeded:
+        # Stripe refunds only a charge that succeeded, and does not promise to tell us in
+        # order: the refund is the proof, so the payment counts as paid first.
+        payment_count_succeeded(payment_id=refund.payment_id, stripe_event=stripe_event,
+                                evidence=f"refund {stripe_refund['id']}")
     status = stripe_refund.get("status")
     if status == "succeeded":
         return refund_mark_succeeded(refund_id=refund.pk, stripe_event=stripe_event)
@@ -208,7 +228,9 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
                                     data={"refund": refund.pk, "amount": refund.amount})
         booking = Booking.objects.select_for_update(of=("self",)).select_related(
             "purchaser", "session__course").get(pk=payment.booking_id)
-        if payment.status == Payment.Status.REFUNDED and \
+        # Refunded means nothing paid for the booking remains, not that this payment is
+        # back: after a double charge, refunding the duplicate leaves the booking paid.
+        if booking_money_held(booking_id=booking.pk) == 0 and \
                 booking.can_become(Booking.Status.REFUNDED):
             booking_apply_transition(booking, Booking.Status.REFUNDED, actor=actor, now=now,
                                      data={"refund": refund.pk})
@@ -245,10 +267,104 @@ def refund_mark_failed(*, refund_id: int, reason: str, stripe_event=None) -> Ref
     return refund
 
 
-def refund_retry(*, refund: Refund, actor=None) -> Refund:
-    """Staff: try a failed refund again, as a new refund for the same amount."""
+# A refund not answered by Stripe this long after it was created is stuck: the submit
+# task gave up (about an hour of retries) or was never queued (broker down).
+STUCK_AFTER = timedelta(minutes=15)
+# A claim (submitted_at) older than this belongs to a worker that died mid-call: no Stripe
+# call lasts this long (the client's timeouts are far shorter).
+CLAIM_TIMEOUT = timedelta(minutes=10)
+# Pending this long, whatever the reason: staff are told (once per refund).
+ALERT_AFTER = timedelta(hours=24)
+
+
+def stuck_pending_refunds(*, now: datetime):
+    """Pending refunds that no task will finish on its own: never answered by Stripe and
+    not claimed by a live worker; and any refund pending for more than a day."""
+    never_sent = Q(stripe_refund_id__isnull=True, created_at__lt=now - STUCK_AFTER) & (
+        Q(submitted_at__isnull=True) | Q(submitted_at__lt=now - CLAIM_TIMEOUT))
+    return Refund.objects.filter(
+        Q(status=Refund.Status.PENDING)
+        & (never_sent | Q(created_at__lt=now - ALERT_AFTER))
+    ).select_related("payment__booking").order_by("pk")
+
+
+def _is_unsent_and_stuck(refund: Refund, now: datetime) -> bool:
+    return (refund.status == Refund.Status.PENDING and refund.stripe_refund_id is None
+            and refund.created_at < now - STUCK_AFTER
+            and (refund.submitted_at is None or refund.submitted_at < now - CLAIM_TIMEOUT))
+
+
+def refund_resubmit(*, refund_id: int, now: datetime | None = None) -> Refund:
+    """Send again a card refund that never got an answer from Stripe. A claim left by a
+    worker that died may have reached Stripe: Stripe's refunds for the payment are checked
+    for ours (by metadata) before the claim is released, so it is never sent twice."""
+    now = now or timezone.now()
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if not _is_unsent_and_stuck(refund, now):
+        return refund
+    if refund.payment.method != Payment.Method.CARD:
+        return refund_mark_succeeded(refund_id=refund.pk, now=now)
+    if refund.submitted_at is not None:
+        for stripe_refund in gateway.list_refunds(
+                payment_intent_id=refund.payment.stripe_payment_intent_id):
+            if str((stripe_refund.get("metadata") or {}).get("refund_id")) == str(refund.pk):
+                return refund_apply_stripe(stripe_refund=stripe_refund) or refund
+        Refund.objects.filter(pk=refund.pk, stripe_refund_id__isnull=True,
+                              submitted_at=refund.submitted_at).update(submitted_at=None)
+    from .tasks import submit_refund_task
+
+    log_action("refund.resubmitted", target=refund, user=refund.payment.user_id,
+               data={"claimed_at": refund.submitted_at.isoformat()
+                     if refund.submitted_at else None})
+    submit_refund_task.delay_on_commit(refund.pk)
+    return refund
+
+
+def refunds_sweep_stuck(*, now: datetime | None = None) -> dict:
+    """Beat, every 15 minutes: send again the refunds stuck before Stripe, ask Stripe about
+    those it answered 'pending' long ago, and tell staff (once each) about any refund
+    pending for more than a day."""
+    now = now or timezone.now()
+    summary = {"resubmitted": [], "refreshed": [], "alerted": []}
+    for refund in stuck_pending_refunds(now=now):
+        try:
+            if _is_unsent_and_stuck(refund, now):
+                refund_resubmit(refund_id=refund.pk, now=now)
+                summary["resubmitted"].append(refund.pk)
+            elif refund.payment.stripe_payment_intent_id:
+                refunds_sync_for_intent(
+                    payment_intent_id=refund.payment.stripe_payment_intent_id)
+                summary["refreshed"].append(refund.pk)
+        except gateway.PaymentProviderError as error:
+            logger.warning("Stuck refund %s: Stripe unavailable: %s", refund.pk, error)
+        refund.refresh_from_db()
+        if refund.status == Refund.Status.PENDING and refund.created_at < now - ALERT_AFTER:
+            sent = communication_queue(
+                kind=Communication.Kind.STAFF_ALERT,
+                recipient=settings.OPERATIONS_EMAIL,
+                template="emails/refund_stuck.txt",
+                context={"refund": refund, "booking": refund.payment.booking,
+                         "payment": refund.payment},
+                dedupe_key=f"refund-stuck:{refund.pk}",
+            )
+            if sent is not None:
+                summary["alerted"].append(refund.pk)
+    return summary
+
+
+def refund_retry(*, refund: Refund, actor=None, now: datetime | None = None) -> Refund:
+    """Staff: try again. A failed refund becomes a new refund for the same amount; a
+    pending one stuck before Stripe is sent again (the same refund, never a second)."""
+    now = now or timezone.now()
+    if refund.status == Refund.Status.PENDING:
+        if not _is_unsent_and_stuck(refund, now):
+            raise DomainError(
+                f"Refund {refund.pk} is still being sent to Stripe or awaits Stripe's answer; "
+                "retry it if it is still pending in 15 minutes.")
+        log_action("refund.retried", actor=actor, target=refund, user=refund.payment.user_id)
+        return refund_resubmit(refund_id=refund.pk, now=now)
     if refund.status != Refund.Status.FAILED:
-        raise DomainError(f"Refund {refund.pk} has not failed; only failed refunds are retried.")
+        raise DomainError(f"Refund {refund.pk} has succeeded; there is nothing to retry.")
     return refund_create(payment=refund.payment, amount=refund.amount,
                          initiator=refund.initiator, actor=actor,
                          reason=f"Retry of refund {refund.pk}: {refund.reason}")

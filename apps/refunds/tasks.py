@@ -9,3 +9,10 @@ from .services import refund_submit
              retry_backoff_max=600, max_retries=10, acks_late=True)
 def submit_refund_task(self, refund_id: int) -> str:
     return refund_submit(refund_id=refund_id).status
+
+
+@shared_task
+def sweep_stuck_refunds_task() -> dict:
+    from .services import refunds_sweep_stuck
+
+    return refunds_sweep_stuck()

@@ -19,6 +19,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("payments", "payment", ("view", "change")),
         ("payments", "paymentevent", ("view",)),
         ("payments", "stripeevent", ("view",)),
+        ("payments", "dispute", ("view",)),
         ("refunds", "refund", ("view", "change")),
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
@@ -43,9 +44,13 @@ def ensure_role_groups(apps=None) -> None:
         else:
             wanted = [(app, f"{action}_{model}") for app, model, actions in ROLE_PERMISSIONS[role]
                       for action in actions]
+            # Those that exist yet: an early migration runs this before later models
+            # (and their permissions) are created; the migration adding them grants them.
             permissions = [
-                permission_model.objects.get(content_type__app_label=app, codename=codename)
+                permission
                 for app, codename in wanted
+                for permission in permission_model.objects.filter(
+                    content_type__app_label=app, codename=codename)
             ]
         group.permissions.set(permissions)
 

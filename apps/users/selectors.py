@@ -27,10 +27,11 @@ def _with_expected_totals(users: QuerySet) -> QuerySet:
 
     - bookings: those the user purchased whose status counts (bookings.COUNTED_STATUSES);
     - spent: the user's payments that succeeded (even if refunded since), minus the
-      refunds that succeeded on them.
+      refunds that succeeded on them, minus what disputes on them cost us (lost, or
+      funds withdrawn by the bank).
     """
     from apps.bookings.models import COUNTED_STATUSES, Booking
-    from apps.payments.models import Payment
+    from apps.payments.models import Dispute, Payment
     from apps.refunds.models import Refund
 
     counted = (
@@ -49,12 +50,17 @@ def _with_expected_totals(users: QuerySet) -> QuerySet:
         Refund.objects.filter(payment__user=OuterRef("pk"), status=Refund.Status.SUCCEEDED)
         .order_by().values("payment__user").annotate(s=Sum("amount")).values("s")
     )
+    disputed = (
+        Dispute.objects.filter(payment__user=OuterRef("pk"), money_lost__gt=0)
+        .order_by().values("payment__user").annotate(s=Sum("money_lost")).values("s")
+    )
     big = BigIntegerField()
     return users.annotate(
         expected_bookings=Coalesce(Subquery(counted, output_field=big), Value(0)),
         expected_spent=(
             Coalesce(Subquery(paid, output_field=big), Value(0))
             - Coalesce(Subquery(refunded, output_field=big), Value(0))
+            - Coalesce(Subquery(disputed, output_field=big), Value(0))
         ),
     )
 

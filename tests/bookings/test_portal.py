@@ -95,7 +95,9 @@ def test_customer_cancels_and_sees_what_they_get_back_first(client, group_bookin
     preview = client.get(f"/portal/bookings/{group_booking.reference}/cancel/").content.decode()
     # the session is 10 days away: the policy refunds 50%
     assert "You will get back" in preview and "£50.00" in preview
-    response = client.post(f"/portal/bookings/{group_booking.reference}/cancel/", follow=True)
+    assert 'name="confirmed_amount" value="5000"' in preview
+    response = client.post(f"/portal/bookings/{group_booking.reference}/cancel/",
+                           {"confirmed_amount": "5000"}, follow=True)
     group_booking.refresh_from_db()
     assert group_booking.status in ("cancelled",)
     assert "is cancelled" in response.content.decode()

@@ -32,7 +32,7 @@ from rest_framework.authtoken.models import TokenProxy
 from apps.bookings.models import Attendee
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
-from apps.payments.models import PaymentEvent, StripeEvent
+from apps.payments.models import Dispute, PaymentEvent, StripeEvent
 from apps.payments.services import payment_record_manual
 from apps.refunds.services import refund_create
 from apps.users.models import ActivityLog, User
@@ -203,6 +203,7 @@ ADMIN_MODELS = {
     "payments.payment":               ("",        "vc",    "vacd"),
     "payments.stripeevent":           ("",        "v",     "vcd"),
     "payments.paymentevent":          ("",        "v",     "vcd"),
+    "payments.dispute":               ("",        "v",     "v"),
     "refunds.refund":                 ("",        "v",     "vd"),
     "certificates.certificate":       ("",        "v",     "vcd"),
 }
@@ -274,6 +275,8 @@ def build_world():
         holder_name=attendee.name, issued_on=date(2026, 1, 5), number="CERT-MATRIX01")
     stripe_event = StripeEvent.objects.create(stripe_id="evt_matrix", type="charge.refunded",
                                               payload={})
+    dispute = Dispute.objects.create(payment=payment, stripe_dispute_id="du_matrix",
+                                     amount=1000, status="needs_response")
     token = TokenProxy.objects.create(user=actors["admin"])
     attempt = AccessAttempt.objects.create(username="x@example.com", ip_address="192.0.2.1",
                                            user_agent="test", failures_since_start=1)
@@ -301,6 +304,7 @@ def build_world():
         "payments.payment": payment,
         "payments.stripeevent": stripe_event,
         "payments.paymentevent": PaymentEvent.objects.filter(payment=payment).first(),
+        "payments.dispute": dispute,
         "refunds.refund": payment.refunds.get(),
         "certificates.certificate": certificate,
     }

@@ -144,3 +144,27 @@ def test_payments_older_than_since_are_not_checked(lost_webhook):
     code, out = run("--since", tomorrow)
     assert code == 0 and "Checked 0 payment intents" in out
     assert Payment.objects.get().status == "requires_action"
+
+
+def test_a_payment_marked_refunded_but_never_counted_as_paid_is_found_and_repaired(
+        lost_webhook):
+    """Issue #23 item 2, data left by the old code: a dashboard refund recorded before the
+    success event marked the payment partially refunded without ever counting it as paid;
+    reconciliation took that for agreement with Stripe's "succeeded"."""
+    booking, payment = lost_webhook
+    Payment.objects.filter(pk=payment.pk).update(status="partially_refunded")
+    Refund.objects.create(payment=payment, amount=1500, initiator="stripe", status="succeeded",
+                          stripe_refund_id="re_old_dashboard")
+    code, out = run("--dry-run")
+    assert code == 1 and "never counted as paid" in out
+    spent_before = type(booking.purchaser).objects.get(pk=booking.purchaser_id).total_spent
+    code, out = run("--fix")
+    payment.refresh_from_db()
+    booking.refresh_from_db()
+    assert payment.succeeded_at is not None and payment.status == "partially_refunded"
+    assert booking.status == "paid"
+    spent = type(booking.purchaser).objects.get(pk=booking.purchaser_id).total_spent
+    assert spent == spent_before + 9500  # counted once as paid; the refund was counted then
+    assert run("--dry-run")[0] == 0
+    run("--fix")
+    assert type(booking.purchaser).objects.get(pk=booking.purchaser_id).total_spent == spent

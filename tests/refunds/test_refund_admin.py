@@ -45,3 +45,24 @@ def test_booking_admin_cancel_with_full_refund(admin_client, paid_booking,
     booking.refresh_from_db()
     assert booking.status == "cancelled"
     assert [r["amount"] for r in stripe_refunds(payment)] == [10000]
+
+
+def test_staff_retry_a_refund_stuck_pending_from_the_refunds_list(
+        admin_client, paid_booking, django_capture_on_commit_callbacks):
+    """Issue #23 item 3: the broker was down, the refund never reached Stripe."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.refunds.services import refund_create
+
+    _, payment = paid_booking
+    refund = refund_create(payment=payment, amount=2000, initiator="staff", reason="x")
+    Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/refunds/refund/", {
+            "action": "retry_failed", "_selected_action": [refund.pk]}, follow=True)
+    assert "1 refund(s) sent again." in response.content.decode()
+    refund.refresh_from_db()
+    assert refund.status == "succeeded"
+    assert Refund.objects.count() == 1 and len(stripe_refunds(payment)) == 1

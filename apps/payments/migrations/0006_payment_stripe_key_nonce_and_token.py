@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0003_payment_payment_created_idx'),
+        ('payments', '0005_reconciliation_runs'),
     ]
 
     operations = [
