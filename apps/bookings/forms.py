@@ -85,7 +85,8 @@ class BookingForm(forms.Form):
             left = self.session.seats_left
             raise ValidationError(
                 "Sorry, this session is sold out." if left == 0
-                else f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}."
+                else f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}.",
+                code="sold_out",
             )
         seen = {}
         for n in range(1, self.seat_count + 1):
