@@ -11,6 +11,7 @@
 
 import hashlib
 import json
+import re
 import uuid
 
 from django.core.cache import cache
@@ -19,7 +20,13 @@ from apps.core.errors import DomainError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = re.compile(rf"[!-~]{{1,{MAX_KEY_LENGTH}}}")
 TTL_SECONDS = 24 * 60 * 60
+SCHEMA_DESCRIPTION = (
+    f"1 to {MAX_KEY_LENGTH} visible ASCII characters (no spaces), e.g. a UUID; anything else "
+    "is a 400. Scoped to the calling staff user. Same key and same body within 24 hours: "
+    "the first answer is replayed (header `Idempotent-Replayed: true`) and nothing more is "
+    "created. Same key, other body: 422.")
 NAMESPACE = uuid.UUID("8f0c6a7e-4b7d-4d51-9b39-3c1f1c2b7a10")
 
 
@@ -32,10 +39,10 @@ def read_key(request) -> str | None:
     key = request.headers.get(HEADER)
     if key is None:
         return None
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not KEY_PATTERN.fullmatch(key):
         raise DomainError(
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (letters, "
+            "digits and punctuation; no spaces), e.g. a UUID.",
             code="invalid_idempotency_key",
         )
     return key

@@ -2,7 +2,6 @@
 
 from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -40,8 +39,9 @@ def errors(*codes: int) -> dict:
         401: "Not signed in / no valid token.",
         403: "Signed in but not allowed.",
         404: "Not found (or not yours).",
-        409: "Conflict: sold out, invalid state transition.",
-        422: "Idempotency-Key reused with a different body.",
+        409: "Conflict with the current state: sold out, a cancelled or started session, "
+             "an invalid state transition, a refund more than is still refundable.",
+        422: "Idempotency-Key reused with a different body, or retired.",
         429: "Throttled.",
         503: "Payment provider unavailable.",
     }
@@ -245,9 +245,11 @@ BOOKING_EXAMPLE = {
     summary="Create a booking for a customer (invoice: paid now; card: pending)",
     request=s.AdminBookingCreateSerializer,
     parameters=[OpenApiParameter(
-        idempotency.HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-        description="Same key and body within 24 h: the first response is returned and "
-                    "nothing more is created. Same key, other body: 422.")],
+        idempotency.HEADER,
+        {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
+         "pattern": "^[!-~]+$"},
+        OpenApiParameter.HEADER, required=False,
+        description=idempotency.SCHEMA_DESCRIPTION)],
     examples=[OpenApiExample("Invoice booking", value=BOOKING_EXAMPLE, request_only=True)],
     responses={201: s.AdminBookingSerializer, **errors(400, 401, 403, 404, 409, 422, 429, 503)},
 )
