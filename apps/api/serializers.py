@@ -331,6 +331,10 @@ class RefundCreateSerializer(serializers.Serializer):
                                       help_text="Minor units (pence).")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True,
                                    default="")
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", required=False, max_length=3,
+        help_text="Optional ISO 4217 code; when given it must be the payment's currency "
+                  "(a refund is always in the payment's currency): otherwise a 400.")
 
 
 class RefundCreatedSerializer(RefundOutSerializer):

@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.bookings.idempotency import idempotent_booking_submit
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.selectors import customer_booking, customer_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_create
@@ -29,7 +30,7 @@ from apps.users.models import ActivityLog, User
 
 from . import idempotency
 from . import serializers as s
-from .errors import ErrorSerializer
+from .errors import ErrorSerializer, error_body
 from .permissions import IsStaffOperator
 
 
@@ -261,41 +262,26 @@ class AdminBookingCreateView(ApiMixin, APIView):
         incoming = s.AdminBookingCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        if key is None:
+            booking = self._create(request, data, None)
+            return Response(self._booking_body(booking.pk), status=status.HTTP_201_CREATED)
 
-        token = digest = None
-        if key is not None:
-            token = idempotency.submission_token(user_id=request.user.pk, key=key)
-            digest = idempotency.body_hash(incoming.initial_data)
-            replay = idempotency.claim(token, digest)
-            if replay is not None:
-                response = Response(replay["body"], status=replay["status"])
-                response["Idempotent-Replayed"] = "true"
-                return response
-            existing = Booking.objects.filter(submission_token=token).select_related(
-                "purchaser").first()
-            if existing is not None:
-                idempotency.check_same_booking(
-                    existing, session_id=data["session_id"],
-                    purchaser_email=data["purchaser"]["email"],
-                    attendee_emails=[a["email"] for a in data["attendees"]])
+        token = idempotency.submission_token(user_id=request.user.pk, key=key)
+        outcome = idempotent_booking_submit(
+            token=token, request_hash=idempotency.body_hash(incoming.initial_data),
+            caller=request.user, create=lambda: self._create(request, data, token))
+        if outcome.error is not None:
+            response = Response(error_body(outcome.error["code"], outcome.error["message"]),
+                                status=outcome.status)
+        else:
+            response = Response(self._booking_body(outcome.booking_id), status=outcome.status)
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
-        try:
-            booking = self._create(request, data, token)
-        except ConflictError as error:
-            if token is not None:
-                from .errors import error_body
-
-                idempotency.remember(token, digest, status=error.status,
-                                     body=error_body(error.code, error.message))
-            raise
-        except Exception:
-            if token is not None:
-                idempotency.forget(token)
-            raise
-        body = s.AdminBookingSerializer(_admin_bookings().get(pk=booking.pk)).data
-        if token is not None:
-            idempotency.remember(token, digest, status=status.HTTP_201_CREATED, body=body)
-        return Response(body, status=status.HTTP_201_CREATED)
+    @staticmethod
+    def _booking_body(booking_id: int) -> dict:
+        return s.AdminBookingSerializer(_admin_bookings().get(pk=booking_id)).data
 
     def _create(self, request, data, token):
         purchaser = data["purchaser"]
@@ -341,6 +327,11 @@ class AdminRefundCreateView(ApiMixin, APIView):
             raise exceptions.NotFound("No payment with this id.")
         incoming = s.RefundCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        currency = incoming.validated_data.get("currency")
+        if currency is not None and currency.upper() != payment.currency.upper():
+            raise exceptions.ValidationError({"currency": [
+                f"This payment is in {payment.currency.upper()}; a refund is made in the "
+                f"payment's currency, not {currency.upper()}."]})
         refund = refund_create(payment=payment, amount=incoming.validated_data["amount"],
                                initiator=Refund.Initiator.STAFF,
                                reason=incoming.validated_data["reason"], actor=request.user)

@@ -140,6 +140,7 @@ def user_export_data(*, user: User) -> dict:
 def user_anonymise(*, user: User, actor: User | None = None) -> User:
     """Erase a person while keeping the accounting: bookings and payments keep amounts and
     dates; names, emails, phone and notes go. The account can no longer sign in."""
+    from apps.bookings.idempotency import idempotency_keys_erase
     from apps.bookings.models import Attendee, Booking
 
     with transaction.atomic():
@@ -151,6 +152,7 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         Booking.objects.filter(purchaser=locked).update(company_name="",
                                                          special_requirements="")
         EmailAddress.objects.filter(user=locked).delete()
+        idempotency_keys_erase(user=locked)  # no replay of their bookings' API keys
         from apps.core.models import Communication
 
         Communication.objects.filter(user=locked).update(recipient=placeholder,
