@@ -31,6 +31,7 @@ from apps.users.models import ActivityLog, User
 from . import idempotency
 from . import serializers as s
 from .errors import ErrorSerializer, error_body
+from .pagination import SessionCursorPagination
 from .permissions import IsStaffOperator
 
 
@@ -67,6 +68,7 @@ class ApiMixin:
 class SessionListView(ApiMixin, generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = s.SessionOutSerializer
+    pagination_class = SessionCursorPagination
 
     def get_queryset(self):
         filters = s.SessionFilterSerializer(data=self.request.query_params)

@@ -53,7 +53,7 @@ def customer_bookings(*, user):
             Prefetch("payments", queryset=Payment.objects.order_by("attempt").prefetch_related(
                 Prefetch("refunds", queryset=Refund.objects.order_by("created_at")))),
         )
-        .order_by("session__starts_at")
+        .order_by("session__starts_at", "session_id", "created_at", "pk")  # a total order
     )
 
 
