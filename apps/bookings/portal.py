@@ -17,7 +17,8 @@ from apps.refunds.policy import cancellation_quote
 from apps.refunds.services import refundable_amount
 from apps.sessions.selectors import next_session_by_course
 from apps.users.forms import ProfileForm
-from apps.users.services import user_anonymise, user_export_data
+from apps.users.models import MarketingConsentChange, User
+from apps.users.services import marketing_consent_set, user_anonymise, user_export_data
 
 from .cancellation import booking_cancel
 from .models import Booking
@@ -123,7 +124,12 @@ def portal_receipt(request, reference, fmt="html"):
 def portal_profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        given = form.cleaned_data["marketing_consent"]
+        form.instance.marketing_consent = request.user.marketing_consent = \
+            User.objects.values_list("marketing_consent", flat=True).get(pk=request.user.pk)
+        form.save()  # the profile; consent goes through its service, which keeps a history
+        marketing_consent_set(user=request.user, given=given,
+                              source=MarketingConsentChange.Source.PORTAL, actor=request.user)
         messages.success(request, "Your details are saved.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})

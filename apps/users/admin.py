@@ -6,9 +6,9 @@ from apps.certificates.models import Certificate
 from apps.core.money import format_money
 from apps.payments.models import Payment
 
-from .models import ActivityLog, User, UserNote
+from .models import ActivityLog, MarketingConsentChange, User, UserNote
 from .roles import sync_role_groups
-from .services import user_change_role
+from .services import marketing_consent_set, user_change_role
 
 
 def is_admin(user) -> bool:
@@ -134,12 +134,18 @@ class UserAdmin(DjangoUserAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
+        consent = obj.marketing_consent
+        if change and "marketing_consent" in form.changed_data:
+            obj.marketing_consent = form.initial["marketing_consent"]  # through the service
         obj._new_role = obj.role
         if change and "role" in form.changed_data:
             obj.role = form.initial["role"]  # changed in save_related: audited, groups synced
         if not change:
             obj.is_staff = obj._new_role != User.Role.CUSTOMER
         super().save_model(request, obj, form, change)
+        if consent != obj.marketing_consent:
+            marketing_consent_set(user=obj, given=consent, actor=request.user,
+                                  source=MarketingConsentChange.Source.ADMIN)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # saves the groups field
