@@ -145,6 +145,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A request never waits forever on a lock or a dead server.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves the browser, the fake Stripe's webhooks and the hold
+    # sweeper at once. WAL: readers never wait for the writer. IMMEDIATE: a transaction
+    # takes the write lock when it begins, so it waits its turn (busy timeout, seconds)
+    # instead of failing "database is locked" when a read would have to become a write.
+    _sqlite = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+    _sqlite.setdefault("transaction_mode", "IMMEDIATE")
+    _sqlite.setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------
