@@ -15,7 +15,7 @@ from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.refunds.policy import cancellation_quote
 from apps.refunds.services import refundable_amount
-from apps.sessions.selectors import next_session_by_course
+from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
 from apps.users.services import marketing_consent_set, user_anonymise, user_export_data
@@ -47,8 +47,16 @@ def portal_home(request):
         | {c.course_id for c in certificates}, now=now)
     for view in past:
         view["rebook"] = next_sessions.get(view["booking"].session.course_id)
+    today = timezone.localdate(now)
     for certificate in certificates:
-        certificate.renew_session = next_sessions.get(certificate.course_id)
+        # Renewal is offered near the expiry date, not at the next session whatever it is.
+        if certificate.expires_on:
+            certificate.renew_from = renewal_window(expires_on=certificate.expires_on,
+                                                    today=today)[0]
+            certificate.renew_session = renewal_session(
+                course_id=certificate.course_id, expires_on=certificate.expires_on, now=now)
+        else:
+            certificate.renew_from = certificate.renew_session = None
     return render(request, "portal/home.html", {
         "upcoming": upcoming, "past": list(reversed(past)), "certificates": certificates,
     })

@@ -93,6 +93,7 @@ def book(request, session_id):
             return redirect(booking.get_absolute_url())
     else:
         conflict = not bookable or form.has_error(NON_FIELD_ERRORS, "sold_out")
+    form.focus_first_error()
     session.refresh_from_db(fields=["seats_taken", "status"])
     # Sold out (or cancelled, started) is a conflict however late it was found: 409.
     return render(request, "bookings/book.html",

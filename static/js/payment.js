@@ -78,7 +78,8 @@
         if (pay.status === "requires_action") {
           const authenticated = await stripe.confirmCardPayment(pay.client_secret);
           if (authenticated.error) {
-            showError((authenticated.error.message || "Authentication failed.") + " No money was taken.");
+            // Stripe's own wording ("unable to authenticate your payment method") is jargon.
+            showError(form.dataset.authenticationFailed);
             return;
           }
         }
