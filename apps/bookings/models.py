@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
+from apps.core.fields import EncryptedOptionalText
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
@@ -87,7 +88,8 @@ class Booking(models.Model):
     total_amount = models.PositiveIntegerField(help_text="Minor units.")
     currency = models.CharField(max_length=3, default="GBP")
     company_name = models.CharField(max_length=200, blank=True)
-    special_requirements = models.TextField(blank=True)
+    # Often health data (access needs, allergies): encrypted at rest.
+    special_requirements = EncryptedOptionalText()
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     submission_token = models.UUIDField(
         null=True, blank=True, unique=True, editable=False,

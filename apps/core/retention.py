@@ -95,7 +95,9 @@ def anonymise_old_payment_data(*, now: datetime | None = None,
     )
     old_payment = Payment.objects.filter(booking=OuterRef("pk"), created_at__lt=cutoff)
     old_bookings = Booking.objects.filter(created_at__lt=cutoff).filter(Exists(old_payment))
-    bookings = old_bookings.filter(~Q(company_name="") | ~Q(special_requirements=""))
+    # special_requirements is encrypted: empty is NULL, anything else is some text.
+    bookings = old_bookings.filter(~Q(company_name="")
+                                   | Q(special_requirements__isnull=False))
     attendees = Attendee.objects.filter(booking__in=old_bookings).exclude(
         name=DELETED_NAME, email__endswith=f"@{DELETED_DOMAIN}"
     )
