@@ -27,6 +27,7 @@ from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.selectors import catalogue_sessions, session_for_page
 from apps.users.models import ActivityLog, User
+from apps.users.services import personal_data_viewed
 
 from . import idempotency
 from . import serializers as s
@@ -206,6 +207,8 @@ class AdminUserDetailView(ApiMixin, APIView):
         user = User.objects.filter(pk=pk).first()
         if user is None:
             raise exceptions.NotFound("No user with this id.")
+        personal_data_viewed(viewer=request.user, user_id=user.pk, target=user,
+                             where="staff API: user detail")
         bookings = _admin_bookings().filter(Q(purchaser=user) | Q(attendees__user=user)) \
             .distinct().order_by("-created_at")
         payments = Payment.objects.filter(user=user).prefetch_related("refunds") \

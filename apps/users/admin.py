@@ -8,7 +8,7 @@ from apps.payments.models import Payment
 
 from .models import ActivityLog, MarketingConsentChange, User, UserNote
 from .roles import sync_role_groups
-from .services import marketing_consent_set, user_change_role
+from .services import marketing_consent_set, personal_data_viewed, user_change_role
 
 
 def is_admin(user) -> bool:
@@ -132,6 +132,14 @@ class UserAdmin(DjangoUserAdmin):
             # Only admins hand out roles and access; support edits profiles.
             fields += ["role", "is_staff", "is_superuser", "groups"]
         return fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            user = response.context_data["original"]
+            personal_data_viewed(viewer=request.user, user_id=user.pk, target=user,
+                                 where="admin: customer page")
+        return response
 
     def save_model(self, request, obj, form, change):
         consent = obj.marketing_consent

@@ -81,6 +81,16 @@ def user_change_role(*, user: User, role: str, actor: User | None) -> User:
     return locked
 
 
+def personal_data_viewed(*, viewer: User, user_id: int | None, target, where: str) -> None:
+    """Record that a member of staff opened a customer's personal data (their profile, a
+    booking of theirs): who, when, what and through which door. One's own data is not
+    recorded."""
+    if user_id is None or getattr(viewer, "pk", None) == user_id:
+        return
+    log_action("personal_data.viewed", actor=viewer, target=target, user=user_id,
+               data={"where": where})
+
+
 def marketing_consent_set(*, user: User, given: bool, source: str, actor: User | None = None,
                           now=None) -> bool:
     """Give or withdraw marketing consent, keeping its history. Returns whether it changed."""
