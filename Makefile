@@ -49,17 +49,35 @@ install: $(BIN)/.installed node_modules/.package-lock.json
 
 # The portal on embedded defaults (SQLite, in-process cache and tasks, console email) with
 # a local fake Stripe, at http://127.0.0.1:$(PORT). Set DATABASE_URL/REDIS_URL to use
-# PostgreSQL and Redis instead.
+# PostgreSQL and Redis instead. `make run PORT=8101 FAKE_STRIPE_PORT=8421` moves both: the
+# portal's links (SITE_URL, unless set) and its Stripe settings and CSP follow the ports.
+# Either port already taken, or the fake not answering: it stops with a message.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export STRIPE_API_BASE = http://127.0.0.1:$(FAKE_STRIPE_PORT)
+run: export STRIPE_JS_URL = http://127.0.0.1:$(FAKE_STRIPE_PORT)/js.stripe.com/v3/
 run: $(BIN)/.installed  # the portal needs no Node.js (npm is for the browser tests)
+	@for port in $(PORT) $(FAKE_STRIPE_PORT); do \
+		if ! $(BIN)/python -c 'import socket, sys; socket.create_server(("127.0.0.1", int(sys.argv[1])))' \
+			"$$port" 2>/dev/null; then \
+			echo "make run: port $$port on 127.0.0.1 is already in use (another make run?)." \
+				"Stop it, or choose others: make run PORT=8101 FAKE_STRIPE_PORT=8421" >&2; \
+			exit 1; fi; done
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@set -m; \
 	$(BIN)/python manage.py fake_stripe --port $(FAKE_STRIPE_PORT) \
 		--webhook-url http://127.0.0.1:$(PORT)/webhooks/stripe/ & fake=$$!; \
+	trap 'kill -- -$$fake $${sweeper:+-$$sweeper} $${server:+-$$server} 2>/dev/null' EXIT INT TERM; \
+	for attempt in $$(seq 1 100); do \
+		(exec 3<>/dev/tcp/127.0.0.1/$(FAKE_STRIPE_PORT)) 2>/dev/null && break; \
+		if ! kill -0 $$fake 2>/dev/null || [ $$attempt = 100 ]; then \
+			echo "make run: the fake Stripe did not start on port $(FAKE_STRIPE_PORT);" \
+				"without it nobody can pay. See its error above." >&2; exit 1; fi; \
+		sleep 0.2; done; \
 	( while sleep 60; do $(BIN)/python manage.py release_expired_holds -v0 >/dev/null; done ) & sweeper=$$!; \
-	trap 'kill $$fake $$sweeper 2>/dev/null' EXIT INT TERM; \
-	echo "Portal: http://127.0.0.1:$(PORT)/   Staff: http://127.0.0.1:$(PORT)/admin/"; \
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	echo "Portal: $$SITE_URL/   Staff: $$SITE_URL/admin/   Fake Stripe: $$STRIPE_API_BASE"; \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT) & server=$$!; \
+	wait $$server
 
 # Every test, against PostgreSQL and Redis on this machine (see README).
 test: install

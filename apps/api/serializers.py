@@ -17,16 +17,35 @@ def _values(choices) -> str:
     return "One of: " + ", ".join(choices.values) + "."
 
 
+class QuerySerializer(serializers.Serializer):
+    """Query parameters as the schema describes them: each given at most once, and an empty
+    value is not "absent" (it is refused unless the field allows blank)."""
+
+    def to_internal_value(self, data):
+        errors = {}
+        for name, field in self.fields.items():
+            values = data.getlist(name) if hasattr(data, "getlist") else (
+                [data[name]] if name in data else [])
+            if len(values) > 1:
+                errors[name] = ["Give this parameter once."]
+            elif values == [""] and not getattr(field, "allow_blank", False):
+                errors[name] = ["May not be empty: leave the parameter out instead."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
 # --- Sessions -------------------------------------------------------------------
 
 
-class SessionFilterSerializer(serializers.Serializer):
+class SessionFilterSerializer(QuerySerializer):
     course = serializers.SlugField(required=False, max_length=200,
                                    help_text="Course slug.")
     location = serializers.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT,
                                         help_text="Location id.")
     date_from = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD).")
-    date_to = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD).")
+    date_to = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD), not "
+                                    "before date_from (a 400 otherwise).")
 
     def validate(self, attrs):
         start, end = attrs.get("date_from"), attrs.get("date_to")
@@ -198,8 +217,9 @@ class CustomerMeSerializer(serializers.Serializer):
 # --- Staff ------------------------------------------------------------------------
 
 
-class UserSearchSerializer(serializers.Serializer):
+class UserSearchSerializer(QuerySerializer):
     email = serializers.CharField(required=False, allow_blank=True, max_length=254,
+                                  trim_whitespace=False,
                                   help_text="Part of an email address (case-insensitive).")
 
 
@@ -292,7 +312,8 @@ class AttendeeInSerializer(serializers.Serializer):
 class AdminBookingCreateSerializer(serializers.Serializer):
     session_id = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT)
     purchaser = PurchaserInSerializer()
-    attendees = AttendeeInSerializer(many=True, allow_empty=False)
+    attendees = AttendeeInSerializer(many=True, allow_empty=False, min_length=1,
+                                     max_length=settings.BOOKING_MAX_SEATS)
     payment = serializers.ChoiceField(
         choices=[("invoice", "Invoice: recorded as paid now"),
                  ("card", "Card: pending, the purchaser pays on the payment page")])
@@ -310,6 +331,10 @@ class RefundCreateSerializer(serializers.Serializer):
                                       help_text="Minor units (pence).")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True,
                                    default="")
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", required=False, max_length=3,
+        help_text="Optional ISO 4217 code; when given it must be the payment's currency "
+                  "(a refund is always in the payment's currency): otherwise a 400.")
 
 
 class RefundCreatedSerializer(RefundOutSerializer):

@@ -19,5 +19,6 @@ urlpatterns = [
          name="admin-refunds"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.ApiDocsView.as_view(url_name="api:schema"), name="docs"),
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    # Any character, newlines included: every other /api/ path is a JSON 404.
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -2,7 +2,6 @@
 
 from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -16,6 +15,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.bookings.idempotency import idempotent_booking_submit
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.selectors import customer_booking, customer_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_create
@@ -27,10 +27,12 @@ from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.selectors import catalogue_sessions, session_for_page
 from apps.users.models import ActivityLog, User
+from apps.users.services import personal_data_viewed
 
 from . import idempotency
 from . import serializers as s
-from .errors import ErrorSerializer
+from .errors import ErrorSerializer, error_body
+from .pagination import SessionCursorPagination
 from .permissions import IsStaffOperator
 
 
@@ -40,8 +42,9 @@ def errors(*codes: int) -> dict:
         401: "Not signed in / no valid token.",
         403: "Signed in but not allowed.",
         404: "Not found (or not yours).",
-        409: "Conflict: sold out, invalid state transition.",
-        422: "Idempotency-Key reused with a different body.",
+        409: "Conflict with the current state: sold out, a cancelled or started session, "
+             "an invalid state transition, a refund more than is still refundable.",
+        422: "Idempotency-Key reused with a different body, or retired.",
         429: "Throttled.",
         503: "Payment provider unavailable.",
     }
@@ -66,6 +69,7 @@ class ApiMixin:
 class SessionListView(ApiMixin, generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = s.SessionOutSerializer
+    pagination_class = SessionCursorPagination
 
     def get_queryset(self):
         filters = s.SessionFilterSerializer(data=self.request.query_params)
@@ -203,6 +207,8 @@ class AdminUserDetailView(ApiMixin, APIView):
         user = User.objects.filter(pk=pk).first()
         if user is None:
             raise exceptions.NotFound("No user with this id.")
+        personal_data_viewed(viewer=request.user, user_id=user.pk, target=user,
+                             where="staff API: user detail")
         bookings = _admin_bookings().filter(Q(purchaser=user) | Q(attendees__user=user)) \
             .distinct().order_by("-created_at")
         payments = Payment.objects.filter(user=user).prefetch_related("refunds") \
@@ -245,9 +251,11 @@ BOOKING_EXAMPLE = {
     summary="Create a booking for a customer (invoice: paid now; card: pending)",
     request=s.AdminBookingCreateSerializer,
     parameters=[OpenApiParameter(
-        idempotency.HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-        description="Same key and body within 24 h: the first response is returned and "
-                    "nothing more is created. Same key, other body: 422.")],
+        idempotency.HEADER,
+        {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
+         "pattern": "^[!-~]+$"},
+        OpenApiParameter.HEADER, required=False,
+        description=idempotency.SCHEMA_DESCRIPTION)],
     examples=[OpenApiExample("Invoice booking", value=BOOKING_EXAMPLE, request_only=True)],
     responses={201: s.AdminBookingSerializer, **errors(400, 401, 403, 404, 409, 422, 429, 503)},
 )
@@ -259,41 +267,26 @@ class AdminBookingCreateView(ApiMixin, APIView):
         incoming = s.AdminBookingCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        if key is None:
+            booking = self._create(request, data, None)
+            return Response(self._booking_body(booking.pk), status=status.HTTP_201_CREATED)
 
-        token = digest = None
-        if key is not None:
-            token = idempotency.submission_token(user_id=request.user.pk, key=key)
-            digest = idempotency.body_hash(incoming.initial_data)
-            replay = idempotency.claim(token, digest)
-            if replay is not None:
-                response = Response(replay["body"], status=replay["status"])
-                response["Idempotent-Replayed"] = "true"
-                return response
-            existing = Booking.objects.filter(submission_token=token).select_related(
-                "purchaser").first()
-            if existing is not None:
-                idempotency.check_same_booking(
-                    existing, session_id=data["session_id"],
-                    purchaser_email=data["purchaser"]["email"],
-                    attendee_emails=[a["email"] for a in data["attendees"]])
+        token = idempotency.submission_token(user_id=request.user.pk, key=key)
+        outcome = idempotent_booking_submit(
+            token=token, request_hash=idempotency.body_hash(incoming.initial_data),
+            caller=request.user, create=lambda: self._create(request, data, token))
+        if outcome.error is not None:
+            response = Response(error_body(outcome.error["code"], outcome.error["message"]),
+                                status=outcome.status)
+        else:
+            response = Response(self._booking_body(outcome.booking_id), status=outcome.status)
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
-        try:
-            booking = self._create(request, data, token)
-        except ConflictError as error:
-            if token is not None:
-                from .errors import error_body
-
-                idempotency.remember(token, digest, status=error.status,
-                                     body=error_body(error.code, error.message))
-            raise
-        except Exception:
-            if token is not None:
-                idempotency.forget(token)
-            raise
-        body = s.AdminBookingSerializer(_admin_bookings().get(pk=booking.pk)).data
-        if token is not None:
-            idempotency.remember(token, digest, status=status.HTTP_201_CREATED, body=body)
-        return Response(body, status=status.HTTP_201_CREATED)
+    @staticmethod
+    def _booking_body(booking_id: int) -> dict:
+        return s.AdminBookingSerializer(_admin_bookings().get(pk=booking_id)).data
 
     def _create(self, request, data, token):
         purchaser = data["purchaser"]
@@ -339,6 +332,11 @@ class AdminRefundCreateView(ApiMixin, APIView):
             raise exceptions.NotFound("No payment with this id.")
         incoming = s.RefundCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        currency = incoming.validated_data.get("currency")
+        if currency is not None and currency.upper() != payment.currency.upper():
+            raise exceptions.ValidationError({"currency": [
+                f"This payment is in {payment.currency.upper()}; a refund is made in the "
+                f"payment's currency, not {currency.upper()}."]})
         refund = refund_create(payment=payment, amount=incoming.validated_data["amount"],
                                initiator=Refund.Initiator.STAFF,
                                reason=incoming.validated_data["reason"], actor=request.user)

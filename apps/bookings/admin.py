@@ -6,6 +6,7 @@ from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_em
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.users.models import User, normalize_email
+from apps.users.services import personal_data_viewed
 
 from .models import Attendee, Booking
 
@@ -64,6 +65,14 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     ]
     list_select_related = ["purchaser", "session__course"]
     show_full_result_count = False  # one COUNT(*) per page, not two
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            booking = response.context_data["original"]
+            personal_data_viewed(viewer=request.user, user_id=booking.purchaser_id,
+                                 target=booking, where="admin: booking page")
+        return response
     readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
                        "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
                        "cancelled_at", "disputed"]

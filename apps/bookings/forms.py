@@ -44,6 +44,10 @@ class BookingForm(forms.Form):
         help_text="Access needs, dietary requirements, anything the trainer should know.",
     )
     submission_token = SubmissionTokenField(required=False)
+    focus_summary = False  # set by focus_first_error()
+    i_am_attending = forms.BooleanField(
+        required=False, label="I am attending (attendee 1 is me)",
+        help_text="Your name and email below are used for the first seat.")
 
     def __init__(self, *args, session, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,11 +63,24 @@ class BookingForm(forms.Form):
             self.fields[f"attendee_{n}_email"] = forms.EmailField(
                 max_length=254, label=f"Attendee {n}: email"
             )
+        if self.purchaser_attends:
+            # The purchaser's own details fill the first seat: nothing to type twice.
+            for name in ("attendee_1_name", "attendee_1_email"):
+                self.fields[name].required = False
+                self.fields[name].widget = forms.HiddenInput()
         # Inline validation swaps the form's HTML while the customer may still be typing:
         # HTMX keeps these inputs as they are (value, focus, caret) and swaps the rest.
         for name, field in self.fields.items():
-            if name not in ("seats", "submission_token"):
+            if name not in ("seats", "submission_token") \
+                    and not isinstance(field.widget, forms.HiddenInput):
                 field.widget.attrs["hx-preserve"] = "true"
+
+    @property
+    def purchaser_attends(self) -> bool:
+        if self.is_bound:
+            return self.fields["i_am_attending"].widget.value_from_datadict(
+                self.data, self.files, self.add_prefix("i_am_attending"))
+        return bool(self.initial.get("i_am_attending"))
 
     def _seat_count(self, most):
         raw = self.data.get("seats") if self.is_bound else self.initial.get("seats")
@@ -80,12 +97,17 @@ class BookingForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("i_am_attending"):
+            full_name = f"{cleaned.get('first_name', '')} {cleaned.get('last_name', '')}"
+            cleaned["attendee_1_name"] = full_name.strip()
+            cleaned["attendee_1_email"] = cleaned.get("email", "")
         seats = cleaned.get("seats", 1)
         if seats > self.session.seats_left:
             left = self.session.seats_left
             raise ValidationError(
                 "Sorry, this session is sold out." if left == 0
-                else f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}."
+                else f"Only {left} seat{'s' if left != 1 else ''} left: you asked for {seats}.",
+                code="sold_out",
             )
         seen = {}
         for n in range(1, self.seat_count + 1):
@@ -122,6 +144,25 @@ class BookingForm(forms.Form):
                 for n in range(1, self.seat_count + 1)
             ],
         )
+
+    def page_order(self) -> list[str]:
+        """Fields in the order the page shows them (the attendees come before "your
+        details")."""
+        attendees = [f"attendee_{n}_{part}" for n in range(1, self.seat_count + 1)
+                     for part in ("name", "email")]
+        return ["seats", "i_am_attending", *attendees, "first_name", "last_name", "email",
+                "phone", "company_name", "special_requirements"]
+
+    def focus_first_error(self) -> None:
+        """After a failed submit the page opens on the first problem: the error summary
+        when there is one (it comes first), else the first field in error."""
+        if self.non_field_errors():
+            self.focus_summary = True
+            return
+        for name in self.page_order():
+            if name in self.errors:
+                self.fields[name].widget.attrs["autofocus"] = True
+                return
 
     def errors_for_filled_fields(self):
         """For inline validation while typing: hide 'required' on fields not yet filled."""

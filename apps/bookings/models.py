@@ -4,8 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.errors import ConflictError
+from apps.core.fields import EncryptedOptionalText
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
@@ -86,7 +88,8 @@ class Booking(models.Model):
     total_amount = models.PositiveIntegerField(help_text="Minor units.")
     currency = models.CharField(max_length=3, default="GBP")
     company_name = models.CharField(max_length=200, blank=True)
-    special_requirements = models.TextField(blank=True)
+    # Often health data (access needs, allergies): encrypted at rest.
+    special_requirements = EncryptedOptionalText()
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     submission_token = models.UUIDField(
         null=True, blank=True, unique=True, editable=False,
@@ -157,3 +160,29 @@ class Attendee(models.Model):
 
     def __str__(self):
         return f"{self.name} <{self.email}>"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` sent to the staff booking API (as its per-caller uuid5 token):
+    the body it came with (a hash) and what it led to. Kept in the database for as long as
+    the key means anything, so a different body is refused whenever the key is known.
+
+    Holds no personal data: a replayed 201 is rendered from the booking as it is now, a
+    replayed refusal from the stored error code and message. Erasure retires the key."""
+
+    token = models.UUIDField(unique=True)
+    caller = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    request_hash = models.CharField(max_length=64, blank=True,
+                                    help_text="SHA-256 of the body; empty once retired.")
+    booking = models.ForeignKey(Booking, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="idempotency_keys")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True, help_text="{code, message} of a refusal.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="bookings_idem_created_idx")]
+
+    def __str__(self):
+        return f"Idempotency key {self.token}"

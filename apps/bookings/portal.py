@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
-from apps.sessions.selectors import next_session_by_course
+from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
-from apps.users.services import user_export_data
+from apps.users.models import MarketingConsentChange, User
+from apps.users.services import marketing_consent_set, user_export_data
 
 from .cancellation import QuoteChanged, booking_cancel_by_customer, booking_cancellation_quote
 from .erasure import customer_erase, erasure_preview
@@ -47,8 +48,16 @@ def portal_home(request):
         | {c.course_id for c in certificates}, now=now)
     for view in past:
         view["rebook"] = next_sessions.get(view["booking"].session.course_id)
+    today = timezone.localdate(now)
     for certificate in certificates:
-        certificate.renew_session = next_sessions.get(certificate.course_id)
+        # Renewal is offered near the expiry date, not at the next session whatever it is.
+        if certificate.expires_on:
+            certificate.renew_from = renewal_window(expires_on=certificate.expires_on,
+                                                    today=today)[0]
+            certificate.renew_session = renewal_session(
+                course_id=certificate.course_id, expires_on=certificate.expires_on, now=now)
+        else:
+            certificate.renew_from = certificate.renew_session = None
     return render(request, "portal/home.html", {
         "upcoming": upcoming, "past": list(reversed(past)), "certificates": certificates,
     })
@@ -133,7 +142,12 @@ def portal_receipt(request, reference, fmt="html"):
 def portal_profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        given = form.cleaned_data["marketing_consent"]
+        form.instance.marketing_consent = request.user.marketing_consent = \
+            User.objects.values_list("marketing_consent", flat=True).get(pk=request.user.pk)
+        form.save()  # the profile; consent goes through its service, which keeps a history
+        marketing_consent_set(user=request.user, given=given,
+                              source=MarketingConsentChange.Source.PORTAL, actor=request.user)
         messages.success(request, "Your details are saved.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})

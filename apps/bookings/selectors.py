@@ -54,7 +54,7 @@ def customer_bookings(*, user):
                 Prefetch("refunds", queryset=Refund.objects.order_by("created_at")),
                 "disputes")),
         )
-        .order_by("session__starts_at")
+        .order_by("session__starts_at", "session_id", "created_at", "pk")  # a total order
     )
 
 
@@ -75,5 +75,12 @@ def customer_view_of_booking(*, booking: Booking, user) -> dict:
     paid = sum(p.amount for p in payments if p.has_succeeded)
     refunded = sum(r.amount for p in payments for r in p.refunds.all()
                    if r.status == Refund.Status.SUCCEEDED)
+    # Only a pending booking whose hold still stands has anything to pay: an expired or
+    # cancelled one owes nothing.
+    from django.utils import timezone
+
+    holding = (booking.status == Booking.Status.PENDING and booking.hold_expires_at is not None
+               and booking.hold_expires_at > timezone.now())
+    due = max(0, booking.total_amount - paid) if own and holding else 0
     return {"booking": booking, "is_purchaser": own, "attendees": attendees,
-            "payments": payments, "paid": paid, "refunded": refunded}
+            "payments": payments, "paid": paid, "refunded": refunded, "due": due}

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -85,14 +86,19 @@ def book(request, session_id):
                                      actor=request.user if request.user.is_authenticated
                                      else None)
         except DomainError as error:
-            form.add_error(None, error.message)
+            form.add_error(None, ValidationError(error.message, code=error.code))
+            conflict = error.status == 409
         else:
             remember_booking_in_session(request, booking)
             return redirect(booking.get_absolute_url())
+    else:
+        conflict = not bookable or form.has_error(NON_FIELD_ERRORS, "sold_out")
+    form.focus_first_error()
     session.refresh_from_db(fields=["seats_taken", "status"])
+    # Sold out (or cancelled, started) is a conflict however late it was found: 409.
     return render(request, "bookings/book.html",
                   {"session": session, "form": form, "bookable": session.is_bookable()},
-                  status=200 if bookable else 409)
+                  status=409 if conflict else 200)
 
 
 def _visible_booking(request, reference):

@@ -14,7 +14,7 @@ from apps.bookings.notifications import refund_notify_outcome
 from apps.bookings.services import booking_apply_transition
 from apps.core.audit import log_action
 from apps.core.emails import communication_queue
-from apps.core.errors import DomainError
+from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
 from apps.core.money import format_money
 from apps.payments import gateway
@@ -88,17 +88,19 @@ def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str 
         if not lock_held:
             Booking.objects.select_for_update(of=("self",)).filter(pk=payment.booking_id).first()
             payment = _lock_payment(payment.pk)
-        if not payment.has_succeeded:
-            raise DomainError("Only a payment that succeeded can be refunded.")
         if not isinstance(amount, int) or amount <= 0:
             raise DomainError("A refund must be a positive amount.")
         available = refundable_amount(payment)
+        too_much = (f"At most {format_money(available, payment.currency)} can still be refunded "
+                    f"on this payment; {format_money(amount, payment.currency)} was asked for.")
+        if amount > payment.amount:  # bad input: no state of the payment allows it
+            raise DomainError(too_much, code="too_much")
+        # The payment's state says no (unpaid, or other refunds got there first): conflicts.
+        if not payment.has_succeeded:
+            raise ConflictError("Only a payment that succeeded can be refunded.",
+                                code="not_refundable")
         if amount > available:
-            raise DomainError(
-                f"At most {format_money(available, payment.currency)} can still be refunded "
-                f"on this payment; {format_money(amount, payment.currency)} was asked for.",
-                code="too_much",
-            )
+            raise ConflictError(too_much, code="too_much")
         refund = Refund.objects.create(
             payment=payment, amount=amount, currency=payment.currency, initiator=initiator,
             reason=reason[:500], created_by=actor if getattr(actor, "pk", None) else None,

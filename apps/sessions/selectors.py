@@ -36,6 +36,31 @@ def session_for_page(*, session_id: int) -> CourseSession | None:
     )
 
 
+RENEWAL_WINDOW_DAYS = 90
+
+
+def renewal_window(*, expires_on, today):
+    """When to renew a certificate: the 90 days before it expires (from today if those have
+    begun, or the next 90 days once it has lapsed)."""
+    from datetime import timedelta
+
+    window = timedelta(days=RENEWAL_WINDOW_DAYS)
+    if expires_on < today:
+        return today, today + window
+    return max(today, expires_on - window), expires_on
+
+
+def renewal_session(*, course_id: int, expires_on, now: datetime | None = None):
+    """The bookable session of this course nearest the certificate's expiry inside its
+    renewal window (the latest one before it lapses), or None if none is scheduled yet."""
+    now = now or timezone.now()
+    start, end = renewal_window(expires_on=expires_on, today=timezone.localdate(now))
+    return (CourseSession.objects.upcoming(now)
+            .filter(course_id=course_id, seats_taken__lt=F("capacity"),
+                    starts_at__date__gte=start, starts_at__date__lte=end)
+            .order_by("-starts_at", "-pk").first())
+
+
 def next_session_by_course(*, course_ids, now: datetime | None = None) -> dict:
     """{course_id: the next bookable session} for "book again" and renewal links, one query."""
     if not course_ids:

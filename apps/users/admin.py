@@ -9,10 +9,15 @@ from apps.certificates.models import Certificate
 from apps.core.money import format_money
 from apps.payments.models import Payment
 
-from .models import ActivityLog, User, UserNote, normalize_email
+from .models import ActivityLog, MarketingConsentChange, User, UserNote, normalize_email
 from .roles import sync_role_groups
 from .selectors import user_for_email
-from .services import user_change_email, user_change_role
+from .services import (
+    marketing_consent_set,
+    personal_data_viewed,
+    user_change_email,
+    user_change_role,
+)
 
 
 def is_admin(user) -> bool:
@@ -148,10 +153,21 @@ class UserAdmin(DjangoUserAdmin):
             fields += ["role", "groups"]
         return fields
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            user = response.context_data["original"]
+            personal_data_viewed(viewer=request.user, user_id=user.pk, target=user,
+                                 where="admin: customer page")
+        return response
+
     def save_model(self, request, obj, form, change):
         new_email = obj.email
         if change and "email" in form.changed_data:
             obj.email = form.initial["email"]  # changed below: sign-ins and records follow
+        consent = obj.marketing_consent
+        if change and "marketing_consent" in form.changed_data:
+            obj.marketing_consent = form.initial["marketing_consent"]  # through the service
         obj._new_role = obj.role
         if change and "role" in form.changed_data:
             obj.role = form.initial["role"]  # changed in save_related: audited, groups synced
@@ -160,6 +176,9 @@ class UserAdmin(DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if obj.email != new_email:
             obj.email = user_change_email(user=obj, email=new_email, actor=request.user).email
+        if consent != obj.marketing_consent:
+            marketing_consent_set(user=obj, given=consent, actor=request.user,
+                                  source=MarketingConsentChange.Source.ADMIN)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # saves the groups field

@@ -178,3 +178,26 @@ class ActivityLog(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+class MarketingConsentChange(models.Model):
+    """Marketing consent over time: when it was given or withdrawn, and how (a person may
+    ask, and we must be able to show it). Rows are only ever added."""
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Customer portal profile"
+        ADMIN = "admin", "Changed by staff in admin"
+        BEFORE_HISTORY = "before_history", "Recorded before consent history was kept"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consent_changes")
+    given = models.BooleanField(help_text="True: consent given; False: withdrawn.")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{'given' if self.given else 'withdrawn'} {self.created_at:%Y-%m-%d}"

@@ -7,7 +7,7 @@ from rest_framework.authtoken.models import Token
 from apps.core.audit import log_action
 from apps.core.errors import DomainError
 
-from .models import ActivityLog, User, UserNote, normalize_email
+from .models import ActivityLog, MarketingConsentChange, User, UserNote, normalize_email
 from .roles import sync_role_groups
 from .selectors import TotalsDrift, user_for_email, user_totals_drift
 
@@ -138,13 +138,46 @@ def user_email_changed(*, user: User, old_email: str, actor: User | None) -> Non
         )
     log_action("user.email_changed", actor=actor, target=user, user=user,
                data={"old": old_email, "new": new_email})
+def personal_data_viewed(*, viewer: User, user_id: int | None, target, where: str) -> None:
+    """Record that a member of staff opened a customer's personal data (their profile, a
+    booking of theirs): who, when, what and through which door. One's own data is not
+    recorded."""
+    if user_id is None or getattr(viewer, "pk", None) == user_id:
+        return
+    log_action("personal_data.viewed", actor=viewer, target=target, user=user_id,
+               data={"where": where})
+
+
+def marketing_consent_set(*, user: User, given: bool, source: str, actor: User | None = None,
+                          now=None) -> bool:
+    """Give or withdraw marketing consent, keeping its history. Returns whether it changed."""
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user.pk).exclude(marketing_consent=given) \
+            .update(marketing_consent=given)
+        if changed:
+            MarketingConsentChange.objects.create(
+                user_id=user.pk, given=given, source=source,
+                actor=actor if getattr(actor, "pk", None) else None,
+                created_at=now or timezone.now())
+        user.marketing_consent = given
+    return bool(changed)
+
+
+def _iso(value):
+    return value.isoformat() if value else None
 
 
 def user_export_data(*, user: User) -> dict:
-    """Everything we hold about one person, as JSON-ready data (GDPR access request)."""
+    """Everything we hold about one person, as JSON-ready data (GDPR right of access):
+    profile and marketing consent history, bookings (as purchaser: the names and emails they
+    entered for their attendees; as attendee: their own seat), payments, refunds,
+    certificates, the emails sent to them, staff notes about them and the activity log
+    entries about them."""
     from apps.bookings.selectors import customer_bookings
     from apps.certificates.models import Certificate
     from apps.core.models import Communication
+
+    from .models import ActivityLog
 
     bookings = []
     for booking in customer_bookings(user=user):
@@ -159,17 +192,20 @@ def user_export_data(*, user: User) -> dict:
             "seats": booking.seats if own else 1,
             "total": booking.total_amount if own else None,
             "currency": booking.currency,
+            "company_name": booking.company_name if own else "",
             "special_requirements": booking.special_requirements if own else "",
+            "created_at": booking.created_at.isoformat(),
             "attendees": [
-                {"name": a.name, "email": a.email} for a in booking.attendees.all()
+                {"name": a.name, "email": a.email, "attendance": a.attendance}
+                for a in booking.attendees.all()
                 if own or a.user_id == user.pk
             ],
             "payments": [
                 {"amount": p.amount, "currency": p.currency, "status": p.status,
                  "method": p.method, "card_brand": p.card_brand, "card_last4": p.card_last4,
                  "created_at": p.created_at.isoformat(),
-                 "refunds": [{"amount": r.amount, "status": r.status,
-                              "created_at": r.created_at.isoformat()}
+                 "refunds": [{"amount": r.amount, "currency": r.currency, "status": r.status,
+                              "reason": r.reason, "created_at": r.created_at.isoformat()}
                              for r in p.refunds.all()]}
                 for p in booking.payments.all()
             ] if own else [],
@@ -180,18 +216,37 @@ def user_export_data(*, user: User) -> dict:
             "phone": user.phone, "company_name": user.company_name,
             "marketing_consent": user.marketing_consent,
             "date_joined": user.date_joined.isoformat(),
+            "last_login": _iso(user.last_login),
             "total_bookings": user.total_bookings, "total_spent": user.total_spent,
         },
+        "marketing_consent_history": [
+            {"given": change.given, "at": change.created_at.isoformat(),
+             "how": change.get_source_display()}
+            for change in user.consent_changes.all()
+        ],
         "bookings": bookings,
         "certificates": [
-            {"number": c.number, "course": c.course.title, "issued_on": c.issued_on.isoformat(),
-             "expires_on": c.expires_on.isoformat() if c.expires_on else None}
+            {"number": c.number, "course": c.course.title, "holder_name": c.holder_name,
+             "issued_on": c.issued_on.isoformat(), "expires_on": _iso(c.expires_on),
+             "revoked_at": _iso(c.revoked_at), "revoked_reason": c.revoked_reason}
             for c in Certificate.objects.filter(user=user).select_related("course")
         ],
         "emails": [
-            {"kind": c.kind, "subject": c.subject, "sent_at": c.sent_at.isoformat()
-             if c.sent_at else None}
-            for c in Communication.objects.filter(user=user).only("kind", "subject", "sent_at")
+            {"kind": c.kind, "recipient": c.recipient, "subject": c.subject, "body": c.body,
+             "attachments": [a.get("filename", "") for a in c.attachments or []
+                             if isinstance(a, dict)],
+             "status": c.status, "created_at": _iso(c.created_at), "sent_at": _iso(c.sent_at)}
+            for c in Communication.objects.filter(user=user).order_by("created_at", "pk")
+        ],
+        "staff_notes": [
+            {"written_at": note.created_at.isoformat(), "text": note.text}
+            for note in user.notes.order_by("created_at", "pk")
+        ],
+        "activity": [
+            {"at": entry.created_at.isoformat(), "action": entry.action,
+             "about": f"{entry.target_type}:{entry.target_id}" if entry.target_type else "",
+             "data": entry.data}
+            for entry in ActivityLog.objects.filter(user=user).order_by("created_at", "pk")
         ],
     }
 
@@ -202,6 +257,7 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
     addresses copied into their activity history (the ledger rows themselves are never
     rewritten). The account can no longer sign in. Upcoming bookings are the caller's to
     cancel first (apps.bookings.erasure)."""
+    from apps.bookings.idempotency import idempotency_keys_erase
     from apps.bookings.models import Attendee, Booking
 
     with transaction.atomic():
@@ -215,6 +271,7 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         EmailAddress.objects.filter(user=locked).delete()
         UserNote.objects.filter(user=locked).delete()
         _erase_activity_free_text(user=locked)
+        idempotency_keys_erase(user=locked)  # no replay of their bookings' API keys
         from apps.core.models import Communication
 
         Communication.objects.filter(user=locked).update(recipient=placeholder,

@@ -106,8 +106,8 @@
         if (pay.status === "requires_action") {
           const authenticated = await stripe.handleNextAction({ clientSecret: pay.client_secret });
           if (authenticated.error) {
-            showError("Your bank could not confirm it was you, so no money was taken. " +
-                      "Please try again, or use another card.");
+            // Stripe's own wording ("unable to authenticate your payment method") is jargon.
+            showError(form.dataset.authenticationFailed);
             return;
           }
         }

@@ -114,7 +114,7 @@ def test_refund_too_much_and_unpaid_are_refused_with_messages(staff_client, paid
     open_payment = Payment.objects.create(booking=pending, user=pending.purchaser,
                                           amount=pending.total_amount)
     error = assert_error(staff_client.post(f"/api/admin/payments/{open_payment.pk}/refunds",
-                                           {"amount": 100}, format="json"), 400)
+                                           {"amount": 100}, format="json"), 409)
     assert "succeeded" in error["message"]
     assert_error(staff_client.post("/api/admin/payments/999999/refunds", {"amount": 1},
                                    format="json"), 404, "not_found")

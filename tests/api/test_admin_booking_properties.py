@@ -67,7 +67,8 @@ def api_body(draw, session_id):
             body.pop(draw(st.sampled_from(sorted(body))), None)
         elif change == "attendee count":
             size = draw(st.integers(min_value=0, max_value=14))
-            body["attendees"] = (list(body.get("attendees") or []) + [
+            kept = body["attendees"] if isinstance(body.get("attendees"), list) else []
+            body["attendees"] = (list(kept) + [
                 {"name": draw(good_name), "email": f"extra{n}@example.com"}
                 for n in range(size)])[:size]
         elif change == "attendee" and isinstance(body.get("attendees"), list) \

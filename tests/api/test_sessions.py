@@ -20,7 +20,8 @@ def test_lists_upcoming_sessions_with_seats_left_and_pagination():
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 1 and "next" in body and "previous" in body
+    assert set(body) == {"next", "results"} and body["next"] is None
+    assert len(body["results"]) == 1
     item = body["results"][0]
     assert item["id"] == soon.pk
     assert item["seats_left"] == 7
@@ -61,8 +62,10 @@ def test_bad_filters_are_400_with_fields(params, field):
     assert field in error["fields"]
 
 
-def test_bad_page_is_a_json_404():
-    assert_error(client_for().get("/api/sessions/", {"page": 99}), 404, "not_found")
+def test_bad_cursor_is_a_json_400():
+    error = assert_error(client_for().get("/api/sessions/", {"cursor": "made-up"}), 400,
+                         "invalid")
+    assert "cursor" in error["fields"]
 
 
 def test_session_detail_and_404():

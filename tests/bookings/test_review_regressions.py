@@ -43,11 +43,12 @@ def test_a_stale_success_never_revives_a_failed_refund():
     "/bookings/%00x/", "/certificates/verify/%00/", "/portal/bookings/%00/",
     "/api/customer/bookings/%00",
 ])
-def test_nul_bytes_in_identifiers_are_a_404_not_a_500(client, url):
+def test_nul_bytes_in_identifiers_are_a_400_not_a_500(client, url):
+    """A NUL anywhere is refused for the whole site before any view (#21.1)."""
     from apps.users.models import User
 
     client.force_login(User.objects.create_user(email="probe@example.com"))
-    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 400
 
 
 def test_an_unknown_confirmation_token_is_a_clear_failure_not_a_500(client, fake_stripe):

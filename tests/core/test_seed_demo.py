@@ -34,3 +34,24 @@ def test_seed_demo_has_a_booking_in_every_status_and_consistent_totals():
         assert session.seats_taken == held, session
     admin = User.objects.get(email="admin@example.com")
     assert admin.is_superuser and admin.check_password("portal-demo-admin")
+
+
+def test_seed_demo_prints_each_login_with_its_own_password():
+    """Issue #21.10: the admin's password was printed on the line after the instructor's
+    login, so it read as the instructor's."""
+    from io import StringIO
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    lines = out.getvalue().splitlines()
+    [admin_line] = [line for line in lines if "admin@example.com" in line]
+    [instructor_line] = [line for line in lines if "sam.patel@example.com" in line]
+    assert "portal-demo-admin" in admin_line and "/admin/" in admin_line
+    assert "portal-demo-trainer" in instructor_line
+    assert "portal-demo-admin" not in instructor_line
+    assert not any(line.strip().startswith("Password") for line in lines)
+    again = StringIO()
+    call_command("seed_demo", stdout=again)
+    [admin_again] = [line for line in again.getvalue().splitlines()
+                     if "admin@example.com" in line]
+    assert "already existed" in admin_again and "portal-demo-admin" not in admin_again

@@ -94,6 +94,8 @@ def test_booking_and_paying_with_the_keyboard_alone(
     expect(page.locator("[data-total]")).to_have_text("£190.00")
     assert focused(page)["id"] == "id_seats", "the focus was lost when the form grew"
 
+    # "I am attending" comes next; Priya books for two colleagues, so it stays unticked.
+    assert tab_to(page, "id_i_am_attending", limit=1)[-1]["id"] == "id_i_am_attending"
     for field, text in [
         ("id_attendee_1_name", "Tom Baker"), ("id_attendee_1_email", "tom@acme.example"),
         ("id_attendee_2_name", "Amira Khan"), ("id_attendee_2_email", "amira@acme.example"),

@@ -128,14 +128,13 @@ class Command(BaseCommand):
             f"bookings {Booking.objects.count()} ({bookings_made} new), "
             f"users {User.objects.count()}"
         )
-        self.stdout.write(f"  Staff login: {ADMIN_EMAIL} at /admin/ (password, then an "
-                          "authenticator app: set it up at the first sign-in)")
-        self.stdout.write(f"  Instructor login (sees only their sessions): {INSTRUCTORS[0][0]} / "
-                          f"{INSTRUCTOR_PASSWORD}")
-        if admin_created:
-            self.stdout.write(f"  Password: {options['admin_password']}")
-        else:
-            self.stdout.write("  (the admin already existed: its password was left unchanged)")
+        # Each login on one line with its own password, so neither reads as the other's.
+        admin_password = (options["admin_password"] if admin_created else
+                          "(already existed: its password was left unchanged)")
+        self.stdout.write(f"  Staff login at /admin/: {ADMIN_EMAIL} / {admin_password} "
+                          "(then an authenticator app: set it up at the first sign-in)")
+        self.stdout.write(f"  Instructor login at /admin/ (sees only their sessions): "
+                          f"{INSTRUCTORS[0][0]} / {INSTRUCTOR_PASSWORD}")
 
     def _admin(self, password):
         admin = User.objects.filter(email=ADMIN_EMAIL).first()

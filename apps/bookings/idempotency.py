@@ -1,0 +1,95 @@
+"""Idempotency keys for booking submissions through the staff API, kept in the database.
+
+Rules (the API documents them, apps/api/idempotency.py):
+* honoured for KEY_LIFETIME from the first request: the same body gets the first outcome
+  again (the booking as it is now, or the same refusal); another body is refused;
+* after that, or once erasure reached it, the key is retired: every request with it is
+  refused (its token still names a booking, which must never be changed by a new body);
+* one request at a time per key: the key's row is locked while its booking is made.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.core.errors import ConflictError, DomainError
+
+from .models import Booking, IdempotencyKey
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+class IdempotencyKeyMismatch(DomainError):
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class IdempotencyKeyRetired(DomainError):
+    code = "idempotency_key_retired"
+    status = 422
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    booking_id: int | None = None
+    error: dict | None = None
+    replayed: bool = False
+
+
+def _mismatch(header: str) -> IdempotencyKeyMismatch:
+    return IdempotencyKeyMismatch(
+        f"This {header} was already used with a different request body. Send the original "
+        "body to get the original result, or use a new key for a new booking.")
+
+
+def _retired(header: str) -> IdempotencyKeyRetired:
+    hours = int(KEY_LIFETIME.total_seconds() // 3600)
+    return IdempotencyKeyRetired(
+        f"This {header} is no longer honoured (keys last {hours} hours and are never "
+        "reused): use a new key.")
+
+
+def idempotent_booking_submit(*, token, request_hash: str, caller, create,
+                              header: str = "Idempotency-Key",
+                              now: datetime | None = None) -> Outcome:
+    """Run `create()` (which returns a Booking or raises ConflictError) at most once for
+    this token, or answer what the first request with it got. Any other error leaves no
+    trace, so the caller may retry with the same key."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        record, created = IdempotencyKey.objects.select_for_update().get_or_create(
+            token=token, defaults={"request_hash": request_hash, "caller": caller,
+                                   "created_at": now})
+        if created and Booking.objects.filter(submission_token=token).exists():
+            raise _retired(header)  # a key from before keys were kept: never rewrite it
+        if not created:
+            if not record.request_hash or now - record.created_at > KEY_LIFETIME:
+                raise _retired(header)
+            if record.request_hash != request_hash:
+                raise _mismatch(header)
+            if record.response_status is not None:
+                return Outcome(status=record.response_status, booking_id=record.booking_id,
+                               error=record.error, replayed=True)
+        try:
+            booking = create()
+        except ConflictError as error:
+            record.response_status = error.status
+            record.error = {"code": error.code, "message": error.message}
+            record.save(update_fields=["response_status", "error"])
+            return Outcome(status=error.status, error=record.error)
+        record.booking = booking
+        record.response_status = 201
+        record.save(update_fields=["booking", "response_status"])
+        return Outcome(status=201, booking_id=booking.pk)
+
+
+def idempotency_keys_erase(*, user) -> int:
+    """Erasure: retire every key about this person's bookings (as purchaser or attendee)
+    or sent by them, so nothing derived from their data is kept or replayed."""
+    return IdempotencyKey.objects.filter(
+        Q(booking__purchaser=user) | Q(booking__attendees__user=user) | Q(caller=user)
+    ).exclude(request_hash="").update(request_hash="")
