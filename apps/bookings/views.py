@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -80,15 +81,25 @@ def book(request, session_id):
         return render(request, "bookings/_booking_form_fields.html",
                       {"session": session, "form": form})
     if bookable and form.is_valid():
+        booking_request = form.to_request(session_id=session.pk)
         try:
-            booking = booking_create(request=form.to_request(session_id=session.pk),
+            booking = booking_create(request=booking_request,
                                      actor=request.user if request.user.is_authenticated
                                      else None)
         except DomainError as error:
             form.add_error(None, error.message)
         else:
-            remember_booking_in_session(request, booking)
-            return redirect(booking.get_absolute_url())
+            if booking.submission_token == booking_request.submission_token:
+                remember_booking_in_session(request, booking)
+                return redirect(booking.get_absolute_url())
+            if booking_visible_to(request, booking):
+                messages.info(request, "You already have a booking for these people on this "
+                              "session, waiting for payment: here it is. No seats were held "
+                              "twice.")
+                return redirect(booking.get_absolute_url())
+            form.add_error(None, "A booking for these people on this session is already "
+                                 "waiting for payment. Sign in to “My bookings” with your "
+                                 "email to pay for it.")
     session.refresh_from_db(fields=["seats_taken", "status"])
     return render(request, "bookings/book.html",
                   {"session": session, "form": form, "bookable": session.is_bookable()},

@@ -83,12 +83,12 @@ def user_change_role(*, user: User, role: str, actor: User | None) -> User:
 
 def user_export_data(*, user: User) -> dict:
     """Everything we hold about one person, as JSON-ready data (GDPR access request)."""
-    from apps.bookings.selectors import customer_bookings
+    from apps.bookings.selectors import bookings_naming_person
     from apps.certificates.models import Certificate
     from apps.core.models import Communication
 
     bookings = []
-    for booking in customer_bookings(user=user):
+    for booking in bookings_naming_person(user=user):
         own = booking.purchaser_id == user.pk
         bookings.append({
             "reference": booking.reference,
