@@ -195,6 +195,9 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
         with transaction.atomic():
             _lock_people_on_session(session_id=request.session_id,
                                     emails=[normalize_email(a.email) for a in request.attendees])
+            if request.submission_token and (same := Booking.objects.filter(
+                    submission_token=request.submission_token).first()):
+                return same  # the same submission finished while this one waited
             if earlier := _booking_already_made(request=request, now=now):
                 return earlier
             session = CourseSession.objects.filter(pk=request.session_id).first()
