@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.refunds",
     "apps.certificates",
+    "apps.legal",
 ]
 
 MIDDLEWARE = [

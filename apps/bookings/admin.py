@@ -40,7 +40,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     show_full_result_count = False  # one COUNT(*) per page, not two
     readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
                        "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at"]
+                       "cancelled_at", "terms_document", "terms_accepted_at"]
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 

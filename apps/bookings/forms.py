@@ -43,6 +43,11 @@ class BookingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Access needs, dietary requirements, anything the trainer should know.",
     )
+    accept_terms = forms.BooleanField(
+        label="I accept the terms and the cancellation policy",
+        error_messages={"required": "Please tick the box to accept the terms and the "
+                                    "cancellation policy: we cannot book without it."},
+    )
     submission_token = SubmissionTokenField(required=False)
 
     def __init__(self, *args, session, **kwargs):
@@ -117,6 +122,7 @@ class BookingForm(forms.Form):
             company_name=data.get("company_name", "").strip(),
             special_requirements=data.get("special_requirements", ""),
             submission_token=data.get("submission_token") or uuid.uuid4(),
+            terms_accepted=data["accept_terms"],
             attendees=[
                 AttendeeInput(name=data[f"attendee_{n}_name"], email=data[f"attendee_{n}_email"])
                 for n in range(1, self.seat_count + 1)

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from apps.core.audit import log_action
 from apps.core.errors import ConflictError, DomainError
+from apps.legal.models import LegalDocument
+from apps.legal.selectors import legal_document_current
 from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
@@ -48,6 +50,9 @@ class BookingRequest:
     special_requirements: str = ""
     submission_token: uuid.UUID | None = None
     purchaser_phone: str = ""
+    # The customer ticked "I accept the terms and the cancellation policy" (the booking
+    # form); staff bookings made for a customer leave it False.
+    terms_accepted: bool = False
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -191,6 +196,8 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             users[email] = user_get_or_create(email=email, **profile)
 
     seats = len(request.attendees)
+    terms = (legal_document_current(kind=LegalDocument.Kind.TERMS, now=now)
+             if request.terms_accepted else None)
     try:
         with transaction.atomic():
             _lock_people_on_session(session_id=request.session_id,
@@ -225,6 +232,8 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 special_requirements=request.special_requirements.strip(),
                 hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
                 submission_token=request.submission_token,
+                terms_document=terms,
+                terms_accepted_at=now if request.terms_accepted else None,
             )
             Attendee.objects.bulk_create(
                 Attendee(booking=booking, user=user, name=a.name.strip(),

@@ -22,10 +22,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("refunds", "refund", ("view", "change")),
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
+        ("legal", "legaldocument", ("view",)),
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes")
+              "core", "auth", "authtoken", "account", "axes", "legal")
 GROUP_NAMES = {"instructor": "Instructors", "support": "Support", "admin": "Admins"}
 
 

@@ -24,6 +24,7 @@ def form_data(session, seats=1, token=None, **overrides):
         "company_name": "Lee Logistics",
         "special_requirements": "Wheelchair access",
         "submission_token": str(token or uuid.uuid4()),
+        "accept_terms": "on",
     }
     for n in range(1, seats + 1):
         data[f"attendee_{n}_name"] = f"Person {n}"
