@@ -31,6 +31,7 @@ from rest_framework.authtoken.models import TokenProxy
 from apps.bookings.models import Attendee
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
+from apps.legal.models import LegalDocument
 from apps.payments.models import PaymentEvent, StripeEvent
 from apps.payments.services import payment_record_manual
 from apps.refunds.services import refund_create
@@ -67,6 +68,8 @@ ROUTES = {
     "sessions:catalogue":             ("GET",  "/",                            OK,    OK,    OK,    OK,    OK,    OK),
     "sessions:detail":                ("GET",  "/sessions/{session}/",         OK,    OK,    OK,    OK,    OK,    OK),
     "bookings:book":                  ("GET",  "/sessions/{session}/book/",    OK,    OK,    OK,    OK,    OK,    OK),
+    "legal:terms":                    ("GET",  "/terms/",                      OK,    OK,    OK,    OK,    OK,    OK),
+    "legal:privacy":                  ("GET",  "/privacy/",                    OK,    OK,    OK,    OK,    OK,    OK),
     # A booking's payment page: the purchaser's and staff's who may view bookings; a
     # reference alone is not a key. Past that check, paying with no payment details (no
     # ConfirmationToken) is a bad request.
@@ -187,6 +190,7 @@ ADMIN_MODELS = {
     "payments.paymentevent":          ("",        "v",     "vcd"),
     "refunds.refund":                 ("",        "v",     "vd"),
     "certificates.certificate":       ("",        "v",     "vcd"),
+    "legal.legaldocument":            ("",        "v",     "vac"),
 }
 # fmt: on
 ADMIN_PAGES = ("changelist", "add", "change", "history", "delete")
@@ -284,6 +288,7 @@ def build_world():
         "payments.paymentevent": PaymentEvent.objects.filter(payment=payment).first(),
         "refunds.refund": payment.refunds.get(),
         "certificates.certificate": certificate,
+        "legal.legaldocument": LegalDocument.objects.filter(kind="terms").first(),
     }
     assert all(obj is not None for obj in objects.values()), objects
     values = {
