@@ -26,12 +26,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.test import Client, TestCase
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
 from apps.bookings.models import Attendee
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
-from apps.legal.models import LegalDocument
+from apps.legal.services import legal_document_create
 from apps.payments.models import PaymentEvent, StripeEvent
 from apps.payments.services import payment_record_manual
 from apps.refunds.services import refund_create
@@ -288,7 +289,8 @@ def build_world():
         "payments.paymentevent": PaymentEvent.objects.filter(payment=payment).first(),
         "refunds.refund": payment.refunds.get(),
         "certificates.certificate": certificate,
-        "legal.legaldocument": LegalDocument.objects.filter(kind="terms").first(),
+        "legal.legaldocument": legal_document_create(kind="terms", body="Matrix terms.",
+                                                     published_at=timezone.now()),
     }
     assert all(obj is not None for obj in objects.values()), objects
     values = {
