@@ -3,10 +3,12 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.users.models import normalize_email
 
+from .selectors import pending_booking_for_same_people
 from .services import AttendeeInput, BookingRequest, booking_validate_request
 
 
@@ -54,6 +56,10 @@ class BookingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.session = session
         most = max(1, min(settings.BOOKING_MAX_SEATS, session.seats_left or 1))
+        if self.is_bound:
+            # More than are left is refused in clean() with a message that says how many
+            # (or, for a resubmission of the booking that took them, let through).
+            most = max(most, min(self._posted_seats(), settings.BOOKING_MAX_SEATS))
         self.fields["seats"].choices = [(n, str(n)) for n in range(1, most + 1)]
         self.fields["submission_token"].initial = uuid.uuid4()
         self.seat_count = self._seat_count(most)
@@ -69,6 +75,12 @@ class BookingForm(forms.Form):
         for name, field in self.fields.items():
             if name not in ("seats", "submission_token"):
                 field.widget.attrs["hx-preserve"] = "true"
+
+    def _posted_seats(self) -> int:
+        try:
+            return int(self.data.get("seats"))
+        except (TypeError, ValueError):
+            return 1
 
     def _seat_count(self, most):
         raw = self.data.get("seats") if self.is_bound else self.initial.get("seats")
@@ -86,7 +98,7 @@ class BookingForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         seats = cleaned.get("seats", 1)
-        if seats > self.session.seats_left:
+        if seats > self.session.seats_left and not self._submitted_again(cleaned):
             left = self.session.seats_left
             raise ValidationError(
                 "Sorry, this session is sold out." if left == 0
@@ -110,6 +122,17 @@ class BookingForm(forms.Form):
             except DomainError as error:
                 raise ValidationError(error.message) from error
         return cleaned
+
+    def _submitted_again(self, cleaned) -> bool:
+        """The same people booked again by the same purchaser while their booking holds
+        the seats: not "sold out", the service hands that booking back."""
+        emails = [normalize_email(cleaned.get(f"attendee_{n}_email", ""))
+                  for n in range(1, self.seat_count + 1)]
+        if not all(emails) or not cleaned.get("email"):
+            return False
+        return pending_booking_for_same_people(
+            session_id=self.session.pk, purchaser_email=normalize_email(cleaned["email"]),
+            emails=emails, now=timezone.now()) is not None
 
     def to_request(self, *, session_id) -> BookingRequest:
         data = self.cleaned_data

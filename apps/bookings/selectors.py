@@ -92,6 +92,20 @@ def bookings_naming_person(*, user):
         Booking.objects.filter(Q(purchaser=user) | Q(attendees__user=user)))
 
 
+def pending_booking_for_same_people(*, session_id: int, purchaser_email: str,
+                                    emails: list[str], now: datetime) -> Booking | None:
+    """This purchaser's live pending booking for exactly these people on this session:
+    the booking form submitted again (back button, a second tab)."""
+    candidates = Booking.objects.filter(
+        session_id=session_id, status=Booking.Status.PENDING, hold_expires_at__gt=now,
+        purchaser__email=purchaser_email, attendees__email__in=emails,
+    ).distinct().prefetch_related("attendees")
+    for booking in candidates:
+        if {a.email for a in booking.attendees.all()} == set(emails):
+            return booking
+    return None
+
+
 def seats_held_on_session(*, session_id: int, emails: list[str], now: datetime):
     """The attendees among `emails` who hold a seat on this session: in a paid booking,
     or in a pending one whose hold has not lapsed."""

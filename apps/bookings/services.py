@@ -19,7 +19,7 @@ from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
-from .selectors import seats_held_on_session
+from .selectors import pending_booking_for_same_people, seats_held_on_session
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
 EMAIL_MAX = User._meta.get_field("email").max_length
@@ -146,12 +146,10 @@ def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking 
                                          now=now))
     if not holders:
         return None
-    purchaser_email = normalize_email(request.purchaser_email)
-    for booking in {a.booking for a in holders}:
-        if (booking.status == Booking.Status.PENDING
-                and booking.purchaser.email == purchaser_email
-                and set(booking.attendees.values_list("email", flat=True)) == set(emails)):
-            return booking
+    if same := pending_booking_for_same_people(
+            session_id=request.session_id, emails=emails, now=now,
+            purchaser_email=normalize_email(request.purchaser_email)):
+        return same
     held = {a.email for a in holders} | {a.user.email for a in holders}
     names = [f"{a.name.strip()} ({normalize_email(a.email)})" for a in request.attendees
              if normalize_email(a.email) in held]

@@ -80,7 +80,11 @@ def book(request, session_id):
         form.errors_for_filled_fields()
         return render(request, "bookings/_booking_form_fields.html",
                       {"session": session, "form": form})
-    if bookable and form.is_valid():
+    # Sold out to everyone else, but the same people booked again by their purchaser get
+    # the booking that holds their seats (the form lets only that through).
+    open_to_resubmission = (session.status == session.Status.SCHEDULED
+                            and not session.has_started())
+    if open_to_resubmission and form.is_valid():
         booking_request = form.to_request(session_id=session.pk)
         try:
             booking = booking_create(request=booking_request,

@@ -118,3 +118,14 @@ def test_the_data_export_still_lists_unpaid_bookings_naming_the_person(client):
     client.force_login(User.objects.get(email="worker@example.com"))
     assert pending.reference in client.get("/portal/data.json").content.decode()
 
+
+
+def test_submitting_again_for_the_last_seats_shows_the_pending_booking_not_sold_out(client):
+    session = SessionFactory(capacity=2)
+    client.post(f"/sessions/{session.pk}/book/", form_data(session, seats=2))
+    booking = Booking.objects.get(session=session)  # it took the last two seats
+
+    again = client.post(f"/sessions/{session.pk}/book/", form_data(session, seats=2))
+
+    assert again.status_code == 302 and again["Location"] == booking.get_absolute_url()
+    assert Booking.objects.filter(session=session).count() == 1
