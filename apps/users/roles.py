@@ -42,13 +42,23 @@ def ensure_role_groups(apps=None) -> None:
         if role == "admin":
             permissions = permission_model.objects.filter(content_type__app_label__in=ADMIN_APPS)
         else:
+            # A model whose app is not migrated yet (this runs from migrations) is left out:
+            # that app's own migration refreshes the groups once its permissions exist.
             wanted = [(app, f"{action}_{model}") for app, model, actions in ROLE_PERMISSIONS[role]
-                      for action in actions]
+                      for action in actions if _migrated(apps, app, model)]
             permissions = [
                 permission_model.objects.get(content_type__app_label=app, codename=codename)
                 for app, codename in wanted
             ]
         group.permissions.set(permissions)
+
+
+def _migrated(apps, app_label: str, model: str) -> bool:
+    try:
+        apps.get_model(app_label, model)
+    except LookupError:
+        return False
+    return True
 
 
 def sync_role_groups(user) -> None:
