@@ -71,7 +71,7 @@ def booking_form(i: int, token: str) -> dict:
         "csrfmiddlewaretoken": token, "seats": "1", "first_name": "Bench",
         "last_name": f"Client{i}", "email": f"bench{i}.{tag}@example.com",
         "submission_token": str(uuid.uuid4()), "attendee_1_name": f"Bench Client{i}",
-        "attendee_1_email": f"att{i}.{tag}@example.com",
+        "attendee_1_email": f"att{i}.{tag}@example.com", "accept_terms": "on",
     }
 
 

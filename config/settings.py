@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.refunds",
     "apps.certificates",
+    "apps.legal",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
     path("", include("apps.payments.urls")),
+    path("", include("apps.legal.urls")),
 ]
 
 # The database unreachable is a 503 page, wherever in the request it is noticed.

@@ -1,6 +1,6 @@
 """Thin API views: validate input, call a selector or service, shape the output."""
 
-from django.db.models import Prefetch, Q, Sum
+from django.db.models import Prefetch, Sum
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from apps.bookings.idempotency import idempotent_booking_submit
 from apps.bookings.models import Attendee, Booking
-from apps.bookings.selectors import customer_booking, customer_bookings
+from apps.bookings.selectors import bookings_naming_person, customer_booking, customer_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_create
 from apps.certificates.models import Certificate
 from apps.core.errors import ConflictError
@@ -209,8 +209,8 @@ class AdminUserDetailView(ApiMixin, APIView):
             raise exceptions.NotFound("No user with this id.")
         personal_data_viewed(viewer=request.user, user_id=user.pk, target=user,
                              where="staff API: user detail")
-        bookings = _admin_bookings().filter(Q(purchaser=user) | Q(attendees__user=user)) \
-            .distinct().order_by("-created_at")
+        bookings = _admin_bookings().filter(
+            pk__in=bookings_naming_person(user=user).values("pk")).order_by("-created_at")
         payments = Payment.objects.filter(user=user).prefetch_related("refunds") \
             .order_by("-created_at")[:50]
         refunded = Refund.objects.filter(payment__user=user, status=Refund.Status.SUCCEEDED) \

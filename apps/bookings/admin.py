@@ -75,7 +75,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         return response
     readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
                        "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at", "disputed"]
+                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at"]
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 

@@ -3,10 +3,12 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.users.models import normalize_email
 
+from .selectors import pending_booking_for_same_people
 from .services import AttendeeInput, BookingRequest, booking_validate_request
 
 
@@ -43,6 +45,11 @@ class BookingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Access needs, dietary requirements, anything the trainer should know.",
     )
+    accept_terms = forms.BooleanField(
+        label="I accept the terms and the cancellation policy",
+        error_messages={"required": "Please tick the box to accept the terms and the "
+                                    "cancellation policy: we cannot book without it."},
+    )
     submission_token = SubmissionTokenField(required=False)
     focus_summary = False  # set by focus_first_error()
     i_am_attending = forms.BooleanField(
@@ -53,6 +60,10 @@ class BookingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.session = session
         most = max(1, min(settings.BOOKING_MAX_SEATS, session.seats_left or 1))
+        if self.is_bound:
+            # More than are left is refused in clean() with a message that says how many
+            # (or, for a resubmission of the booking that took them, let through).
+            most = max(most, min(self._posted_seats(), settings.BOOKING_MAX_SEATS))
         self.fields["seats"].choices = [(n, str(n)) for n in range(1, most + 1)]
         self.fields["submission_token"].initial = uuid.uuid4()
         self.seat_count = self._seat_count(most)
@@ -81,6 +92,11 @@ class BookingForm(forms.Form):
             return self.fields["i_am_attending"].widget.value_from_datadict(
                 self.data, self.files, self.add_prefix("i_am_attending"))
         return bool(self.initial.get("i_am_attending"))
+    def _posted_seats(self) -> int:
+        try:
+            return int(self.data.get("seats"))
+        except (TypeError, ValueError):
+            return 1
 
     def _seat_count(self, most):
         raw = self.data.get("seats") if self.is_bound else self.initial.get("seats")
@@ -102,7 +118,7 @@ class BookingForm(forms.Form):
             cleaned["attendee_1_name"] = full_name.strip()
             cleaned["attendee_1_email"] = cleaned.get("email", "")
         seats = cleaned.get("seats", 1)
-        if seats > self.session.seats_left:
+        if seats > self.session.seats_left and not self._submitted_again(cleaned):
             left = self.session.seats_left
             raise ValidationError(
                 "Sorry, this session is sold out." if left == 0
@@ -128,6 +144,17 @@ class BookingForm(forms.Form):
                 raise ValidationError(error.message) from error
         return cleaned
 
+    def _submitted_again(self, cleaned) -> bool:
+        """The same people booked again by the same purchaser while their booking holds
+        the seats: not "sold out", the service hands that booking back."""
+        emails = [normalize_email(cleaned.get(f"attendee_{n}_email", ""))
+                  for n in range(1, self.seat_count + 1)]
+        if not all(emails) or not cleaned.get("email"):
+            return False
+        return pending_booking_for_same_people(
+            session_id=self.session.pk, purchaser_email=normalize_email(cleaned["email"]),
+            emails=emails, now=timezone.now()) is not None
+
     def to_request(self, *, session_id) -> BookingRequest:
         data = self.cleaned_data
         return BookingRequest(
@@ -139,6 +166,7 @@ class BookingForm(forms.Form):
             company_name=data.get("company_name", "").strip(),
             special_requirements=data.get("special_requirements", ""),
             submission_token=data.get("submission_token") or uuid.uuid4(),
+            terms_accepted=data["accept_terms"],
             attendees=[
                 AttendeeInput(name=data[f"attendee_{n}_name"], email=data[f"attendee_{n}_email"])
                 for n in range(1, self.seat_count + 1)

@@ -95,6 +95,16 @@ class Booking(models.Model):
         null=True, blank=True, unique=True, editable=False,
         help_text="Sent with the booking form; a resubmission finds the first booking.",
     )
+    terms_document = models.ForeignKey(
+        "legal.LegalDocument", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", editable=False,
+        help_text="The terms version the customer accepted on the booking form.",
+    )
+    terms_accepted_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the customer accepted the terms and the cancellation policy "
+                  "(empty for bookings staff made for a customer).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)

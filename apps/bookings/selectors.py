@@ -1,8 +1,10 @@
-from django.db.models import Prefetch
+from datetime import datetime
+
+from django.db.models import Prefetch, Q
 
 from apps.payments.models import Payment
 
-from .models import Booking
+from .models import SEAT_HOLDING_STATUSES, Attendee, Booking
 
 
 def booking_for_page(*, reference: str) -> Booking | None:
@@ -39,14 +41,19 @@ def remember_booking_in_session(request, booking: Booking) -> None:
 
 
 def customer_bookings(*, user):
-    """Bookings a customer bought or attends, with what the portal lists, in few queries."""
-    from django.db.models import Q
+    """Bookings a customer bought, and their own seats in other people's bookings: the
+    portal, the customer API and every customer-facing list use this one rule. A seat is
+    the attendee's once the booking was paid (`paid_at`); someone else's unpaid booking
+    (pending, or expired/cancelled before payment) is the purchaser's business only."""
+    return _with_customer_rows(Booking.objects.filter(
+        Q(purchaser=user) | Q(attendees__user=user, paid_at__isnull=False)))
 
+
+def _with_customer_rows(bookings):
     from apps.refunds.models import Refund
 
     return (
-        Booking.objects.filter(Q(purchaser=user) | Q(attendees__user=user))
-        .distinct()
+        bookings.distinct()
         .select_related("session__course", "session__location")
         .prefetch_related(
             "attendees",
@@ -84,3 +91,36 @@ def customer_view_of_booking(*, booking: Booking, user) -> dict:
     due = max(0, booking.total_amount - paid) if own and holding else 0
     return {"booking": booking, "is_purchaser": own, "attendees": attendees,
             "payments": payments, "paid": paid, "refunded": refunded, "due": due}
+
+
+def bookings_naming_person(*, user):
+    """Every booking that names this person, as purchaser or attendee, whatever its
+    status: what we hold about them (data export, staff views), not what they may see."""
+    return _with_customer_rows(
+        Booking.objects.filter(Q(purchaser=user) | Q(attendees__user=user)))
+
+
+def pending_booking_for_same_people(*, session_id: int, purchaser_email: str,
+                                    emails: list[str], now: datetime) -> Booking | None:
+    """This purchaser's live pending booking for exactly these people on this session:
+    the booking form submitted again (back button, a second tab)."""
+    candidates = Booking.objects.filter(
+        session_id=session_id, status=Booking.Status.PENDING, hold_expires_at__gt=now,
+        purchaser__email=purchaser_email, attendees__email__in=emails,
+    ).distinct().prefetch_related("attendees")
+    for booking in candidates:
+        if {a.email for a in booking.attendees.all()} == set(emails):
+            return booking
+    return None
+
+
+def seats_held_on_session(*, session_id: int, emails: list[str], now: datetime):
+    """The attendees among `emails` who hold a seat on this session: in a paid booking,
+    or in a pending one whose hold has not lapsed."""
+    return (
+        Attendee.objects.filter(booking__session_id=session_id,
+                                booking__status__in=SEAT_HOLDING_STATUSES)
+        .filter(Q(email__in=emails) | Q(user__email__in=emails))
+        .exclude(booking__status=Booking.Status.PENDING, booking__hold_expires_at__lte=now)
+        .select_related("booking__purchaser", "user")
+    )

@@ -5,18 +5,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.core.audit import log_action
 from apps.core.errors import ConflictError, DomainError
+from apps.legal.models import LegalDocument
+from apps.legal.selectors import legal_document_current
 from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
+from .selectors import pending_booking_for_same_people, seats_held_on_session
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
 EMAIL_MAX = User._meta.get_field("email").max_length
@@ -24,6 +27,10 @@ EMAIL_MAX = User._meta.get_field("email").max_length
 
 class SoldOutError(ConflictError):
     code = "sold_out"
+
+
+class AlreadyBookedError(ConflictError):
+    code = "already_booked"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ class BookingRequest:
     special_requirements: str = ""
     submission_token: uuid.UUID | None = None
     purchaser_phone: str = ""
+    # The customer ticked "I accept the terms and the cancellation policy" (the booking
+    # form); staff bookings made for a customer leave it False.
+    terms_accepted: bool = False
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -114,6 +124,41 @@ def _release_seats(*, session_id: int, seats: int) -> None:
     CourseSession.objects.filter(pk=session_id).update(seats_taken=F("seats_taken") - seats)
 
 
+def _lock_people_on_session(*, session_id: int, emails: list[str]) -> None:
+    """Serialise bookings naming the same person on the same session until commit, so
+    the "already holds a seat" check below cannot be raced. Taken first in the
+    transaction, in email order, so two bookings sharing people cannot deadlock. (SQLite,
+    for `make run`, serialises every write anyway.)"""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for email in sorted(set(emails)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                           [f"bookings.seat:{session_id}:{email}"])
+
+
+def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking | None:
+    """This purchaser's pending booking for exactly these people on this session (the
+    form submitted again): returned instead of holding the seats twice. Raises if any of
+    these people holds a seat on the session otherwise (paid, or someone else's hold)."""
+    emails = [normalize_email(a.email) for a in request.attendees]
+    holders = list(seats_held_on_session(session_id=request.session_id, emails=emails,
+                                         now=now))
+    if not holders:
+        return None
+    if same := pending_booking_for_same_people(
+            session_id=request.session_id, emails=emails, now=now,
+            purchaser_email=normalize_email(request.purchaser_email)):
+        return same
+    held = {a.email for a in holders} | {a.user.email for a in holders}
+    names = [f"{a.name.strip()} ({normalize_email(a.email)})" for a in request.attendees
+             if normalize_email(a.email) in held]
+    if len(names) == 1:
+        raise AlreadyBookedError(f"{names[0]} already has a seat on this session.")
+    raise AlreadyBookedError(f"{', '.join(names[:-1])} and {names[-1]} already have seats "
+                             "on this session.")
+
+
 def booking_create(*, request: BookingRequest, actor: User | None = None,
                    now: datetime | None = None) -> Booking:
     """Create a pending booking holding its seats for the hold period.
@@ -122,7 +167,10 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     transactions of their own, so no user row is locked while the session row is); new
     people are created in the booking's transaction, so a refused booking (sold out, a
     race lost) leaves nobody behind. The seats are taken last, just before the commit.
-    A repeated submission token returns the booking the first submission created.
+    A repeated submission token returns the booking the first submission created; the
+    same purchaser booking the same people on the same session again gets their pending
+    booking back (compare its `submission_token` to tell); anyone holding a seat on the
+    session already is refused with AlreadyBookedError.
     """
     now = now or timezone.now()
     booking_validate_request(request)
@@ -146,8 +194,17 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             users[email] = user_get_or_create(email=email, **profile)
 
     seats = len(request.attendees)
+    terms = (legal_document_current(kind=LegalDocument.Kind.TERMS, now=now)
+             if request.terms_accepted else None)
     try:
         with transaction.atomic():
+            _lock_people_on_session(session_id=request.session_id,
+                                    emails=[normalize_email(a.email) for a in request.attendees])
+            if request.submission_token and (same := Booking.objects.filter(
+                    submission_token=request.submission_token).first()):
+                return same  # the same submission finished while this one waited
+            if earlier := _booking_already_made(request=request, now=now):
+                return earlier
             session = CourseSession.objects.filter(pk=request.session_id).first()
             if session is None:
                 raise DomainError("That session does not exist.", code="not_found", status=404)
@@ -173,6 +230,8 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 special_requirements=request.special_requirements.strip(),
                 hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
                 submission_token=request.submission_token,
+                terms_document=terms,
+                terms_accepted_at=now if request.terms_accepted else None,
             )
             Attendee.objects.bulk_create(
                 Attendee(booking=booking, user=user, name=a.name.strip(),

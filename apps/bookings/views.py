@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -80,17 +81,32 @@ def book(request, session_id):
         form.errors_for_filled_fields()
         return render(request, "bookings/_booking_form_fields.html",
                       {"session": session, "form": form})
-    if bookable and form.is_valid():
+    # Sold out to everyone else, but the same people booked again by their purchaser get
+    # the booking that holds their seats (the form lets only that through).
+    open_to_resubmission = (session.status == session.Status.SCHEDULED
+                            and not session.has_started())
+    if open_to_resubmission and form.is_valid():
+        booking_request = form.to_request(session_id=session.pk)
         try:
-            booking = booking_create(request=form.to_request(session_id=session.pk),
+            booking = booking_create(request=booking_request,
                                      actor=request.user if request.user.is_authenticated
                                      else None)
         except DomainError as error:
             form.add_error(None, ValidationError(error.message, code=error.code))
             conflict = error.status == 409
         else:
-            remember_booking_in_session(request, booking)
-            return redirect(booking.get_absolute_url())
+            if booking.submission_token == booking_request.submission_token:
+                remember_booking_in_session(request, booking)
+                return redirect(booking.get_absolute_url())
+            if booking_visible_to(request, booking):
+                messages.info(request, "You already have a booking for these people on this "
+                              "session, waiting for payment: here it is. No seats were held "
+                              "twice.")
+                return redirect(booking.get_absolute_url())
+            form.add_error(None, "A booking for these people on this session is already "
+                                 "waiting for payment. Sign in to “My bookings” with your "
+                                 "email to pay for it.")
+            conflict = False
     else:
         conflict = not bookable or form.has_error(NON_FIELD_ERRORS, "sold_out")
     form.focus_first_error()

@@ -23,10 +23,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("refunds", "refund", ("view", "change")),
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
+        ("legal", "legaldocument", ("view",)),
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes", "mfa")
+              "core", "auth", "authtoken", "account", "axes", "mfa", "legal")
 GROUP_NAMES = {"instructor": "Instructors", "support": "Support", "admin": "Admins"}
 
 
@@ -42,10 +43,10 @@ def ensure_role_groups(apps=None) -> None:
         if role == "admin":
             permissions = permission_model.objects.filter(content_type__app_label__in=ADMIN_APPS)
         else:
+            # A model whose app is not migrated yet (this runs from migrations) is left out:
+            # that app's own migration refreshes the groups once its permissions exist.
             wanted = [(app, f"{action}_{model}") for app, model, actions in ROLE_PERMISSIONS[role]
-                      for action in actions]
-            # Those that exist yet: an early migration runs this before later models
-            # (and their permissions) are created; the migration adding them grants them.
+                      for action in actions if _migrated(apps, app, model)]
             permissions = [
                 permission
                 for app, codename in wanted
@@ -53,6 +54,14 @@ def ensure_role_groups(apps=None) -> None:
                     content_type__app_label=app, codename=codename)
             ]
         group.permissions.set(permissions)
+
+
+def _migrated(apps, app_label: str, model: str) -> bool:
+    try:
+        apps.get_model(app_label, model)
+    except LookupError:
+        return False
+    return True
 
 
 def sync_role_groups(user) -> None:

@@ -173,14 +173,14 @@ def user_export_data(*, user: User) -> dict:
     entered for their attendees; as attendee: their own seat), payments, refunds,
     certificates, the emails sent to them, staff notes about them and the activity log
     entries about them."""
-    from apps.bookings.selectors import customer_bookings
+    from apps.bookings.selectors import bookings_naming_person
     from apps.certificates.models import Certificate
     from apps.core.models import Communication
 
     from .models import ActivityLog
 
     bookings = []
-    for booking in customer_bookings(user=user):
+    for booking in bookings_naming_person(user=user):
         own = booking.purchaser_id == user.pk
         bookings.append({
             "reference": booking.reference,

@@ -146,8 +146,9 @@ def test_keys_are_per_staff_user_and_validated(staff_client, support_user):
     session = SessionFactory(capacity=10)
     staff_client.post(URL, booking_body(session), format="json", HTTP_IDEMPOTENCY_KEY="same")
     support = client_for(support_user, token=True)
-    response = support.post(URL, booking_body(session), format="json",
-                            HTTP_IDEMPOTENCY_KEY="same")
+    # Another body under the same key: a 422 if keys were shared between staff users.
+    response = support.post(URL, booking_body(session, email="other@acme.example"),
+                            format="json", HTTP_IDEMPOTENCY_KEY="same")
     assert response.status_code == 201
     assert Booking.objects.count() == 2
     assert_error(support.post(URL, booking_body(session), format="json",

@@ -67,10 +67,11 @@ def test_group_bookings_racing_never_oversell():
 
 
 def test_the_same_attendee_email_racing_creates_one_user():
-    session = SessionFactory(capacity=50)
-    run_in_threads(10, lambda i: make_booking(session, email="Same.Person@Example.com"))
+    # Ten sessions: one person holds one seat per session (one booking each).
+    sessions = [SessionFactory(capacity=50) for _ in range(10)]
+    run_in_threads(10, lambda i: make_booking(sessions[i], email="Same.Person@Example.com"))
     assert User.objects.filter(email="same.person@example.com").count() == 1
-    assert Booking.objects.filter(session=session).count() == 10
+    assert Booking.objects.filter(session__in=sessions).count() == 10
 
 
 def test_a_double_submitted_form_racing_creates_one_booking():
@@ -84,3 +85,43 @@ def test_a_double_submitted_form_racing_creates_one_booking():
     session.refresh_from_db()
     assert session.seats_taken == 2
     assert CourseSession.objects.get(pk=session.pk).seats_taken == 2
+
+
+def test_the_same_people_booked_again_at_once_with_fresh_forms_make_one_booking():
+    """Two tabs (or back and submit) racing: different submission tokens, the same
+    purchaser and people. One booking holds the seats; every submission gets it back."""
+    session = SessionFactory(capacity=10)
+    results = run_in_threads(6, lambda i: make_booking(session, seats=2).pk)
+    assert all(outcome == "ok" for outcome, _ in results), results
+    assert len({value for _, value in results}) == 1
+    assert Booking.objects.filter(session=session).count() == 1
+    assert CourseSession.objects.get(pk=session.pk).seats_taken == 2
+
+
+def test_one_attendee_booked_by_different_purchasers_at_once_gets_one_seat():
+    import uuid
+
+    from apps.bookings.services import (
+        AlreadyBookedError,
+        AttendeeInput,
+        BookingRequest,
+        booking_create,
+    )
+
+    session = SessionFactory(capacity=20)
+
+    def book(i):
+        return booking_create(request=BookingRequest(
+            session_id=session.pk, purchaser_email=f"manager{i}@example.com",
+            purchaser_first_name="M", purchaser_last_name=str(i), submission_token=uuid.uuid4(),
+            attendees=[AttendeeInput(name="Sam Shared", email="sam@example.com"),
+                       AttendeeInput(name=f"Own {i}", email=f"own{i}@example.com")])).pk
+
+    results = run_in_threads(8, book)
+    won = [value for outcome, value in results if outcome == "ok"]
+    lost = [value for outcome, value in results if outcome == "error"]
+    assert len(won) == 1, results
+    assert all(isinstance(e, AlreadyBookedError) for e in lost), lost
+    assert all("Sam Shared (sam@example.com) already has a seat" in e.message for e in lost)
+    assert CourseSession.objects.get(pk=session.pk).seats_taken == 2
+    assert Booking.objects.filter(session=session).count() == 1

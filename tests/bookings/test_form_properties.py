@@ -55,6 +55,7 @@ def form_input(draw):
         "seats": str(seats), "first_name": draw(word), "last_name": draw(word),
         "email": "buyer@example.com", "phone": "", "company_name": "",
         "special_requirements": "", "submission_token": str(draw(st.uuids())),
+        "accept_terms": "on",
         "attendees": [[draw(good_name), f"person{n}@example.com"] for n in range(seats)],
     }
     fields = sorted(set(weird) - {"attendee_name", "attendee_email"})
@@ -140,6 +141,7 @@ def test_the_rollback_between_examples_is_real(session):
     with example_rolled_back():
         data = as_post({"seats": "1", "first_name": "Ann", "last_name": "Lee",
                         "email": "ann@example.com", "submission_token": str(uuid.uuid4()),
+                        "accept_terms": "on",
                         "attendees": [("Ann Lee", "ann@example.com")]})
         assert client.post(f"/sessions/{session.pk}/book/", data).status_code == 302
         assert snapshot(session) != before
@@ -151,6 +153,7 @@ def test_the_rollback_between_examples_is_real(session):
 def book(session, **overrides):
     data = as_post({"seats": "1", "first_name": "Ann", "last_name": "Lee",
                     "email": "ann@example.com", "submission_token": str(uuid.uuid4()),
+                    "accept_terms": "on",
                     "attendees": [("Ann Lee", "ann@example.com")]})
     data.update(overrides)
     data = {key: value for key, value in data.items() if value is not None}

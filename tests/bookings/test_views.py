@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.bookings.models import Booking
+from apps.payments.services import payment_record_manual
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
 
@@ -23,6 +24,7 @@ def form_data(session, seats=1, token=None, **overrides):
         "company_name": "Lee Logistics",
         "special_requirements": "Wheelchair access",
         "submission_token": str(token or uuid.uuid4()),
+        "accept_terms": "on",
     }
     for n in range(1, seats + 1):
         data[f"attendee_{n}_name"] = f"Person {n}"
@@ -171,7 +173,8 @@ def test_booking_posts_are_rate_limited_with_a_clear_page(client, settings):
     settings.BOOKING_RATE_LIMIT = "3/m"
     session = SessionFactory(capacity=50)
     codes = [client.post(f"/sessions/{session.pk}/book/",
-                         form_data(session, email=f"r{n}@example.com")).status_code
+                         form_data(session, email=f"r{n}@example.com",
+                                   attendee_1_email=f"r{n}@example.com")).status_code
              for n in range(4)]
     assert codes[:3] == [302, 302, 302]
     assert codes[3] == 429
@@ -203,6 +206,9 @@ def test_a_booking_page_is_only_for_its_people(client):
     attendee = booking.attendees.exclude(user=booking.purchaser).get().user
     client.force_login(attendee)  # attendees see their own seat in the portal, not this page
     assert client.get(url).status_code == 404
+    # ...once it is theirs: someone else's unpaid booking is not shown to them at all.
+    assert client.get(f"/portal/bookings/{booking.reference}/").status_code == 404
+    payment_record_manual(booking=booking, actor=None)
     assert client.get(f"/portal/bookings/{booking.reference}/").status_code == 200
 
 

@@ -33,7 +33,8 @@ def test_a_post_without_csrf_token_gets_the_styled_csrf_page_and_changes_nothing
     client = Client(enforce_csrf_checks=True)
     response = client.post(f"/sessions/{session.pk}/book/", {
         "seats": 1, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com",
-        "attendee_1_name": "Ann Lee", "attendee_1_email": "ann@example.com"})
+        "attendee_1_name": "Ann Lee", "attendee_1_email": "ann@example.com",
+        "accept_terms": "on"})
     assert_site_page(response, 403, "That form had expired")
     assert not Booking.objects.exists()
 

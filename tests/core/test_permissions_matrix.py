@@ -27,11 +27,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.test import Client, TestCase
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
 from apps.bookings.models import Attendee
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
+from apps.legal.services import legal_document_create
 from apps.payments.models import Dispute, PaymentEvent, StripeEvent
 from apps.payments.services import payment_record_manual
 from apps.refunds.services import refund_create
@@ -68,6 +70,8 @@ ROUTES = {
     "sessions:catalogue":             ("GET",  "/",                            OK,    OK,    OK,    OK,    OK,    OK),
     "sessions:detail":                ("GET",  "/sessions/{session}/",         OK,    OK,    OK,    OK,    OK,    OK),
     "bookings:book":                  ("GET",  "/sessions/{session}/book/",    OK,    OK,    OK,    OK,    OK,    OK),
+    "legal:terms":                    ("GET",  "/terms/",                      OK,    OK,    OK,    OK,    OK,    OK),
+    "legal:privacy":                  ("GET",  "/privacy/",                    OK,    OK,    OK,    OK,    OK,    OK),
     # A booking's payment page: the purchaser's and staff's who may view bookings; a
     # reference alone is not a key. Past that check, paying with no payment details (no
     # ConfirmationToken) is a bad request.
@@ -206,6 +210,7 @@ ADMIN_MODELS = {
     "payments.dispute":               ("",        "v",     "v"),
     "refunds.refund":                 ("",        "v",     "vd"),
     "certificates.certificate":       ("",        "v",     "vcd"),
+    "legal.legaldocument":            ("",        "v",     "vac"),
 }
 # fmt: on
 ADMIN_PAGES = ("changelist", "add", "change", "history", "delete")
@@ -307,6 +312,8 @@ def build_world():
         "payments.dispute": dispute,
         "refunds.refund": payment.refunds.get(),
         "certificates.certificate": certificate,
+        "legal.legaldocument": legal_document_create(kind="terms", body="Matrix terms.",
+                                                     published_at=timezone.now()),
     }
     assert all(obj is not None for obj in objects.values()), objects
     values = {

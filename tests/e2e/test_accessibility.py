@@ -108,6 +108,7 @@ def test_customer_pages_have_no_serious_accessibility_violations(
     page.get_by_label("First name").fill("Priya")
     page.get_by_label("Last name").fill("Shah")
     page.get_by_label("Email", exact=True).fill(CUSTOMER)
+    page.get_by_label("I accept the terms and the cancellation policy").check()
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.get_by_role("heading", name="Pay for your booking")).to_be_visible()
     expect(page.locator("#payment-element input").first).to_be_visible()  # Stripe.js mounted

@@ -144,6 +144,7 @@ def book_two_seats(page: Page, live_server, course_session, shot) -> str:
         PURCHASER["company_name"]
     )
     expect(page.locator(".field-error, #form-errors")).to_have_count(0)
+    page.get_by_label("I accept the terms and the cancellation policy").check()
     shot(page, "booking-form-filled")
 
     page.get_by_role("button", name="Continue to payment").click()

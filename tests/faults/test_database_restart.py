@@ -253,7 +253,7 @@ class Load:
                                    "first_name": "Load", "last_name": f"Tester{n}",
                                    "email": email, "submission_token": str(uuid.uuid4()),
                                    "attendee_1_name": f"Load Tester{n}",
-                                   "attendee_1_email": email})
+                                   "attendee_1_email": email, "accept_terms": "on"})
 
     def snapshot(self) -> list[Outcome]:
         with self.lock:

@@ -69,7 +69,7 @@ def test_pages_and_booking_work_when_redis_is_down(client):
         data = {"seats": "1", "first_name": "Ann", "last_name": "Lee",
                 "email": "ann@example.com", "submission_token": "7a3f4c1e-0000-4000-8000-"
                 "000000000001", "attendee_1_name": "Ann Lee",
-                "attendee_1_email": "ann@example.com"}
+                "attendee_1_email": "ann@example.com", "accept_terms": "on"}
         response = client.post(f"/sessions/{session.pk}/book/", data)
         assert response.status_code == 302
         assert client.get("/healthz").status_code == 503

@@ -52,7 +52,9 @@ def ledger():
     refunded, pending, and attendees who bought nothing."""
     session = SessionFactory(capacity=30, price=10000)
     paid(session, "two@example.com", seats=2)
-    second = paid(session, "two@example.com")
+    # Another session: one person holds one seat per session.
+    second = paid(SessionFactory(capacity=30, price=10000, trainer=session.trainer),
+                  "two@example.com")
     refund_create(payment=second.payments.get(), amount=2500, initiator="staff")
     cancelled = paid(session, "cancelled@example.com")
     booking_cancel(booking_id=cancelled.pk, reason="Staff cancelled")
@@ -185,7 +187,7 @@ def test_a_fix_waits_for_a_payment_being_recorded_and_counts_it_once():
     already added to the totals is waited for, and then seen, never counted twice."""
     session = SessionFactory(capacity=10, price=10000)
     paid(session, "racer@example.com")
-    pending = make_booking(session, email="racer@example.com")
+    pending = make_booking(SessionFactory(capacity=10, price=10000), email="racer@example.com")
     plant("racer@example.com", total_spent=1)
     user_id = User.objects.get(email="racer@example.com").pk
     updated, release = threading.Event(), threading.Event()
