@@ -18,7 +18,7 @@ from .forms import BookingForm
 from .models import Booking
 from .notifications import payment_link_reference
 from .selectors import booking_for_page, booking_visible_to, remember_booking_in_session
-from .services import booking_create, booking_expire_hold
+from .services import AlreadyBookedError, booking_create, booking_expire_hold
 
 
 def _initial_from_user(user):
@@ -93,7 +93,9 @@ def book(request, session_id):
                                      else None)
         except DomainError as error:
             form.add_error(None, ValidationError(error.message, code=error.code))
-            conflict = error.status == 409
+            # Not enough seats, cancelled or started: a conflict (409). Someone already
+            # holding a seat is something the customer corrects in the form (200).
+            conflict = error.status == 409 and not isinstance(error, AlreadyBookedError)
         else:
             if booking.submission_token == booking_request.submission_token:
                 remember_booking_in_session(request, booking)

@@ -4,6 +4,7 @@ booking, never a 500 and never half a booking."""
 import uuid
 
 import pytest
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.test import Client
 from django.utils.html import escape
 from hypothesis import event, given
@@ -107,9 +108,14 @@ def test_any_booking_form_post_is_a_form_error_or_a_whole_booking(session, value
             assert response.status_code == 400
             assert after == before
             return
-        assert response.status_code in (200, 302), response.status_code
+        assert response.status_code in (200, 302, 409), response.status_code
         event(f"answered {response.status_code}")
-        if response.status_code == 200:
+        if response.status_code == 409:
+            # More seats asked for than are left: the conflict status (#21.3), the form
+            # re-shown with that error, nothing written.
+            assert response.context["form"].has_error(NON_FIELD_ERRORS, "sold_out")
+            assert int(values["seats"]) > session.capacity - before["seats_taken"]
+        if response.status_code in (200, 409):
             errors = response.context["form"].errors
             assert errors, "a re-shown form must say what is wrong"
             html = response.content.decode()

@@ -28,7 +28,7 @@ from apps.refunds.services import (
 from apps.sessions.models import CourseSession
 from apps.users.selectors import user_totals_drift
 from tests.factories import SessionFactory, make_booking
-from tests.payments.helpers import deliver, intent_event
+from tests.payments.helpers import card_token, deliver, intent_event
 from tests.refunds.conftest import stripe_refunds
 
 pytestmark = pytest.mark.django_db
@@ -46,12 +46,10 @@ def second_card_charge(booking):
     payment = Payment.objects.create(booking=booking, user_id=booking.purchaser_id,
                                      amount=booking.total_amount, currency=booking.currency,
                                      attempt=2)
-    card = gateway.client().v1.payment_methods.create(params={
-        "type": "card", "card": {"number": "4242424242424242", "exp_month": 12,
-                                 "exp_year": 2030, "cvc": "123"}}).id
     intent = gateway.create_payment_intent(
         amount=payment.amount, currency=payment.currency,
-        customer_id=booking.purchaser.stripe_customer_id, payment_method=card,
+        customer_id=booking.purchaser.stripe_customer_id,
+        confirmation_token=card_token("4242424242424242"),
         metadata={"payment_id": str(payment.pk), "booking_reference": booking.reference},
         idempotency_key=f"test-double-{payment.pk}")
     assert intent["status"] == "succeeded"
