@@ -151,10 +151,14 @@ def retrieve_card(payment_method_id: str) -> tuple[str, str]:
 
 
 def create_refund(*, payment_intent_id: str, amount: int, idempotency_key: str,
-                  metadata: dict) -> dict:
+                  metadata: dict, reason: str = "") -> dict:
+    """``reason``: one of Stripe's (requested_by_customer, duplicate, fraudulent) or ""."""
+    params = {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata}
+    if reason:
+        params["reason"] = reason
     refund = _call(
         client().v1.refunds.create,
-        params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+        params=params,
         options={"idempotency_key": idempotency_key},
     )
     return refund.to_dict()

@@ -376,9 +376,11 @@ def _refund_unneeded_payment(payment: Payment, booking: Booking, *, reason: str)
     amount = refundable_amount(payment)  # a refund made at Stripe may already be recorded
     if amount <= 0:
         return
+    duplicate = booking.status in COUNTED_STATUSES
     refund_create(payment=payment, amount=amount, initiator=Refund.Initiator.AUTOMATIC,
-                  reason=reason, actor=None, lock_held=True)
-    if booking.status in COUNTED_STATUSES:
+                  reason=reason, actor=None, lock_held=True,
+                  stripe_reason=Refund.StripeReason.DUPLICATE if duplicate else "")
+    if duplicate:
         # The booking stands, paid by another payment: only this extra one goes back.
         _send_duplicate_refunded(booking, payment, amount)
     else:

@@ -41,7 +41,7 @@ def early_fraud_warning_apply(*, warning: dict, stripe_event=None) -> str | None
                 refund_create(payment=payment, amount=amount,
                               initiator=Refund.Initiator.AUTOMATIC,
                               reason="Early fraud warning from the card issuer",
-                              lock_held=True)
+                              lock_held=True, stripe_reason=Refund.StripeReason.FRAUDULENT)
                 refunded = amount
         log_action("payment.fraud_warning", target=payment, user=payment.user_id,
                    data={"warning": warning["id"], "refunded": refunded})

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.payments.models import new_stripe_key_nonce
+
 
 class Refund(models.Model):
     """Money going back on one payment, full or partial. The sum of refunds that have
@@ -29,6 +31,18 @@ class Refund(models.Model):
     )
     initiator = models.CharField(max_length=20, choices=Initiator.choices)
     reason = models.CharField(max_length=500, blank=True)
+
+    class StripeReason(models.TextChoices):
+        """The reasons Stripe's Refund API accepts (shown in its dashboard and reports)."""
+        NONE = "", "None given"
+        REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+        DUPLICATE = "duplicate", "Duplicate payment"
+        FRAUDULENT = "fraudulent", "Fraudulent"
+
+    stripe_reason = models.CharField(max_length=30, choices=StripeReason.choices, blank=True,
+                                     default="", editable=False)
+    stripe_key_nonce = models.CharField(max_length=32, default=new_stripe_key_nonce,
+                                        editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -56,4 +70,7 @@ class Refund(models.Model):
 
     @property
     def idempotency_key(self):
-        return f"refund-{self.pk}"
+        """Unique to this refund and this deployment (the nonce is stored on the row): a
+        restored database or another environment on the same Stripe account never sends a
+        key Stripe has already seen for another refund."""
+        return f"refund-{self.pk}-{self.stripe_key_nonce}"

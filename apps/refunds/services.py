@@ -76,8 +76,17 @@ def _settle_payment_status(payment: Payment) -> None:
         payment.save(update_fields=["status", "updated_at"])
 
 
+# What Stripe is told about a refund, unless the caller knows better (a duplicate charge,
+# fraud): money a customer or staff asked to give back is requested by the customer.
+STRIPE_REASON_BY_INITIATOR = {
+    Refund.Initiator.CUSTOMER: Refund.StripeReason.REQUESTED_BY_CUSTOMER,
+    Refund.Initiator.STAFF: Refund.StripeReason.REQUESTED_BY_CUSTOMER,
+    Refund.Initiator.SESSION_CANCELLED: Refund.StripeReason.REQUESTED_BY_CUSTOMER,
+}
+
+
 def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str = "",
-                  actor=None, lock_held: bool = False) -> Refund:
+                  actor=None, lock_held: bool = False, stripe_reason: str | None = None) -> Refund:
     """Record a pending refund; card refunds go to Stripe after commit (in a task).
 
     Raises DomainError with a message for staff or the customer when the amount is not
@@ -104,6 +113,8 @@ def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str 
         refund = Refund.objects.create(
             payment=payment, amount=amount, currency=payment.currency, initiator=initiator,
             reason=reason[:500], created_by=actor if getattr(actor, "pk", None) else None,
+            stripe_reason=(stripe_reason if stripe_reason is not None
+                           else STRIPE_REASON_BY_INITIATOR.get(initiator, "")),
         )
         PaymentEvent.objects.create(payment=payment, kind="refund.requested",
                                     data={"refund": refund.pk, "amount": amount,
@@ -140,6 +151,7 @@ def refund_submit(*, refund_id: int, now: datetime | None = None) -> Refund:
             payment_intent_id=refund.payment.stripe_payment_intent_id,
             amount=refund.amount,
             idempotency_key=refund.idempotency_key,
+            reason=refund.stripe_reason,
             metadata={"refund_id": str(refund.pk),
                       "booking_reference": refund.payment.booking.reference},
         )
