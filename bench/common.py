@@ -49,6 +49,7 @@ def bench_env(db_name: str, **extra) -> dict:
         "LOG_LEVEL": "WARNING",
         "BOOKING_RATE_LIMIT": "1000000/m",
         "BOOKING_VALIDATE_RATE_LIMIT": "1000000/m",
+        "PAYMENT_RATE_LIMIT_PER_CLIENT": "1000000/m",  # one load client, many customers
         "EMAIL_URL": "dummy://",
         "STRIPE_API_BASE": "http://127.0.0.1:8421",
         "SITE_URL": "http://127.0.0.1",

@@ -341,7 +341,7 @@ class Smoke:
         response = self.csrf_post(client, f"/sessions/{session_id}/book/", {
             "seats": "1", "first_name": "Smoke", "last_name": "Test", "email": email,
             "attendee_1_name": "Smoke Test", "attendee_1_email": email,
-            "submission_token": str(uuid.uuid4()),
+            "submission_token": str(uuid.uuid4()), "accept_terms": "on",
         })
         check(response.status_code == 302, f"booking form answered {response.status_code}")
         reference = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]

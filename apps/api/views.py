@@ -304,6 +304,14 @@ class AdminBookingCreateView(ApiMixin, APIView):
             ),
             actor=request.user,
         )
+        if token and booking.submission_token != token:
+            # The same people already have a booking waiting for payment on this session
+            # (made on the website): never take it over, nor turn its card checkout into
+            # an invoice. Staff deal with that booking itself.
+            raise ConflictError(
+                f"These people already have booking {booking.reference} waiting for payment "
+                "on this session: pay or cancel that booking instead.",
+                code="pending_booking_exists")
         if data["payment"] == "invoice" and booking.status == Booking.Status.PENDING:
             try:
                 payment_record_manual(booking=booking, actor=request.user,

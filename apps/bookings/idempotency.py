@@ -40,6 +40,11 @@ class Outcome:
     replayed: bool = False
 
 
+# Refusals whose message names the people on the request: replayed with this instead.
+GENERIC_REFUSALS = {
+    "already_booked": "One of the attendees already has a seat on this session.",
+}
+
 def _mismatch(header: str) -> IdempotencyKeyMismatch:
     return IdempotencyKeyMismatch(
         f"This {header} was already used with a different request body. Send the original "
@@ -78,7 +83,10 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
             booking = create()
         except ConflictError as error:
             record.response_status = error.status
-            record.error = {"code": error.code, "message": error.message}
+            # Kept for the key's lifetime: a refusal that names people is stored without
+            # them (the replay says what happened, not to whom).
+            record.error = {"code": error.code,
+                            "message": GENERIC_REFUSALS.get(error.code, error.message)}
             record.save(update_fields=["response_status", "error"])
             return Outcome(status=error.status, error=record.error)
         record.booking = booking

@@ -161,7 +161,7 @@ STRIPE_ACCOUNTING_FIELDS = (
 PAYMENT_EVENT_PERSONAL_KEYS = ("note", "message", "by")
 
 
-def _stripe_accounting_only(payload: dict) -> dict:
+def stripe_payload_accounting_only(payload: dict) -> dict:
     found = (payload.get("data") or {}).get("object") or {}
     kept = {key: found[key] for key in STRIPE_ACCOUNTING_FIELDS
             if key in found and isinstance(found[key], str | int | float | bool | None)}
@@ -173,7 +173,7 @@ def _redact_stripe_events(batch: QuerySet) -> int:
     done = 0
     for pk, payload in batch.values_list("pk", "payload"):
         done += batch.model.objects.filter(pk=pk).update(
-            payload=_stripe_accounting_only(payload))
+            payload=stripe_payload_accounting_only(payload))
     return done
 
 

@@ -188,6 +188,7 @@ class MarketingConsentChange(models.Model):
         PORTAL = "portal", "Customer portal profile"
         ADMIN = "admin", "Changed by staff in admin"
         BEFORE_HISTORY = "before_history", "Recorded before consent history was kept"
+        ERASURE = "erasure", "Withdrawn when the account was erased"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consent_changes")
     given = models.BooleanField(help_text="True: consent given; False: withdrawn.")

@@ -272,6 +272,12 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         UserNote.objects.filter(user=locked).delete()
         _erase_activity_free_text(user=locked)
         idempotency_keys_erase(user=locked)  # no replay of their bookings' API keys
+        _erase_stripe_event_payloads(user=locked)
+        if locked.marketing_consent:
+            MarketingConsentChange.objects.create(
+                user=locked, given=False, source=MarketingConsentChange.Source.ERASURE,
+                actor=actor if getattr(actor, "pk", None) else None,
+                created_at=timezone.now())
         from apps.core.models import Communication
 
         Communication.objects.filter(user=locked).update(recipient=placeholder,
@@ -286,6 +292,30 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         locked.save()
         log_action("user.anonymised", actor=actor or locked, target=locked, user=locked)
     return locked
+
+
+def _erase_stripe_event_payloads(*, user: User) -> None:
+    """Stored Stripe events about this person's payments (intents, charges, refunds,
+    disputes and fraud warnings carry names, emails and billing addresses) keep only their
+    accounting fields, as the 7-year retention does."""
+    # Function-level imports: users sit below payments (which build on users), so the
+    # erasure reaches up to them only when it runs.
+    from apps.core.retention import stripe_payload_accounting_only
+    from apps.payments.models import Dispute, Payment, StripeEvent
+
+    intents = list(Payment.objects.filter(user=user, stripe_payment_intent_id__isnull=False)
+                   .values_list("stripe_payment_intent_id", flat=True))
+    disputes = list(Dispute.objects.filter(payment__user=user)
+                    .values_list("stripe_dispute_id", flat=True))
+    if not intents and not disputes:
+        return
+    events = StripeEvent.objects.filter(
+        Q(object_id__in=intents + disputes)
+        | Q(payload__data__object__payment_intent__in=intents))
+    for event in events.only("pk", "payload"):
+        if not event.payload.get("redacted"):
+            StripeEvent.objects.filter(pk=event.pk).update(
+                payload=stripe_payload_accounting_only(event.payload))
 
 
 ERASED = "[removed at the person's request]"

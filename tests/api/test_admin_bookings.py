@@ -213,3 +213,28 @@ def test_parallel_replays_of_one_key_create_one_booking():
     assert Booking.objects.filter(session=session).count() == 1
     assert Payment.objects.filter(booking__session=session).count() == 1
     assert CourseSession.objects.get(pk=session.pk).seats_taken == 2
+
+
+@pytest.mark.django_db
+def test_a_customers_own_pending_booking_is_never_taken_over_by_an_invoice_booking(
+        staff_client):
+    """The same people already wait to pay on the website: the staff API must not return
+    that booking as its own, nor turn its card checkout into a paid invoice."""
+    session = SessionFactory(capacity=10, price=5000)
+    body = booking_body(session, payment="card", seats=1)
+    web = staff_client.post(URL, body, format="json",
+                            headers={"Idempotency-Key": "web-checkout-1"})
+    assert web.status_code == 201, web.content
+    pending = Booking.objects.get(reference=web.json()["reference"])
+
+    invoice = staff_client.post(URL, {**body, "payment": "invoice"}, format="json",
+                                headers={"Idempotency-Key": "staff-invoice-1"})
+
+    assert invoice.status_code == 409, invoice.content
+    assert invoice.json()["error"]["code"] == "pending_booking_exists"
+    assert pending.reference in invoice.json()["error"]["message"]
+    pending.refresh_from_db()
+    assert pending.status == Booking.Status.PENDING
+    assert not Payment.objects.filter(booking=pending, method="invoice").exists()
+    session.refresh_from_db()
+    assert session.seats_taken == 1

@@ -136,3 +136,26 @@ def test_schema_documents_the_keys_lifetime_limits_and_replay():
     for promise in ("24 hours", "255", "Idempotent-Replayed", "409", "422",
                     "idempotency_key_retired", "no names or email addresses"):
         assert promise in text, promise
+
+
+@pytest.mark.django_db
+def test_a_remembered_refusal_names_nobody(staff_client):
+    """A refusal kept for the key's lifetime says what happened, not to whom."""
+    from apps.bookings.models import IdempotencyKey
+    from tests.factories import SessionFactory, make_booking
+
+    session = SessionFactory(capacity=10, price=5000)
+    make_booking(session, email="holder@example.com", seats=1)
+    attendee = session.bookings.get().attendees.get()
+    body = {"session_id": session.pk, "payment": "invoice",
+            "purchaser": {"email": "other@example.com", "first_name": "Other",
+                          "last_name": "Buyer", "company_name": ""},
+            "attendees": [{"name": attendee.name, "email": attendee.email}]}
+
+    refused = staff_client.post("/api/admin/bookings", body, format="json",
+                                headers={"Idempotency-Key": "names-nobody-1"})
+
+    assert refused.status_code == 409, refused.content
+    stored = IdempotencyKey.objects.get().error
+    assert stored["code"] == "already_booked"
+    assert attendee.email not in str(stored) and attendee.name not in str(stored)

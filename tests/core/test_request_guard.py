@@ -59,11 +59,11 @@ def _html_forms(world):
     assert "attendee_3_email" in booking_fields
     return [
         (f"/sessions/{session.pk}/book/", booking_fields, {"seats": "1"}),
-        (f"/bookings/{booking.reference}/pay/", ["payment_method"], {}),
-        (f"/bookings/{booking.reference}/pay/setup/", ["any"], {}),
+        (f"/bookings/{booking.reference}/pay/", ["confirmation_token"], {}),
         ("/accounts/login/code/", ["email"], {}),
         ("/accounts/login/code/confirm/", ["code"], {}),
-        ("/admin/login/", ["username", "password", "next"], {}),
+        ("/accounts/login/", ["login", "password", "next"], {}),
+        ("/accounts/2fa/authenticate/", ["code"], {}),
         ("/portal/profile/", list(ProfileForm.base_fields), {}),
         ("/portal/delete/", ["confirm"], {}),
         (f"/portal/bookings/{booking.reference}/cancel/", ["any"], {}),
