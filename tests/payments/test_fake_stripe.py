@@ -97,3 +97,19 @@ def test_the_stripe_js_double_defines_only_window_stripe(fake_stripe, settings):
     assert body.rstrip().endswith("})();")
     assert "window.Stripe = Stripe;" in body
     assert "window." not in body.replace("window.Stripe = Stripe;", "")
+
+
+def test_lists_are_filtered_on_created_as_stripe_does(fake_stripe):
+    import time
+
+    client = gateway.client()
+    token = from_stripe_js(fake_stripe).json()["id"]
+    made = client.v1.payment_intents.create(params={
+        "amount": 700, "currency": "gbp", "confirm": True, "confirmation_token": token})
+    later = int(time.time()) + 3600
+
+    newer = client.v1.payment_intents.list(params={"created": {"gte": made.created}})
+    none = client.v1.payment_intents.list(params={"created": {"gte": later}})
+
+    assert made.id in [intent.id for intent in newer.auto_paging_iter()]
+    assert list(none.auto_paging_iter()) == []

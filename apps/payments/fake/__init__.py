@@ -47,6 +47,7 @@ def extend(app: web.Application) -> None:
     """
     app.router.add_get("/v1/webhook_endpoints", _list_webhook_endpoints)
     _accept_documented_parameters()
+    _accept_created_filters()
     # Outermost first: they see what the client sees (errors already turned into responses)
     # and answer before localstripe's own authentication.
     app.middlewares.insert(0, _idempotency_middleware())
@@ -101,6 +102,29 @@ def _accept_documented_parameters():
 
     PaymentIntent.__init__ = payment_intent_init(PaymentIntent.__init__)
     Refund.__init__ = refund_init(Refund.__init__)
+
+
+def _accept_created_filters():
+    """Stripe's list endpoints take ``created`` (gt, gte, lt, lte: Unix times); localstripe's
+    PaymentIntent and Refund lists refuse it. The fake applies it before paginating."""
+    checks = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+
+    def with_created(original):
+        def list_all(url, *args, created=None, **kwargs):
+            listed = original(url, *args, **kwargs)
+            if created is not None:
+                if not isinstance(created, dict) or not set(created) <= set(checks):
+                    raise UserError(400, "Invalid created: use created[gt|gte|lt|lte]",
+                                    {"param": "created"})
+                bounds = [(checks[op], int(value)) for op, value in created.items()]
+                listed._list = [item for item in listed._list
+                                if all(check(int(item.created), bound)
+                                       for check, bound in bounds)]
+            return listed
+        return staticmethod(list_all)
+
+    PaymentIntent._api_list_all = with_created(PaymentIntent._api_list_all)
+    Refund._api_list_all = with_created(Refund._api_list_all)
 
 
 def _idempotency_middleware():
