@@ -237,3 +237,19 @@ def test_every_calendar_file_is_strict_and_replaces_or_cancels_its_entry(every_e
                      if recipient == attendee.email and group.reference in uid
                      for seq in seqs]
         assert sequences == [0, 1, 2], attendee.email  # confirmed, moved, cancelled
+
+
+def test_the_paid_confirmation_states_the_cancellation_policy_with_dates(every_email):
+    """The purchaser's confirmation carries the policy with this session's dates; a
+    guest's (no money) and a free booking's do not."""
+    from apps.legal.policy import booking_cancellation_policy_text
+
+    group = every_email["group"]
+    confirmations = Communication.objects.filter(kind=KIND.BOOKING_CONFIRMATION)
+    purchaser = confirmations.get(booking=group, recipient="liam@example.com")
+    policy = booking_cancellation_policy_text(booking=group)
+    assert "Cancellation policy: " + policy in purchaser.body
+    guest = confirmations.get(booking=group, recipient="zoe@example.com")
+    assert "Cancellation policy" not in guest.body
+    free = confirmations.get(booking=every_email["free"])
+    assert "Cancellation policy" not in free.body
