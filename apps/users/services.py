@@ -195,6 +195,9 @@ def user_export_data(*, user: User) -> dict:
             "company_name": booking.company_name if own else "",
             "special_requirements": booking.special_requirements if own else "",
             "created_at": booking.created_at.isoformat(),
+            "terms_accepted": ({"version": booking.terms_document.version,
+                                "at": _iso(booking.terms_accepted_at)}
+                               if own and booking.terms_document_id else None),
             "attendees": [
                 {"name": a.name, "email": a.email, "attendance": a.attendance}
                 for a in booking.attendees.all()
@@ -206,7 +209,10 @@ def user_export_data(*, user: User) -> dict:
                  "created_at": p.created_at.isoformat(),
                  "refunds": [{"amount": r.amount, "currency": r.currency, "status": r.status,
                               "reason": r.reason, "created_at": r.created_at.isoformat()}
-                             for r in p.refunds.all()]}
+                             for r in p.refunds.all()],
+                 "disputes": [{"amount": d.amount, "currency": d.currency, "reason": d.reason,
+                               "status": d.status, "money_lost": d.money_lost}
+                              for d in p.disputes.all()]}
                 for p in booking.payments.all()
             ] if own else [],
         })

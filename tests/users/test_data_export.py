@@ -94,3 +94,25 @@ def test_consent_changed_by_staff_in_admin_is_recorded(admin_client):
     change = MarketingConsentChange.objects.get(user=pat)
     assert change.given is True and change.source == "admin"
     assert change.actor.email == "admin@example.com"
+
+
+def test_export_holds_the_terms_accepted_and_disputes(pat):
+    from apps.bookings.models import Booking
+    from apps.legal.services import legal_document_create
+    from apps.payments.models import Dispute
+
+    booking = Booking.objects.get(purchaser=pat)
+    terms = legal_document_create(kind="terms", body="Be kind.", published_at=timezone.now())
+    Booking.objects.filter(pk=booking.pk).update(terms_document=terms,
+                                                 terms_accepted_at=timezone.now())
+    Dispute.objects.create(payment=booking.payments.get(), stripe_dispute_id="du_export1",
+                           amount=5000, currency="GBP", reason="fraudulent",
+                           status="needs_response")
+
+    exported = _export(pat)["bookings"][0]
+
+    assert exported["terms_accepted"]["version"] == terms.version
+    assert exported["terms_accepted"]["at"]
+    (dispute,) = exported["payments"][0]["disputes"]
+    assert (dispute["amount"], dispute["reason"], dispute["status"]) == (
+        5000, "fraudulent", "needs_response")
