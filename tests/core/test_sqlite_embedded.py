@@ -38,9 +38,11 @@ SCRIPT = textwrap.dedent("""
 
     def retry():
         try:
+            # The retry arrives while the webhook holds the write lock (waiting inside the
+            # transaction instead could take the lock first and wait for ever).
+            webhook_has_lock.wait(10)
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    webhook_has_lock.wait()
                     cursor.execute("SELECT taken FROM seat WHERE id = 1")
                     cursor.execute("UPDATE seat SET taken = taken + 1 WHERE id = 1")
         except Exception as error:
