@@ -212,8 +212,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 # --- end redelivery ---
-# Beat's crontab entries are London wall-clock times (03:15 stays 03:15 across BST).
-CELERY_TIMEZONE = env("TIME_ZONE", "Europe/London")
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
         "task": "apps.bookings.tasks.release_expired_holds_task",
@@ -454,6 +452,9 @@ SPECTACULAR_SETTINGS = {
 # --- I18N, static -------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "Europe/London")
+# Beat's crontab entries are wall-clock times in the provider's time zone (03:15 stays 03:15
+# across BST).
+CELERY_TIMEZONE = TIME_ZONE
 USE_I18N = True
 USE_TZ = True
 

@@ -9,45 +9,32 @@ from django.utils.html import format_html
 from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.users.admin import ReadOnlyInline
 from apps.users.models import normalize_email
 
 from .models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
 from .webhooks import stripe_event_requeue
 
 
-class PaymentEventInline(admin.TabularInline):
+class PaymentEventInline(ReadOnlyInline):
     model = PaymentEvent
-    extra = 0
     fields = ["created_at", "kind", "stripe_event", "data"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    show_change_link = False
 
 
-class DisputeInline(admin.TabularInline):
+class DisputeInline(ReadOnlyInline):
     model = Dispute
-    extra = 0
     fields = ["stripe_dispute_id", "status", "amount", "reason", "evidence_due_by",
               "money_lost"]
     readonly_fields = fields
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class DisputeEventInline(admin.TabularInline):
+class DisputeEventInline(ReadOnlyInline):
     model = DisputeEvent
-    extra = 0
     fields = ["created_at", "type", "status", "money_effect", "stripe_created", "source_id"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    show_change_link = False
 
 
 @admin.register(Dispute)

@@ -49,3 +49,9 @@ def card_token(card: str) -> str:
         "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).id
     return client.v1.test_helpers.confirmation_tokens.create(
         params={"payment_method": method}).id
+
+
+def pay(client, booking, confirmation_token: str):
+    """What payment.js posts once Stripe.js has made the ConfirmationToken."""
+    return client.post(f"/bookings/{booking.reference}/pay/",
+                       {"confirmation_token": confirmation_token})

@@ -9,15 +9,11 @@ from apps.bookings.models import Booking
 from apps.payments import gateway
 from apps.payments.models import Payment
 from tests.factories import SessionFactory, make_booking
-from tests.payments.helpers import card_token
+from tests.payments.helpers import card_token, pay
 
 pytestmark = pytest.mark.django_db
 
 GOOD, DECLINED, THREE_D_SECURE = "4242424242424242", "4000000000000341", "4000002500003155"
-
-
-def card(number):
-    return card_token(number)
 
 
 @pytest.fixture
@@ -27,13 +23,8 @@ def booking(client):
     return booking
 
 
-def pay(client, booking, confirmation_token):
-    return client.post(f"/bookings/{booking.reference}/pay/",
-                       {"confirmation_token": confirmation_token})
-
-
 def test_paying_makes_a_stripe_customer_and_saves_no_card(client, booking, fake_stripe):
-    assert pay(client, booking, card(GOOD)).json()["status"] == "succeeded"
+    assert pay(client, booking, card_token(GOOD)).json()["status"] == "succeeded"
     booking.purchaser.refresh_from_db()
     assert booking.purchaser.stripe_customer_id.startswith("cus_")
     intent = gateway.retrieve_payment_intent(
@@ -42,7 +33,7 @@ def test_paying_makes_a_stripe_customer_and_saves_no_card(client, booking, fake_
 
 
 def test_a_good_card_pays_the_booking(client, booking, fake_stripe):
-    response = pay(client, booking, card(GOOD))
+    response = pay(client, booking, card_token(GOOD))
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"
     payment = Payment.objects.get(booking=booking)
@@ -59,7 +50,7 @@ def test_a_good_card_pays_the_booking(client, booking, fake_stripe):
 
 
 def test_a_declined_card_says_so_and_can_be_retried(client, booking, fake_stripe):
-    response = pay(client, booking, card(DECLINED))
+    response = pay(client, booking, card_token(DECLINED))
     body = response.json()
     assert response.status_code == 200
     assert body["status"] == "failed"
@@ -69,14 +60,14 @@ def test_a_declined_card_says_so_and_can_be_retried(client, booking, fake_stripe
     page = client.get(f"/bookings/{booking.reference}/").content.decode()
     assert "Your last attempt was declined" in page
 
-    retry = pay(client, booking, card(GOOD))
+    retry = pay(client, booking, card_token(GOOD))
     assert retry.json()["status"] == "succeeded"
     assert list(Payment.objects.filter(booking=booking).order_by("attempt")
                 .values_list("attempt", "status")) == [(1, "failed"), (2, "succeeded")]
 
 
 def test_three_d_secure_hands_the_page_a_client_secret(client, booking, fake_stripe):
-    body = pay(client, booking, card(THREE_D_SECURE)).json()
+    body = pay(client, booking, card_token(THREE_D_SECURE)).json()
     assert body["status"] == "requires_action"
     assert body["client_secret"].startswith("pi_")
     booking.refresh_from_db()
@@ -87,7 +78,7 @@ def test_three_d_secure_hands_the_page_a_client_secret(client, booking, fake_str
 
 def test_stripe_down_gives_a_clear_answer_and_the_retry_reuses_the_key(
         client, booking, fake_stripe, settings):
-    good_card = card(GOOD)
+    good_card = card_token(GOOD)
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     response = pay(client, booking, good_card)
     assert response.status_code == 503
@@ -122,7 +113,7 @@ def test_no_stripe_call_is_made_inside_a_database_transaction(client, booking, f
         depths.append(len(connection.atomic_blocks) - depth_before)
         return real_call(fn, *args, **kwargs)
 
-    token = card(GOOD)
+    token = card_token(GOOD)
     with mock.patch.object(gateway, "_call", watching):
         pay(client, booking, token)
     assert len(depths) >= 3  # customer, payment intent, card details
@@ -132,7 +123,7 @@ def test_no_stripe_call_is_made_inside_a_database_transaction(client, booking, f
 
 def test_paying_an_expired_or_paid_booking_is_refused(client, booking, fake_stripe):
     Booking.objects.filter(pk=booking.pk).update(status="paid")
-    response = pay(client, booking, card(GOOD))
+    response = pay(client, booking, card_token(GOOD))
     assert response.status_code == 409
     assert "nothing to pay" in response.json()["error"]["message"]
 

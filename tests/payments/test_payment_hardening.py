@@ -8,15 +8,11 @@ from apps.bookings.models import Booking
 from apps.payments import gateway
 from apps.payments.models import Payment
 from tests.factories import SessionFactory, make_booking
-from tests.payments.helpers import card_token
+from tests.payments.helpers import card_token, pay
 
 pytestmark = pytest.mark.django_db
 
 GOOD, DECLINED = "4242424242424242", "4000000000000341"
-
-
-def card(number):
-    return card_token(number)
 
 
 @pytest.fixture
@@ -28,13 +24,8 @@ def booking(client):
     return booking
 
 
-def pay(client, booking, confirmation_token):
-    return client.post(f"/bookings/{booking.reference}/pay/",
-                       {"confirmation_token": confirmation_token})
-
-
 def test_stripe_is_told_what_the_charge_is_for(client, booking, fake_stripe):
-    assert pay(client, booking, card(GOOD)).json()["status"] == "succeeded"
+    assert pay(client, booking, card_token(GOOD)).json()["status"] == "succeeded"
 
     payment = Payment.objects.get(booking=booking)
     intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
@@ -52,12 +43,12 @@ def test_repeated_declines_release_the_seats_and_the_booking_must_start_again(
     session = booking.session
 
     for _ in range(2):
-        body = pay(client, booking, card(DECLINED)).json()
+        body = pay(client, booking, card_token(DECLINED)).json()
         assert body["status"] == "failed" and "released" not in body
     session.refresh_from_db()
     assert session.seats_taken == 2
 
-    third = pay(client, booking, card(DECLINED)).json()
+    third = pay(client, booking, card_token(DECLINED)).json()
 
     assert third["status"] == "failed" and third["released"] is True
     assert "After 3 declined cards the seats have been released" in third["message"]
@@ -65,7 +56,7 @@ def test_repeated_declines_release_the_seats_and_the_booking_must_start_again(
     session.refresh_from_db()
     assert booking.status == Booking.Status.EXPIRED
     assert session.seats_taken == 0
-    again = pay(client, booking, card(GOOD))
+    again = pay(client, booking, card_token(GOOD))
     assert again.status_code == 409
     assert Payment.objects.filter(booking=booking, status="succeeded").count() == 0
 

@@ -8,7 +8,7 @@ from apps.bookings.models import Booking
 from apps.payments.models import Payment
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
-from tests.payments.helpers import card_token
+from tests.payments.helpers import card_token, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +18,6 @@ def booking(client):
     booking = make_booking(SessionFactory(price=9500), email="payer@example.com", seats=1)
     client.force_login(booking.purchaser)
     return booking
-
-
-def pay(client, booking, token):
-    return client.post(f"/bookings/{booking.reference}/pay/", {"confirmation_token": token})
 
 
 def _post(base, path, key, data):
