@@ -91,6 +91,10 @@ INSTALLED_APPS = [
     "apps.refunds",
     "apps.certificates",
     "apps.legal",
+    "apps.stripe_sync",
+    "apps.operations",
+    "apps.portal",
+    "apps.backoffice",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Work across the domain: dashboard, data quality, retention, reminders, exports, demo data."""

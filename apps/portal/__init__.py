@@ -1,0 +1,1 @@
+"""Customer pages: booking, paying, the customer portal."""

@@ -1,0 +1,1 @@
+"""Keeping the ledger true to Stripe: webhook processing and reconciliation."""

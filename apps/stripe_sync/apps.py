@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StripeSyncConfig(AppConfig):
+    name = "apps.stripe_sync"
+    verbose_name = "Stripe sync"
