@@ -2,9 +2,8 @@ from django import forms
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from apps.bookings.services import AttendeeInput
 from apps.sessions.models import CourseSession
-
-from .services import AttendeeInput
 
 
 class PhoneBookingForm(forms.Form):

@@ -72,3 +72,22 @@ def sync_role_groups(user) -> None:
     user.groups.remove(*staff_groups)
     if user.role in GROUP_NAMES:
         user.groups.add(Group.objects.get(name=GROUP_NAMES[user.role]))
+
+
+def is_admin(user) -> bool:
+    return user.is_superuser or getattr(user, "role", "") == "admin"
+
+
+def may_manage_account(user, account) -> bool:
+    """Only admins change staff accounts (any role but customer): support setting an
+    admin's password or email would be a way into the admin role. Support keeps customer
+    profiles up to date."""
+    if is_admin(user):
+        return True
+    return (account.role == "customer" and not account.is_staff
+            and not account.is_superuser)
+
+
+def is_instructor_only(user) -> bool:
+    """An instructor sees only the sessions they teach, whatever else they may have."""
+    return not user.is_superuser and getattr(user, "role", "") == "instructor"

@@ -1,14 +1,26 @@
-from django.apps import apps as django_apps
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
-from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
+from apps.backoffice.forms import PhoneBookingForm
+from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
+from apps.bookings.cancellation import booking_cancel, refund_outcomes_text
+from apps.bookings.models import Attendee, Booking
+from apps.bookings.notifications import booking_send_confirmations, booking_send_payment_link
+from apps.bookings.services import BookingRequest, attendance_mark, booking_create, booking_move
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.payments.models import Dispute
+from apps.payments.services import payment_record_manual
+from apps.refunds.models import Refund
+from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
+from apps.users.roles import is_instructor_only
 from apps.users.services import personal_data_viewed
-
-from .models import Attendee, Booking
 
 
 class AttendeeInline(admin.TabularInline):
@@ -37,7 +49,6 @@ class DisputedFilter(admin.SimpleListFilter):
         return [("yes", "Disputed"), ("open", "Dispute open")]
 
     def queryset(self, request, queryset):
-        # Through the reverse relation: this app does not import the payments layer.
         if self.value() == "yes":
             return queryset.filter(payments__disputes__isnull=False).distinct()
         if self.value() == "open":
@@ -80,10 +91,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
     def get_queryset(self, request):
-        # An EXISTS per row, not a join and GROUP BY over every booking; the model is looked
-        # up by name: this app does not import the payments layer.
-        disputes = django_apps.get_model("payments", "Dispute").objects.filter(
-            payment__booking=OuterRef("pk"))
+        # An EXISTS per row, not a join and GROUP BY over every booking.
+        disputes = Dispute.objects.filter(payment__booking=OuterRef("pk"))
         return super().get_queryset(request).annotate(has_dispute=Exists(disputes))
 
     @admin.display(description="Disputed", ordering="has_dispute")
@@ -95,10 +104,6 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="Resend confirmation emails", permissions=["change"])
     def resend_confirmation(self, request, queryset):
-        from django.utils import timezone
-
-        from .notifications import booking_send_confirmations
-
         stamp = timezone.now().strftime(":resend:%Y%m%d%H%M")
         sent = 0
         for booking in queryset.filter(status__in=["paid", "completed"]):
@@ -109,16 +114,12 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     @admin.action(description="Move to another session of the same course…",
                   permissions=["change"])
     def move_to_session(self, request, queryset):
-        from django.shortcuts import redirect
-
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one booking to move.", messages.ERROR)
             return None
         return redirect("admin:bookings_booking_move", queryset.get().pk)
 
     def get_urls(self):
-        from django.urls import path
-
         return [path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view),
                      name="bookings_booking_move"),
                 path("phone/", self.admin_site.admin_view(self.phone_booking_view),
@@ -126,23 +127,11 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         # Bookings are created through the booking rules, never as a raw form.
-        from django.shortcuts import redirect
-
         return redirect("admin:bookings_booking_phone")
 
     def phone_booking_view(self, request):
         """Book on a customer's behalf: the same rules as the web, then a payment link or
         a manual (invoice) payment."""
-        from django.core.exceptions import PermissionDenied
-        from django.shortcuts import redirect
-        from django.template.response import TemplateResponse
-
-        from apps.payments.services import payment_record_manual
-
-        from .notifications import booking_send_payment_link
-        from .services import BookingRequest, booking_create
-        from .staff_forms import PhoneBookingForm
-
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = PhoneBookingForm(request.POST or None)
@@ -175,15 +164,6 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         })
 
     def move_view(self, request, booking_id):
-        from django.core.exceptions import PermissionDenied
-        from django.shortcuts import get_object_or_404, redirect
-        from django.template.response import TemplateResponse
-        from django.utils import timezone
-
-        from apps.sessions.models import CourseSession
-
-        from .services import booking_move
-
         if not self.has_change_permission(request):
             raise PermissionDenied
         booking = get_object_or_404(Booking.objects.select_related("session__course"),
@@ -209,10 +189,6 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel and refund in full", permissions=["change"])
     def cancel_with_full_refund(self, request, queryset):
-        from apps.refunds.models import Refund
-
-        from .cancellation import booking_cancel, refund_outcomes_text
-
         done, refund_ids = 0, []
         for booking in queryset:
             try:
@@ -254,23 +230,17 @@ class AttendeeAdmin(admin.ModelAdmin):
         return obj.booking.special_requirements
 
     def get_readonly_fields(self, request, obj=None):
-        from apps.users.admin import is_instructor_only
-
         if is_instructor_only(request.user):
             return ["name", "email", "booking", "user", "attendance"]
         return super().get_readonly_fields(request, obj)
 
     def get_queryset(self, request):
-        from apps.users.admin import is_instructor_only
-
         attendees = super().get_queryset(request)
         if is_instructor_only(request.user):
             attendees = attendees.filter(booking__session__trainer=request.user)
         return attendees
 
     def _mark(self, request, queryset, attendance):
-        from .services import attendance_mark
-
         try:
             result = attendance_mark(attendee_ids=list(queryset.values_list("pk", flat=True)),
                                      attendance=attendance, actor=request.user)

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Certificate
+from apps.certificates.models import Certificate
+from apps.certificates.services import certificate_revoke
 
 
 @admin.register(Certificate)
@@ -35,8 +36,6 @@ class CertificateAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if "revoked_reason" in form.changed_data and obj.revoked_reason and not obj.revoked_at:
-            from .services import certificate_revoke
-
             certificate_revoke(certificate=obj, reason=obj.revoked_reason, actor=request.user)
             return
         super().save_model(request, obj, form, change)
@@ -44,8 +43,6 @@ class CertificateAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke (fill in the reason on each certificate first)",
                   permissions=["change"])
     def revoke(self, request, queryset):
-        from .services import certificate_revoke
-
         done = 0
         for certificate in queryset.filter(revoked_at__isnull=True):
             certificate_revoke(certificate=certificate, actor=request.user,

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 
-from .models import Communication
+from apps.core.models import Communication
 
 admin.site.site_header = f"{settings.SITE_NAME} back office"
 admin.site.site_title = f"{settings.SITE_NAME} back office"

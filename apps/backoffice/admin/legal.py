@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from .models import LegalDocument
-from .services import legal_document_create
+from apps.legal.models import LegalDocument
+from apps.legal.services import legal_document_create
 
 
 @admin.register(LegalDocument)

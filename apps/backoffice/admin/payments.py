@@ -6,14 +6,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
+from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
 from apps.core.money import format_money
-from apps.users.admin import ReadOnlyInline
+from apps.payments.models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
+from apps.payments.webhooks import stripe_event_requeue
+from apps.refunds.forms import RefundForm
+from apps.refunds.models import Refund
+from apps.refunds.services import refund_create, refundable_amount
 from apps.users.models import normalize_email
 
-from .models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
-from .webhooks import stripe_event_requeue
+from .common import ReadOnlyInline
 
 
 class PaymentEventInline(ReadOnlyInline):
@@ -110,10 +113,6 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
         return redirect("admin:payments_payment_refund", queryset.get().pk)
 
     def refund_view(self, request, payment_id):
-        from apps.refunds.forms import RefundForm
-        from apps.refunds.models import Refund
-        from apps.refunds.services import refund_create, refundable_amount
-
         if not self.has_change_permission(request):
             raise PermissionDenied
         payment = get_object_or_404(Payment.objects.select_related("booking", "user"),

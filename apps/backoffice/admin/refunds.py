@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 
 from apps.core.errors import DomainError
 from apps.core.money import format_money
-
-from .models import Refund
+from apps.refunds.models import Refund
+from apps.refunds.services import refund_retry
 
 
 @admin.register(Refund)
@@ -20,8 +20,6 @@ class RefundAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the selected failed or stuck pending refunds",
                   permissions=["change"])
     def retry_failed(self, request, queryset):
-        from .services import refund_retry
-
         done = 0
         for refund in queryset.select_related("payment"):
             try:

@@ -1,6 +1,26 @@
-from django.contrib import admin, messages
+import csv
 
-from .models import Course, CourseSession, Location
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils.html import format_html, format_html_join
+
+from apps.bookings.cancellation import (
+    refund_outcomes_text,
+    session_cancel,
+    session_failed_refunds,
+)
+from apps.bookings.models import Attendee, Booking
+from apps.bookings.services import attendance_mark
+from apps.bookings.session_changes import (
+    session_capacity_error,
+    session_lock_for_edit,
+    session_save_edit,
+)
+from apps.core.errors import DomainError
+from apps.refunds.models import Refund
+from apps.refunds.services import refund_retry
+from apps.sessions.models import Course, CourseSession, Location
+from apps.users.roles import is_instructor_only
 
 
 @admin.register(Course)
@@ -37,11 +57,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
 
         class SessionEditForm(form):
             def clean(self):
-                from apps.bookings.session_changes import (
-                    session_capacity_error,
-                    session_lock_for_edit,
-                )
-
                 cleaned = super().clean()
                 # The admin's save runs in one transaction: this lock holds until it
                 # commits, so a booking in flight waits and then meets the new capacity.
@@ -57,8 +72,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
-        from apps.bookings.session_changes import session_save_edit
-
         told = session_save_edit(session=obj, actor=request.user)
         if told:
             self.message_user(request, f"Date, time or venue changed: the people on {len(told)} "
@@ -66,12 +79,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
     def export_attendees_csv(self, request, queryset):
-        import csv
-
-        from django.http import HttpResponse
-
-        from apps.bookings.models import Attendee, Booking
-
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="attendees.csv"'
         writer = csv.writer(response)
@@ -94,10 +101,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Mark every paid attendee attended (issues certificates)",
                   permissions=["change"])
     def mark_everyone_attended(self, request, queryset):
-        from apps.bookings.models import Attendee, Booking
-        from apps.bookings.services import attendance_mark
-        from apps.core.errors import DomainError
-
         attendees = Attendee.objects.filter(
             booking__session__in=queryset,
             booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED])
@@ -116,9 +119,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel sessions: refund and notify every booking",
                   permissions=["change"])
     def cancel_sessions(self, request, queryset):
-        from apps.bookings.cancellation import refund_outcomes_text, session_cancel
-        from apps.refunds.models import Refund
-
         for session in queryset:
             summary = session_cancel(session_id=session.pk, actor=request.user,
                                      reason="The session had to be cancelled.")
@@ -137,10 +137,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Retry failed refunds of the selected sessions",
                   permissions=["change"])
     def retry_failed_refunds(self, request, queryset):
-        from apps.bookings.cancellation import session_failed_refunds
-        from apps.core.errors import DomainError
-        from apps.refunds.services import refund_retry
-
         retried = 0
         for refund in session_failed_refunds(session_ids=list(queryset.values_list("pk",
                                                                                     flat=True))):
@@ -156,9 +152,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Refunds (from the ledger)")
     def refund_summary(self, obj):
-        from apps.bookings.cancellation import refund_outcomes_text
-        from apps.refunds.models import Refund
-
         if not obj.pk:
             return "—"
         return refund_outcomes_text(
@@ -166,10 +159,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Attendees")
     def attendee_list(self, obj):
-        from django.utils.html import format_html, format_html_join
-
-        from apps.bookings.models import Attendee, Booking
-
         if not obj.pk:
             return "—"
         attendees = Attendee.objects.filter(
@@ -189,8 +178,6 @@ class CourseSessionAdmin(admin.ModelAdmin):
             "</table>", rows)
 
     def get_queryset(self, request):
-        from apps.users.admin import is_instructor_only
-
         sessions = super().get_queryset(request)
         if is_instructor_only(request.user):
             sessions = sessions.filter(trainer=request.user)

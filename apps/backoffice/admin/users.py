@@ -3,52 +3,30 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.utils import timezone
+from django.utils.html import format_html
 
 from apps.bookings.models import Booking
 from apps.certificates.models import Certificate
 from apps.core.money import format_money
 from apps.payments.models import Payment
-
-from .models import ActivityLog, MarketingConsentChange, User, UserNote, normalize_email
-from .roles import sync_role_groups
-from .selectors import user_for_email
-from .services import (
+from apps.users.models import (
+    ActivityLog,
+    MarketingConsentChange,
+    User,
+    UserNote,
+    normalize_email,
+)
+from apps.users.roles import is_admin, may_manage_account, sync_role_groups
+from apps.users.selectors import user_for_email
+from apps.users.services import (
     marketing_consent_set,
     personal_data_viewed,
     user_change_email,
     user_change_role,
 )
 
-
-def is_admin(user) -> bool:
-    return user.is_superuser or getattr(user, "role", "") == User.Role.ADMIN
-
-
-def may_manage_account(user, account) -> bool:
-    """Only admins change staff accounts (any role but customer): support setting an
-    admin's password or email would be a way into the admin role. Support keeps customer
-    profiles up to date."""
-    if is_admin(user):
-        return True
-    return (account.role == User.Role.CUSTOMER and not account.is_staff
-            and not account.is_superuser)
-
-
-def is_instructor_only(user) -> bool:
-    """An instructor sees only the sessions they teach, whatever else they may have."""
-    return not user.is_superuser and getattr(user, "role", "") == User.Role.INSTRUCTOR
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from .common import ReadOnlyInline
 
 
 class PurchasedBookingsInline(ReadOnlyInline):
@@ -203,9 +181,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="Customer statistics")
     def statistics(self, obj):
-        from django.utils import timezone
-        from django.utils.html import format_html
-
         if not obj.pk:
             return "—"
         last = obj.bookings.order_by("-created_at").values_list("created_at", flat=True).first()

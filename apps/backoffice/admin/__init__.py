@@ -1,0 +1,15 @@
+"""The back office: Django admin for every model, one module per domain app.
+
+Django's admin autodiscovery imports this package (`apps.backoffice.admin`); importing the
+modules below registers each model's admin exactly once."""
+
+from . import (  # noqa: F401
+    bookings,
+    certificates,
+    core,
+    legal,
+    payments,
+    refunds,
+    sessions,
+    users,
+)
