@@ -79,7 +79,7 @@ def test_marketing_consent_changes_are_kept_and_exported(pat):
 
 
 def test_consent_changed_by_staff_in_admin_is_recorded(admin_client):
-    from tests.users.test_customer_profile_admin import hidden_fields
+    from tests.backoffice.test_customer_profile_admin import hidden_fields
 
     pat = User.objects.create_user(email="pat.admin@example.com")
 
