@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from encrypted_fields.fields import EncryptedTextField
 
+from .roles import Role, role_set_at_creation
+
 
 def normalize_email(email: str) -> str:
     """The one spelling of an address, used wherever addresses are stored or compared.
@@ -37,7 +39,7 @@ class UserManager(BaseUserManager):
     def get_by_natural_key(self, email):
         return self.get(email__iexact=normalize_email(email))
 
-    def _create_user(self, email, password, **extra):
+    def _create_user(self, email, password, actor=None, **extra):
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=normalize_email(email), **extra)
@@ -46,15 +48,17 @@ class UserManager(BaseUserManager):
         else:
             user.set_unusable_password()
         user.save(using=self._db)
+        # Staff access follows the role (is_staff passed in is overridden), audited.
+        role_set_at_creation(user=user, actor=actor)
         return user
 
     def create_user(self, email, password=None, **extra):
-        extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
     def create_superuser(self, email, password=None, **extra):
-        extra.update(is_staff=True, is_superuser=True, role=User.Role.ADMIN)
+        """`createsuperuser`: an admin, the one role that may keep the superuser flag."""
+        extra.update(is_superuser=True, role=Role.ADMIN)
         return self._create_user(email, password, **extra)
 
 
@@ -66,11 +70,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     `recompute_user_totals` proves it.
     """
 
-    class Role(models.TextChoices):
-        CUSTOMER = "customer", "Customer"
-        INSTRUCTOR = "instructor", "Instructor"
-        SUPPORT = "support", "Support"
-        ADMIN = "admin", "Admin"
+    Role = Role  # defined with what each role may do, in roles.py
 
     email = models.EmailField("email address", max_length=254, unique=True)
     first_name = models.CharField(max_length=150, blank=True)

@@ -1,14 +1,33 @@
-"""Staff roles as Django groups: what each role may do in the back office, in one table.
-The user's role decides their group (kept in sync by user_change_role)."""
+"""Staff roles: the only way staff access is granted.
+
+A user's role decides everything the back office lets them do: `is_staff`, whether the
+superuser flag may stay, and their permission group (what each role may do, in one table
+below). `role_access_apply` is the one function that sets them; the role-change service
+and account creation call it, and it puts right an account whose access has drifted from
+its role. Nobody edits `is_staff`, the superuser flag or groups by hand."""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group
+from django.db import models
+
+from apps.core.audit import log_action
+
+
+class Role(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    INSTRUCTOR = "instructor", "Instructor"
+    SUPPORT = "support", "Support"
+    ADMIN = "admin", "Admin"
+
 
 # (app_label, model, actions) per role. "admin" users are superusers in all but name:
 # they get every permission of the listed apps.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
-    "instructor": [
+    Role.INSTRUCTOR: [
         ("course_sessions", "coursesession", ("view",)),
         ("bookings", "attendee", ("view", "change")),
     ],
-    "support": [
+    Role.SUPPORT: [
         ("users", "user", ("view", "change")),
         ("users", "activitylog", ("view",)),
         ("course_sessions", "course", ("view",)),
@@ -28,19 +47,17 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
               "core", "auth", "authtoken", "account", "axes", "mfa", "legal")
-GROUP_NAMES = {"instructor": "Instructors", "support": "Support", "admin": "Admins"}
+GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 
 
 def ensure_role_groups(apps=None) -> None:
     """Create or update the role groups and their permissions (idempotent)."""
-    from django.apps import apps as global_apps
-
     apps = apps or global_apps
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     for role, name in GROUP_NAMES.items():
         group, _ = group_model.objects.get_or_create(name=name)
-        if role == "admin":
+        if role == Role.ADMIN:
             permissions = permission_model.objects.filter(content_type__app_label__in=ADMIN_APPS)
         else:
             # A model whose app is not migrated yet (this runs from migrations) is left out:
@@ -64,18 +81,44 @@ def _migrated(apps, app_label: str, model: str) -> bool:
     return True
 
 
-def sync_role_groups(user) -> None:
-    """Put a user in exactly the group of their role (none for customers)."""
-    from django.contrib.auth.models import Group
+def role_access_apply(user) -> list[str]:
+    """Make a saved user's staff access exactly what their role grants, and return what
+    had to be put right (empty when nothing had drifted).
 
-    staff_groups = Group.objects.filter(name__in=GROUP_NAMES.values())
-    user.groups.remove(*staff_groups)
-    if user.role in GROUP_NAMES:
-        user.groups.add(Group.objects.get(name=GROUP_NAMES[user.role]))
+    Staff (`is_staff`) is any role but customer; the superuser flag (given only by
+    `createsuperuser`) stays only with the admin role; the groups are the role's group
+    and no other; no permission is granted to the person directly."""
+    drifted = []
+    is_staff = user.role != Role.CUSTOMER
+    is_superuser = user.is_superuser and user.role == Role.ADMIN
+    for field, value in (("is_staff", is_staff), ("is_superuser", is_superuser)):
+        if getattr(user, field) != value:
+            setattr(user, field, value)
+            drifted.append(field)
+    if drifted:
+        user.save(update_fields=drifted)
+    wanted = set(Group.objects.filter(name=GROUP_NAMES[user.role]).values_list("pk", flat=True)
+                 if user.role in GROUP_NAMES else [])
+    if set(user.groups.values_list("pk", flat=True)) != wanted:
+        user.groups.set(wanted)
+        drifted.append("groups")
+    if user.user_permissions.exists():
+        user.user_permissions.clear()
+        drifted.append("user_permissions")
+    return drifted
+
+
+def role_set_at_creation(*, user, actor=None) -> None:
+    """A new account's role gives it its access, and a staff role given at creation is
+    audited like any later change (from no role to this one)."""
+    role_access_apply(user)
+    if user.role != Role.CUSTOMER:
+        log_action("user.role_changed", actor=actor, target=user, user=user,
+                   data={"old": "", "new": user.role})
 
 
 def is_admin(user) -> bool:
-    return user.is_superuser or getattr(user, "role", "") == "admin"
+    return user.is_superuser or getattr(user, "role", "") == Role.ADMIN
 
 
 def may_manage_account(user, account) -> bool:
@@ -84,10 +127,10 @@ def may_manage_account(user, account) -> bool:
     profiles up to date."""
     if is_admin(user):
         return True
-    return (account.role == "customer" and not account.is_staff
+    return (account.role == Role.CUSTOMER and not account.is_staff
             and not account.is_superuser)
 
 
 def is_instructor_only(user) -> bool:
     """An instructor sees only the sessions they teach, whatever else they may have."""
-    return not user.is_superuser and getattr(user, "role", "") == "instructor"
+    return not user.is_superuser and getattr(user, "role", "") == Role.INSTRUCTOR

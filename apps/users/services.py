@@ -8,16 +8,18 @@ from apps.core.audit import log_action
 from apps.core.errors import DomainError
 
 from .models import ActivityLog, MarketingConsentChange, User, UserNote, normalize_email
-from .roles import sync_role_groups
+from .roles import role_access_apply
 from .selectors import TotalsDrift, user_for_email, user_totals_drift
 
 
 def user_get_or_create(
     *, email: str, first_name: str = "", last_name: str = "", company_name: str = "",
-    phone: str = "",
+    phone: str = "", role: str = User.Role.CUSTOMER, actor: User | None = None,
 ) -> User:
     """Find the user an email routes to (`user_for_email`: never through an address that
-    is only a pending change) or create a passwordless customer for it.
+    is only a pending change) or create a passwordless account for it: a customer, or
+    the `role` given (its access follows the role and the role is audited, with `actor`).
+    An existing account keeps its role: change it with `user_change_role`.
 
     Safe under concurrency: the case-insensitive unique index decides, and a loser of
     the race re-reads the winner's row. Blank profile fields are filled, never overwritten.
@@ -25,6 +27,8 @@ def user_get_or_create(
     email = normalize_email(email)
     if not email:
         raise DomainError("An email address is required.")
+    if role not in User.Role.values:
+        raise DomainError(f"Unknown role {role!r}.")
     user = user_for_email(email=email)
     if user is None:
         try:
@@ -35,6 +39,8 @@ def user_get_or_create(
                     last_name=last_name,
                     company_name=company_name,
                     phone=phone,
+                    role=role,
+                    actor=actor,
                 )
                 # Unverified until they prove it: signing in by emailed code verifies it.
                 EmailAddress.objects.create(user=user, email=email, primary=True,
@@ -62,21 +68,23 @@ def user_get_or_create(
 
 
 def user_change_role(*, user: User, role: str, actor: User | None) -> User:
-    """Change a user's role; staff access follows the role; every change is audited."""
+    """Change a user's role; staff access follows the role; every change is audited.
+
+    The same role again changes nothing but still puts right any access that has drifted
+    from it (role_access_apply)."""
     if role not in User.Role.values:
         raise DomainError(f"Unknown role {role!r}.")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         old_role = locked.role
         if old_role == role:
+            role_access_apply(locked)
             return locked
         locked.role = role
-        locked.is_staff = role != User.Role.CUSTOMER
+        locked.save(update_fields=["role"])
         # The role is the only source of staff powers: leaving the admin role leaves
         # superuser too, and API tokens issued under the old role stop working.
-        locked.is_superuser = locked.is_superuser and role == User.Role.ADMIN
-        locked.save(update_fields=["role", "is_staff", "is_superuser"])
-        sync_role_groups(locked)
+        role_access_apply(locked)
         tokens_revoked = Token.objects.filter(user=locked).delete()[0]
         log_action(
             "user.role_changed",

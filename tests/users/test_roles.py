@@ -1,10 +1,12 @@
 import re
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 
 from apps.payments.services import payment_record_manual
 from apps.users.models import ActivityLog, User
+from apps.users.roles import role_access_apply
 from apps.users.services import user_change_role, user_get_or_create
 from tests.factories import InstructorFactory, SessionFactory, make_booking
 
@@ -113,3 +115,65 @@ def test_support_cannot_take_over_a_staff_account(client):
     assert client.get(f"/admin/users/user/{customer.pk}/password/").status_code == 200
     assert 'name="email"' in client.get(
         f"/admin/users/user/{customer.pk}/change/").content.decode()
+
+
+def test_the_role_function_puts_right_access_that_drifted_from_the_role():
+    pat = user_get_or_create(email="pat@example.com")
+    User.objects.filter(pk=pat.pk).update(is_staff=True, is_superuser=True)
+    pat.refresh_from_db()
+    pat.groups.add(Group.objects.get(name="Admins"))
+    pat.user_permissions.add(Permission.objects.get(codename="view_payment"))
+    assert pat.has_perm("payments.view_payment")
+    assert role_access_apply(pat) == ["is_staff", "is_superuser", "groups",
+                                      "user_permissions"]
+    pat = User.objects.get(pk=pat.pk)  # no cached permissions
+    assert (pat.is_staff, pat.is_superuser) == (False, False)
+    assert not pat.groups.exists() and not pat.has_perm("payments.view_payment")
+    assert role_access_apply(pat) == []
+
+
+def test_changing_to_the_same_role_still_puts_drifted_access_right():
+    helper = staff("support", "helper@example.com")
+    helper.groups.set([Group.objects.get(name="Admins")])
+    User.objects.filter(pk=helper.pk).update(is_staff=False)
+    user_change_role(user=helper, role="support", actor=None)
+    helper.refresh_from_db()
+    assert helper.is_staff
+    assert list(helper.groups.values_list("name", flat=True)) == ["Support"]
+    assert not ActivityLog.objects.filter(action="user.role_changed", target_id=str(helper.pk),
+                                          data__old="support").exists()
+
+
+def test_a_staff_role_given_at_creation_is_granted_by_the_role_and_audited():
+    boss = User.objects.create_superuser(email="boss@example.com", password="pw")
+    assert (boss.is_staff, boss.is_superuser) == (True, True)
+    assert list(boss.groups.values_list("name", flat=True)) == ["Admins"]
+    entry = ActivityLog.objects.get(action="user.role_changed", target_id=str(boss.pk))
+    assert entry.actor is None and entry.data == {"old": "", "new": "admin"}
+
+    trainer = user_get_or_create(email="trainer@example.com", role="instructor", actor=boss)
+    assert trainer.is_staff and trainer.has_perm("course_sessions.view_coursesession")
+    entry = ActivityLog.objects.get(action="user.role_changed", target_id=str(trainer.pk))
+    assert entry.actor == boss and entry.data == {"old": "", "new": "instructor"}
+
+
+def test_a_customer_created_with_is_staff_gets_no_staff_access_and_no_role_entry():
+    pat = User.objects.create_user(email="pat@example.com", is_staff=True)
+    assert not pat.is_staff and not pat.groups.exists()
+    assert not ActivityLog.objects.filter(action="user.role_changed").exists()
+
+
+def test_an_existing_account_keeps_its_role_when_found_again():
+    pat = user_get_or_create(email="pat@example.com")
+    assert user_get_or_create(email="pat@example.com", role="admin").role == "customer"
+    pat.refresh_from_db()
+    assert not pat.is_staff
+
+
+def test_createsuperuser_is_audited():
+    call_command("createsuperuser", email="root@example.com", interactive=False,
+                 verbosity=0)
+    root = User.objects.get(email="root@example.com")
+    assert (root.role, root.is_staff, root.is_superuser) == ("admin", True, True)
+    assert ActivityLog.objects.filter(action="user.role_changed", target_id=str(root.pk),
+                                      data={"old": "", "new": "admin"}).exists()

@@ -17,7 +17,7 @@ from apps.users.models import (
     UserNote,
     normalize_email,
 )
-from apps.users.roles import is_admin, may_manage_account, sync_role_groups
+from apps.users.roles import is_admin, may_manage_account, role_set_at_creation
 from apps.users.selectors import user_for_email
 from apps.users.services import (
     marketing_consent_set,
@@ -109,6 +109,7 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["first_name", "last_name", "phone", "company_name",
                                 "marketing_consent"]}),
+        # The role is the control: staff, superuser and groups follow it (read-only here).
         ("Role and access", {"fields": ["role", "is_active", "is_staff", "is_superuser",
                                         "groups"]}),
         ("Statistics", {"fields": ["statistics"]}),
@@ -116,7 +117,6 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name",
                                                                "last_name", "role"]})]
-    filter_horizontal = ["groups"]
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not may_manage_account(request.user, obj):
@@ -124,11 +124,12 @@ class UserAdmin(DjangoUserAdmin):
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        # The role is the only source of staff powers: staff and superuser follow it.
-        fields = list(super().get_readonly_fields(request, obj)) + ["is_staff", "is_superuser"]
+        # The role is the only source of staff powers: staff, superuser and groups follow it
+        # (users/roles.py), for everyone.
+        fields = list(super().get_readonly_fields(request, obj)) + [
+            "is_staff", "is_superuser", "groups"]
         if not is_admin(request.user):
-            # Only admins hand out roles and access; support edits profiles.
-            fields += ["role", "groups"]
+            fields.append("role")  # only admins hand out roles; support edits profiles
         return fields
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -146,11 +147,8 @@ class UserAdmin(DjangoUserAdmin):
         consent = obj.marketing_consent
         if change and "marketing_consent" in form.changed_data:
             obj.marketing_consent = form.initial["marketing_consent"]  # through the service
-        obj._new_role = obj.role
         if change and "role" in form.changed_data:
-            obj.role = form.initial["role"]  # changed in save_related: audited, groups synced
-        if not change:
-            obj.is_staff = obj._new_role != User.Role.CUSTOMER
+            obj.role = form.initial["role"]  # changed in save_related, through the service
         super().save_model(request, obj, form, change)
         if obj.email != new_email:
             obj.email = user_change_email(user=obj, email=new_email, actor=request.user).email
@@ -159,12 +157,15 @@ class UserAdmin(DjangoUserAdmin):
                                   source=MarketingConsentChange.Source.ADMIN)
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)  # saves the groups field
+        super().save_related(request, form, formsets, change)
         user = form.instance
-        if user.role != user._new_role:
-            user_change_role(user=user, role=user._new_role, actor=request.user)
-        else:
-            sync_role_groups(user)
+        if not change:
+            role_set_at_creation(user=user, actor=request.user)
+            return
+        # The role the form asked for (a support member's form has none: theirs stays).
+        # The same role again still puts right any access that drifted from it.
+        role = form.cleaned_data.get("role", user.role)
+        user.role = user_change_role(user=user, role=role, actor=request.user).role
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
