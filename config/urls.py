@@ -20,11 +20,11 @@ urlpatterns = [
          admin.site.admin_view(admin_view_on_site), name="staff-view-on-site"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("portal/", include("apps.bookings.portal_urls")),
+    path("portal/", include("apps.portal.urls")),
     path("", include("apps.certificates.urls")),
     path("api/", include("apps.api.urls")),
     path("", include("apps.sessions.urls")),
-    path("", include("apps.bookings.urls")),
+    path("", include("apps.portal.booking_urls")),
     path("", include("apps.payments.urls")),
     path("", include("apps.legal.urls")),
 ]

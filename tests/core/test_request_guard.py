@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from apps.bookings.forms import BookingForm
+from apps.portal.forms import BookingForm
 from apps.users.forms import ProfileForm
 from apps.users.models import User
 from tests.factories import SessionFactory, UserFactory, make_booking

@@ -14,8 +14,8 @@ from apps.legal.services import legal_document_create
 from apps.payments.services import payment_record_manual
 from apps.users.models import User
 from apps.users.services import user_change_role, user_get_or_create
-from tests.bookings.test_views import form_data
 from tests.factories import SessionFactory, make_booking
+from tests.portal.test_views import form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from apps.bookings.models import Booking
 from apps.core.errors import ConflictError
 from apps.payments.services import payment_record_manual
 from apps.users.models import User
-from tests.bookings.test_views import form_data
 from tests.factories import SessionFactory, make_booking
+from tests.portal.test_views import form_data
 
 pytestmark = pytest.mark.django_db
 

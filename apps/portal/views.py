@@ -11,6 +11,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.bookings.cancellation import (
+    QuoteChanged,
+    booking_cancel_by_customer,
+    booking_cancellation_quote,
+)
+from apps.bookings.erasure import customer_erase, erasure_preview
+from apps.bookings.models import Booking
+from apps.bookings.receipts import receipt_html, receipt_pdf
+from apps.bookings.selectors import customer_booking, customer_bookings, customer_view_of_booking
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
@@ -19,11 +28,7 @@ from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
 from apps.users.services import marketing_consent_set, user_export_data
 
-from .cancellation import QuoteChanged, booking_cancel_by_customer, booking_cancellation_quote
-from .erasure import customer_erase, erasure_preview
 from .forms import CancelConfirmForm
-from .models import Booking
-from .selectors import customer_booking, customer_bookings, customer_view_of_booking
 
 
 def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
@@ -122,17 +127,15 @@ def _paid_by_card(booking) -> bool:
 @login_required
 @require_GET
 def portal_receipt(request, reference, fmt="html"):
-    from . import receipts
-
     booking = _own_booking(request, reference, purchaser_only=True)
     try:
         if fmt == "pdf":
-            response = HttpResponse(receipts.receipt_pdf(booking=booking),
+            response = HttpResponse(receipt_pdf(booking=booking),
                                     content_type="application/pdf")
             response["Content-Disposition"] = (
                 f'attachment; filename="receipt-{booking.reference}.pdf"')
             return response
-        return HttpResponse(receipts.receipt_html(booking=booking, request=request))
+        return HttpResponse(receipt_html(booking=booking, request=request))
     except DomainError as error:
         raise Http404(error.message) from error
 

@@ -5,11 +5,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apps.bookings.selectors import pending_booking_for_same_people
+from apps.bookings.services import AttendeeInput, BookingRequest, booking_validate_request
 from apps.core.errors import DomainError
 from apps.users.models import normalize_email
-
-from .selectors import pending_booking_for_same_people
-from .services import AttendeeInput, BookingRequest, booking_validate_request
 
 
 class SubmissionTokenField(forms.UUIDField):

@@ -10,8 +10,8 @@ from apps.bookings.models import Booking
 from apps.bookings.services import booking_expire_hold
 from apps.certificates.models import Certificate
 from apps.payments.services import payment_record_manual
-from tests.bookings.test_views import form_data
 from tests.factories import SessionFactory, make_booking
+from tests.portal.test_views import form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from django.test import Client
 
 from apps.bookings.models import Booking
 from apps.sessions.models import CourseSession
-from tests.bookings.test_views import form_data
 from tests.factories import SessionFactory, make_booking
+from tests.portal.test_views import form_data
 
 
 @pytest.mark.django_db
@@ -21,7 +21,7 @@ def test_refused_inside_the_transaction_is_409_like_refused_before(client, monke
     session = SessionFactory(capacity=1)
     stale = CourseSession.objects.get(pk=session.pk)
     make_booking(session, email="first@example.com")
-    monkeypatch.setattr("apps.bookings.views.session_for_page", lambda session_id: stale)
+    monkeypatch.setattr("apps.portal.booking_views.session_for_page", lambda session_id: stale)
 
     response = client.post(f"/sessions/{session.pk}/book/", form_data(session))
 
@@ -36,7 +36,7 @@ def test_asking_for_more_seats_than_are_left_is_409(client, monkeypatch):
     session = SessionFactory(capacity=3)
     stale = CourseSession.objects.get(pk=session.pk)
     make_booking(session, email="first@example.com", seats=2)
-    monkeypatch.setattr("apps.bookings.views.session_for_page", lambda session_id: stale)
+    monkeypatch.setattr("apps.portal.booking_views.session_for_page", lambda session_id: stale)
     response = client.post(f"/sessions/{session.pk}/book/", form_data(session, seats=2))
     assert response.status_code == 409
     assert "Only 1 seat left" in response.content.decode()

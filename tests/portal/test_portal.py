@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from apps.bookings.models import Booking
 from apps.payments.services import payment_record_manual
+from apps.refunds.models import Refund
 from apps.refunds.policy import cancellation_quote
 from apps.refunds.services import refund_create
+from apps.sessions.models import CourseSession
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
 
@@ -103,6 +105,26 @@ def test_customer_cancels_and_sees_what_they_get_back_first(client, group_bookin
     assert "is cancelled" in response.content.decode()
     refund = group_booking.payments.get().refunds.get()
     assert refund.initiator == "customer"
+
+
+def test_a_course_that_starts_between_the_quote_and_the_confirmation_is_not_cancelled(
+        client, group_booking):
+    """The refund is decided under the booking lock when the customer confirms, not from
+    what the page showed: a course that has started by then is not cancelled or refunded."""
+    client.force_login(group_booking.purchaser)
+    url = f"/portal/bookings/{group_booking.reference}/cancel/"
+    preview = client.get(url).content.decode()
+    assert 'name="confirmed_amount" value="5000"' in preview
+    CourseSession.objects.filter(pk=group_booking.session_id).update(
+        starts_at=timezone.now() - timedelta(minutes=1))
+    response = client.post(url, {"confirmed_amount": "5000"}, follow=True)
+    assert response.redirect_chain == [(f"/portal/bookings/{group_booking.reference}/", 302)]
+    assert "The course has started: it can no longer be cancelled." in \
+        response.content.decode()
+    group_booking.refresh_from_db()
+    assert group_booking.status == Booking.Status.PAID
+    assert not Refund.objects.filter(payment__booking=group_booking).exists()
+    assert group_booking.payments.get().amount == 10000
 
 
 def test_cancel_requires_post_and_csrf(group_booking):

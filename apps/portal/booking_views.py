@@ -9,16 +9,20 @@ from django.views.decorators.vary import vary_on_headers
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
 
+from apps.bookings.models import Booking
+from apps.bookings.notifications import payment_link_reference
+from apps.bookings.selectors import (
+    booking_for_page,
+    booking_visible_to,
+    remember_booking_in_session,
+)
+from apps.bookings.services import AlreadyBookedError, booking_create, booking_expire_hold
 from apps.core.errors import DomainError
 from apps.payments.models import Payment
 from apps.payments.services import payment_pay_card
 from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
-from .models import Booking
-from .notifications import payment_link_reference
-from .selectors import booking_for_page, booking_visible_to, remember_booking_in_session
-from .services import AlreadyBookedError, booking_create, booking_expire_hold
 
 
 def _initial_from_user(user):
