@@ -14,13 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.operations.erasure import customer_erase, erasure_preview
 from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
 from apps.users.services import marketing_consent_set, user_export_data
 
 from .cancellation import QuoteChanged, booking_cancel_by_customer, booking_cancellation_quote
-from .erasure import customer_erase, erasure_preview
 from .forms import CancelConfirmForm
 from .models import Booking
 from .selectors import customer_booking, customer_bookings, customer_view_of_booking

@@ -5,10 +5,12 @@ list means clean. Every check takes `now` so tests control time.
 `data_quality` runs them all from cron and for people.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -34,6 +36,17 @@ from django.db.models.functions import (
     Trim,
 )
 from django.utils import timezone
+
+from apps.bookings.models import Booking
+from apps.certificates.models import Certificate
+from apps.certificates.selectors import certificates_not_renewed
+from apps.core.emails import communication_queue
+from apps.core.models import Communication
+from apps.payments.models import Payment
+from apps.refunds.models import Refund
+from apps.refunds.services import stuck_pending_refunds
+from apps.users.models import User
+from apps.users.selectors import user_totals_drift as drifts
 
 # Gmail ignores dots and "+tags" in the local part; googlemail.com is the same mailbox.
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
@@ -80,8 +93,6 @@ def _with_phone_key(users: QuerySet) -> QuerySet:
 def duplicate_users(*, now: datetime | None = None) -> list[dict]:
     """Users who are probably one person: the same email ignoring case (and, for Gmail,
     dots and +tags), or the same full name and the same non-empty phone number."""
-    from apps.users.models import User
-
     rows = []
     by_email = _with_email_key(User.objects.all())
     keys = list(
@@ -121,8 +132,6 @@ def duplicate_users(*, now: datetime | None = None) -> list[dict]:
 def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
     """Bookings stuck in a state that should have moved on: pending after their hold ran
     out (or with no hold at all, so it never will), and paid on a cancelled session."""
-    from apps.bookings.models import Booking
-
     now = now or timezone.now()
     stuck_pending = Q(status=Booking.Status.PENDING) & (
         Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE) | Q(hold_expires_at__isnull=True)
@@ -158,10 +167,6 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
     Not a problem: a cancellation fee, i.e. a payment that succeeded before its booking
     was cancelled and whose refunds (the policy's share, possibly none) did not fail.
     """
-    from apps.bookings.models import Booking
-    from apps.payments.models import Payment
-    from apps.refunds.models import Refund
-
     covered = (
         Refund.objects.filter(payment=OuterRef("pk"),
                               status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED])
@@ -204,8 +209,6 @@ def refunds_stuck_pending(*, now: datetime | None = None) -> list[dict]:
     """Refunds the customer is waiting for that nothing will finish on its own: never
     answered by Stripe (the submit task gave up or was never queued), or pending for over
     a day. The refund sweep sends them again; staff can retry them in admin."""
-    from apps.refunds.services import stuck_pending_refunds
-
     now = now or timezone.now()
     return [
         {"refund_id": refund.pk, "reference": refund.payment.booking.reference,
@@ -223,8 +226,6 @@ def refunds_stuck_pending(*, now: datetime | None = None) -> list[dict]:
 def user_totals_drift(*, now: datetime | None = None) -> list[dict]:
     """Users whose stored total_bookings / total_spent disagree with the ledger
     (`recompute_user_totals` fixes them)."""
-    from apps.users.selectors import user_totals_drift as drifts
-
     return [
         {"user_id": d.user_id, "email": d.email,
          "stored_bookings": d.stored_bookings, "expected_bookings": d.expected_bookings,
@@ -240,10 +241,6 @@ def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dic
     (a certificate_expiry Communication keyed by the certificate's number). Holders whose
     account is closed, and holders who renewed, are not reminded, by design, and are not
     listed."""
-    from apps.certificates.models import Certificate
-    from apps.certificates.selectors import certificates_not_renewed
-    from apps.core.models import Communication
-
     today = timezone.localdate(now or timezone.now())
     reminded = Communication.objects.filter(kind=Communication.Kind.CERTIFICATE_EXPIRY).filter(
         Q(dedupe_key=OuterRef("number"))
@@ -292,12 +289,7 @@ def run_checks(*, now: datetime | None = None) -> dict[str, list[dict]]:
 def data_quality_report(*, now: datetime | None = None) -> int:
     """Run every check; when any finds a problem, log a summary and email operations
     (once per local day). Returns how many problems were found."""
-    import logging
 
-    from django.conf import settings
-
-    from .emails import communication_queue
-    from .models import Communication
 
     now = now or timezone.now()
     results = run_checks(now=now)

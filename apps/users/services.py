@@ -4,8 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from apps.core.audit import log_action
 from apps.core.errors import DomainError
+from apps.users.audit import log_action
 
 from .models import ActivityLog, MarketingConsentChange, User, UserNote, normalize_email
 from .roles import sync_role_groups
@@ -262,7 +262,7 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
     dates; names, emails, phone and staff notes go, and so do the free-text reasons and
     addresses copied into their activity history (the ledger rows themselves are never
     rewritten). The account can no longer sign in. Upcoming bookings are the caller's to
-    cancel first (apps.bookings.erasure)."""
+    cancel first (apps.operations.erasure)."""
     from apps.bookings.idempotency import idempotency_keys_erase
     from apps.bookings.models import Attendee, Booking
 
@@ -306,7 +306,7 @@ def _erase_stripe_event_payloads(*, user: User) -> None:
     accounting fields, as the 7-year retention does."""
     # Function-level imports: users sit below payments (which build on users), so the
     # erasure reaches up to them only when it runs.
-    from apps.core.retention import stripe_payload_accounting_only
+    from apps.operations.retention import stripe_payload_accounting_only
     from apps.payments.models import Dispute, Payment, StripeEvent
 
     intents = list(Payment.objects.filter(user=user, stripe_payment_intent_id__isnull=False)

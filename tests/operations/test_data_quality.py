@@ -17,7 +17,7 @@ from apps.bookings.cancellation import booking_cancel
 from apps.bookings.models import Booking
 from apps.certificates.services import certificate_issue
 from apps.core.models import Communication
-from apps.core.quality import (
+from apps.operations.quality import (
     CHECKS,
     certificates_expiring_unreminded,
     duplicate_users,

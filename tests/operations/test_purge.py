@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
 from apps.certificates.services import certificate_issue
-from apps.core.retention import (
+from apps.operations.retention import (
     anonymise_old_payment_data,
     purge_activity_logs,
     purge_expired_certificates,

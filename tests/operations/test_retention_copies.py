@@ -11,7 +11,7 @@ from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from apps.core.models import Communication
-from apps.core.retention import (
+from apps.operations.retention import (
     anonymise_old_copies,
     purge_activity_logs,
     retention_purge,

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from django.core import mail
 
-from apps.core.dashboard import dashboard_figures
 from apps.core.models import Communication
+from apps.operations.dashboard import dashboard_figures
 from apps.payments.models import Dispute, DisputeEvent, Payment, StripeEvent
 from apps.payments.reconcile import Report, check_dispute
 from apps.refunds.models import Refund

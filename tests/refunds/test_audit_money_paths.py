@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.bookings.cancellation import QuoteChanged, booking_cancel_by_customer
 from apps.bookings.models import Booking
 from apps.core.models import Communication
-from apps.core.quality import run_checks
+from apps.operations.quality import run_checks
 from apps.payments import gateway
 from apps.payments.models import Payment, StripeEvent
 from apps.payments.services import payment_record_manual
