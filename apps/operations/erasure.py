@@ -1,22 +1,30 @@
 """Erasing a customer's account (the portal's "Delete my account"): their upcoming bookings
 are cancelled first, each with the refund the cancellation policy gives, so no seat is held
 for "Deleted person" and no money is kept for a course nobody will attend; then their
-personal data goes (apps.users.services.user_anonymise). Certificates stay: others rely on
+personal data goes (user_anonymise, below). Certificates stay: others rely on
 verifying them, under the holder's name."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from allauth.account.models import EmailAddress
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.bookings.cancellation import booking_cancel
-from apps.bookings.models import Booking
+from apps.bookings.idempotency import idempotency_keys_erase
+from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
+from apps.core.models import Communication
+from apps.payments.models import Dispute, Payment, StripeEvent
 from apps.refunds.models import Refund
 from apps.refunds.policy import CancellationQuote, cancellation_quote
 from apps.refunds.services import refundable_amount
-from apps.users.models import User
-from apps.users.services import user_anonymise
+from apps.users.audit import log_action
+from apps.users.models import ActivityLog, MarketingConsentChange, User, UserNote
+
+from .retention import stripe_payload_accounting_only
 
 ERASURE_REASON = "Account erased at the customer's request"
 
@@ -59,3 +67,74 @@ def customer_erase(*, user: User, now: datetime | None = None) -> list[Refund]:
                                   refund_amount=item.quote.amount, now=now)
     user_anonymise(user=user, actor=user)
     return refunds
+
+
+def user_anonymise(*, user: User, actor: User | None = None) -> User:
+    """Erase a person while keeping the accounting: bookings and payments keep amounts and
+    dates; names, emails, phone and staff notes go, and so do the free-text reasons and
+    addresses copied into their activity history (the ledger rows themselves are never
+    rewritten). The account can no longer sign in. Upcoming bookings are the caller's to
+    cancel first (customer_erase, above)."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.anonymised_at:
+            return locked
+        placeholder = f"deleted-{locked.pk}@deleted.invalid"
+        Attendee.objects.filter(user=locked).update(name="Deleted person", email=placeholder)
+        Booking.objects.filter(purchaser=locked).update(company_name="",
+                                                         special_requirements="")
+        EmailAddress.objects.filter(user=locked).delete()
+        UserNote.objects.filter(user=locked).delete()
+        _erase_activity_free_text(user=locked)
+        idempotency_keys_erase(user=locked)  # no replay of their bookings' API keys
+        _erase_stripe_event_payloads(user=locked)
+        if locked.marketing_consent:
+            MarketingConsentChange.objects.create(
+                user=locked, given=False, source=MarketingConsentChange.Source.ERASURE,
+                actor=actor if getattr(actor, "pk", None) else None,
+                created_at=timezone.now())
+        Communication.objects.filter(user=locked).update(recipient=placeholder,
+                                                          body="[removed at the person's request]")
+        locked.email = placeholder
+        locked.first_name = locked.last_name = locked.phone = locked.company_name = ""
+        locked.marketing_consent = False
+        locked.is_active = False
+        locked.stripe_customer_id = ""
+        locked.set_unusable_password()
+        locked.anonymised_at = timezone.now()
+        locked.save()
+        log_action("user.anonymised", actor=actor or locked, target=locked, user=locked)
+    return locked
+
+
+def _erase_stripe_event_payloads(*, user: User) -> None:
+    """Stored Stripe events about this person's payments (intents, charges, refunds,
+    disputes and fraud warnings carry names, emails and billing addresses) keep only their
+    accounting fields, as the 7-year retention does."""
+    intents = list(Payment.objects.filter(user=user, stripe_payment_intent_id__isnull=False)
+                   .values_list("stripe_payment_intent_id", flat=True))
+    disputes = list(Dispute.objects.filter(payment__user=user)
+                    .values_list("stripe_dispute_id", flat=True))
+    if not intents and not disputes:
+        return
+    events = StripeEvent.objects.filter(
+        Q(object_id__in=intents + disputes)
+        | Q(payload__data__object__payment_intent__in=intents))
+    for event in events.only("pk", "payload"):
+        if not event.payload.get("redacted"):
+            StripeEvent.objects.filter(pk=event.pk).update(
+                payload=stripe_payload_accounting_only(event.payload))
+
+
+ERASED = "[removed at the person's request]"
+ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW = ("user.email_changed",)
+
+
+def _erase_activity_free_text(*, user: User) -> None:
+    for entry in ActivityLog.objects.filter(user=user).filter(
+            Q(data__has_key="reason")
+            | Q(action__in=ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW)).only("data", "action"):
+        keys = ["reason"] + (["old", "new"] if entry.action in
+                             ERASABLE_ACTIVITY_ACTIONS_FOR_OLD_NEW else [])
+        entry.data = {**entry.data, **{k: ERASED for k in keys if k in entry.data}}
+        entry.save(update_fields=["data"])

@@ -46,7 +46,8 @@ from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import stuck_pending_refunds
 from apps.users.models import User
-from apps.users.selectors import user_totals_drift as drifts
+
+from .totals import user_totals_drift as drifts
 
 # Gmail ignores dots and "+tags" in the local part; googlemail.com is the same mailbox.
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")

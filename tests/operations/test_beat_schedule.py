@@ -12,8 +12,8 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.core import tasks
 from apps.core.models import Communication
+from apps.operations import tasks
 from apps.users.models import ActivityLog
 from config.celery import app
 from tests.factories import UserFactory

@@ -334,7 +334,7 @@ def test_beat_keeps_the_figures_warm_so_staff_never_wait_for_them(admin_client):
     of the queries over bookings, and a booking made since shows after the next refresh."""
     from django.conf import settings
 
-    from apps.core.tasks import refresh_dashboard_task
+    from apps.operations.tasks import refresh_dashboard_task
     from tests.factories import make_booking
 
     schedule = settings.CELERY_BEAT_SCHEDULE["refresh-dashboard"]

@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from apps.core import tasks
 from apps.core.models import Communication
+from apps.operations import tasks
 from apps.operations.reminders import hold_expiry_reminders
 from tests.factories import SessionFactory, make_booking
 

@@ -18,8 +18,8 @@ from apps.operations.retention import (
 from apps.payments.models import Payment
 from apps.payments.services import payment_record_manual
 from apps.users.models import ActivityLog, User
-from tests.core.test_data_quality import run_manage
 from tests.factories import SessionFactory, make_booking
+from tests.operations.test_data_quality import run_manage
 
 pytestmark = pytest.mark.django_db
 

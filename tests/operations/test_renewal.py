@@ -92,7 +92,7 @@ def test_dashboard_renewal_rate_counts_only_holders_who_hold_a_later_seat(admin_
 
     from apps.certificates.selectors import RENEWAL_DEFINITION
     from apps.operations.dashboard import dashboard_figures
-    from tests.core.test_dashboard import booking, certificate, customer
+    from tests.operations.test_dashboard import booking, certificate, customer
 
     def utc(*args):
         return datetime(*args, tzinfo=UTC)

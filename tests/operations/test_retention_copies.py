@@ -18,8 +18,8 @@ from apps.operations.retention import (
 )
 from apps.payments.models import PaymentEvent, StripeEvent
 from apps.users.models import ActivityLog
-from tests.core.test_purge import booking_paid_at
 from tests.factories import SessionFactory
+from tests.operations.test_purge import booking_paid_at
 
 pytestmark = pytest.mark.django_db
 
