@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db.models import (
     Case,
@@ -37,7 +38,7 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
-from apps.bookings.models import Booking
+from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
 from apps.certificates.selectors import certificates_not_renewed
 from apps.core.emails import communication_queue
@@ -47,6 +48,7 @@ from apps.refunds.models import Refund
 from apps.refunds.services import stuck_pending_refunds
 from apps.users.models import User
 
+from .retention import certificate_cutoff
 from .totals import user_totals_drift as drifts
 
 # Gmail ignores dots and "+tags" in the local part; googlemail.com is the same mailbox.
@@ -57,6 +59,17 @@ PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "/")
 LAPSED_HOLD_GRACE = timedelta(minutes=10)
 # Certificates expiring this soon must have had an expiry reminder.
 CERTIFICATE_EXPIRY_WINDOW = timedelta(days=30)
+# Certificates are issued by a task once the attendance makes a booking completed: a day
+# after the session ended, an attendee who attended and has none was missed.
+CERTIFICATE_ISSUE_GRACE = timedelta(days=1)
+# When a booking dies, a task cancels its open PaymentIntents (and retries): an intent still
+# open this long after is one a customer could still pay.
+DEAD_BOOKING_INTENT_GRACE = timedelta(minutes=30)
+# Payment statuses in which a Stripe PaymentIntent can still take money.
+OPEN_INTENT_STATUSES = (Payment.Status.REQUIRES_PAYMENT, Payment.Status.REQUIRES_ACTION,
+                        Payment.Status.PROCESSING)
+DEAD_BOOKING_STATUSES = (Booking.Status.EXPIRED, Booking.Status.CANCELLED,
+                         Booking.Status.REFUNDED)
 
 
 # --- duplicate users ---------------------------------------------------------------------
@@ -264,6 +277,64 @@ def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dic
     ]
 
 
+# --- attendees who attended without a certificate -----------------------------------------
+
+def attended_without_certificate(*, now: datetime | None = None) -> list[dict]:
+    """Attendees marked attended on a completed booking whose session ended more than a
+    day ago, with no certificate (issuing failed, or was never queued). A certificate the
+    retention policy has since deleted is not missing, and one staff revoked still exists."""
+    now = now or timezone.now()
+    purged_before = certificate_cutoff(now)
+    attendees = (
+        Attendee.objects.filter(
+            attendance=Attendee.Attendance.ATTENDED,
+            booking__status=Booking.Status.COMPLETED,
+            booking__session__ends_at__lt=now - CERTIFICATE_ISSUE_GRACE,
+            certificate__isnull=True,
+        )
+        .order_by("booking__session__ends_at", "pk")
+        .values_list("pk", "name", "email", "booking__reference", "booking__session_id",
+                     "booking__session__ends_at", "booking__session__course__validity_months")
+    )
+    rows = []
+    for pk, name, email, reference, session_id, ends_at, validity in attendees:
+        if validity:
+            expires_on = timezone.localdate(ends_at) + relativedelta(months=validity)
+            if expires_on < purged_before:
+                continue
+        rows.append({"attendee_id": pk, "name": name, "email": email, "reference": reference,
+                     "session_id": session_id, "session_ended_at": ends_at.isoformat()})
+    return rows
+
+
+# --- open PaymentIntents on dead bookings ---------------------------------------------------
+
+def open_intents_on_dead_bookings(*, now: datetime | None = None) -> list[dict]:
+    """Card payments whose Stripe PaymentIntent is still open (awaiting a card, 3-D Secure
+    or processing) on a booking that expired, was cancelled or refunded more than 30
+    minutes ago: the intent should have been cancelled, or money may arrive for a booking
+    that holds no seat."""
+    now = now or timezone.now()
+    payments = (
+        Payment.objects.filter(
+            stripe_payment_intent_id__isnull=False,
+            status__in=OPEN_INTENT_STATUSES,
+            booking__status__in=DEAD_BOOKING_STATUSES,
+        )
+        .filter(Q(booking__cancelled_at__isnull=True)
+                | Q(booking__cancelled_at__lt=now - DEAD_BOOKING_INTENT_GRACE))
+        .order_by("pk")
+        .values_list("pk", "stripe_payment_intent_id", "status", "booking_id",
+                     "booking__reference", "booking__status", "user__email")
+    )
+    return [
+        {"payment_id": pk, "payment_intent": intent, "payment_status": status,
+         "booking_id": booking_id, "reference": reference, "booking_status": booking_status,
+         "email": email}
+        for pk, intent, status, booking_id, reference, booking_status, email in payments
+    ]
+
+
 @dataclass(frozen=True)
 class Check:
     title: str
@@ -279,6 +350,10 @@ CHECKS: dict[str, Check] = {
     "user_totals_drift": Check("user totals disagreeing with the ledger", user_totals_drift),
     "certificates_expiring_unreminded": Check("certificates expiring with no reminder",
                                               certificates_expiring_unreminded),
+    "attended_without_certificate": Check("attendees who attended without a certificate",
+                                          attended_without_certificate),
+    "open_intents_on_dead_bookings": Check("open PaymentIntents on dead bookings",
+                                           open_intents_on_dead_bookings),
 }
 
 
