@@ -1,12 +1,13 @@
-"""Audit trail: one call records who did what to which object."""
+"""Audit trail: one call records who did what to which object, in the activity log
+(users.ActivityLog), so the helper lives beside the model."""
 
 from django.db import models
+
+from .models import ActivityLog
 
 
 def log_action(action: str, *, actor=None, target: models.Model | None = None, user=None,
                data: dict | None = None):
-    from apps.users.models import ActivityLog
-
     return ActivityLog.objects.create(
         action=action,
         actor=actor if getattr(actor, "pk", None) else None,
