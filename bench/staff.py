@@ -43,7 +43,7 @@ def main():
     from django.urls import reverse
 
     from apps.bookings.models import Booking
-    from apps.core.dashboard import (
+    from apps.operations.dashboard import (
         dashboard_cache_clear,
         dashboard_figures,
         dashboard_figures_cached,

@@ -226,11 +226,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "send-reminders": {
-        "task": "apps.core.tasks.send_reminders_task",
+        "task": "apps.operations.tasks.send_reminders_task",
         "schedule": 15 * 60.0,
     },
     "send-hold-reminders": {  # every minute: a 5-minute nudge window inside a 15-minute hold
-        "task": "apps.core.tasks.send_hold_reminders_task",
+        "task": "apps.operations.tasks.send_hold_reminders_task",
         "schedule": 60.0,
     },
     "retry-failed-emails": {
@@ -238,15 +238,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60.0,
     },
     "refresh-dashboard": {  # the staff dashboard's figures stay warm (5-minute cache)
-        "task": "apps.core.tasks.refresh_dashboard_task",
+        "task": "apps.operations.tasks.refresh_dashboard_task",
         "schedule": 4 * 60.0,
     },
     "purge-expired-data-nightly": {  # retention policy; each run recorded in the activity log
-        "task": "apps.core.tasks.purge_expired_data_task",
+        "task": "apps.operations.tasks.purge_expired_data_task",
         "schedule": crontab(hour=2, minute=30),
     },
     "data-quality-daily": {  # problems emailed to OPERATIONS_EMAIL
-        "task": "apps.core.tasks.data_quality_task",
+        "task": "apps.operations.tasks.data_quality_task",
         "schedule": crontab(hour=6, minute=0),
     },
     "sweep-stuck-refunds": {  # refunds that never reached Stripe, or got no answer

@@ -14,7 +14,7 @@ admin.site.login = staff_login
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("", include("apps.core.dashboard_urls")),  # /admin/dashboard/, before the admin
+    path("", include("apps.operations.dashboard_urls")),  # /admin/dashboard/, before the admin
     # Shadows the admin's own "View on site" URL (admin:view_on_site) with a permission check.
     path("admin/r/<path:content_type_id>/<path:object_id>/",
          admin.site.admin_view(admin_view_on_site), name="staff-view-on-site"),

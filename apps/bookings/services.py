@@ -9,12 +9,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core.audit import log_action
 from apps.core.errors import ConflictError, DomainError
 from apps.legal.models import LegalDocument
 from apps.legal.selectors import legal_document_current
 from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
+from apps.users.audit import log_action
 from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
 

@@ -7,9 +7,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core.audit import log_action
 from apps.core.errors import ConflictError
 from apps.sessions.models import CourseSession
+from apps.users.audit import log_action
 
 from .models import Booking
 from .notifications import SESSION_CHANGED, booking_notify

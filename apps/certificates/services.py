@@ -4,7 +4,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.audit import log_action
+from apps.users.audit import log_action
 
 from .models import Certificate
 

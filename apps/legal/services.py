@@ -1,7 +1,7 @@
 from django.db import transaction
 from django.db.models import Max
 
-from apps.core.audit import log_action
+from apps.users.audit import log_action
 
 from .models import LegalDocument
 

@@ -16,9 +16,9 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.core.audit import log_action
 from apps.core.emails import communication_queue
 from apps.core.models import Communication
+from apps.users.audit import log_action
 from apps.users.models import User
 
 from . import gateway

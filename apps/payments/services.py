@@ -13,10 +13,10 @@ from django.utils import timezone
 from apps.bookings.models import COUNTED_STATUSES, Booking
 from apps.bookings.notifications import booking_send_confirmations, booking_send_late_refund
 from apps.bookings.services import booking_apply_transition
-from apps.core.audit import log_action
 from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
+from apps.users.audit import log_action
 from apps.users.models import User
 
 from . import gateway

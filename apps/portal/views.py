@@ -16,17 +16,18 @@ from apps.bookings.cancellation import (
     booking_cancel_by_customer,
     booking_cancellation_quote,
 )
-from apps.bookings.erasure import customer_erase, erasure_preview
 from apps.bookings.models import Booking
 from apps.bookings.receipts import receipt_html, receipt_pdf
 from apps.bookings.selectors import customer_booking, customer_bookings, customer_view_of_booking
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.operations.erasure import customer_erase, erasure_preview
+from apps.operations.personal_data import user_export_data
 from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
-from apps.users.services import marketing_consent_set, user_export_data
+from apps.users.services import marketing_consent_set
 
 from .forms import CancelConfirmForm
 

@@ -6,12 +6,12 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.bookings.models import Booking
-from apps.core.audit import log_action
 from apps.core.emails import communication_queue
 from apps.core.models import Communication
 from apps.payments.disputes import dispute_payment
 from apps.payments.models import Payment, PaymentEvent
 from apps.payments.services import payment_count_succeeded
+from apps.users.audit import log_action
 
 from .models import Refund
 from .services import refund_create, refundable_amount

@@ -12,7 +12,6 @@ from django.utils import timezone
 from apps.bookings.models import Booking
 from apps.bookings.notifications import refund_notify_outcome
 from apps.bookings.services import booking_apply_transition
-from apps.core.audit import log_action
 from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
@@ -20,6 +19,7 @@ from apps.core.money import format_money
 from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
 from apps.payments.services import payment_count_succeeded
+from apps.users.audit import log_action
 from apps.users.models import User
 
 from .models import Refund

@@ -10,7 +10,7 @@ from django.apps import apps as global_apps
 from django.contrib.auth.models import Group
 from django.db import models
 
-from apps.core.audit import log_action
+from apps.users.audit import log_action
 
 
 class Role(models.TextChoices):

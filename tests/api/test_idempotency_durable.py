@@ -9,9 +9,9 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from apps.bookings.models import Booking, IdempotencyKey
+from apps.operations.erasure import user_anonymise
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
-from apps.users.services import user_anonymise
 from tests.api.conftest import assert_error, client_for
 from tests.api.test_admin_bookings import URL, booking_body
 from tests.factories import SessionFactory

@@ -27,7 +27,7 @@ from apps.bookings.services import (
 from apps.certificates.services import certificates_issue_for_booking
 from apps.core.emails import communication_send
 from apps.core.models import Communication
-from apps.core.reminders import (
+from apps.operations.reminders import (
     certificate_expiry_reminders,
     hold_expiry_reminders,
     session_reminders,

@@ -13,7 +13,8 @@ from django.utils import timezone
 from apps.bookings.cancellation import QuoteChanged, booking_cancel_by_customer
 from apps.bookings.models import Booking
 from apps.core.models import Communication
-from apps.core.quality import run_checks
+from apps.operations.quality import run_checks
+from apps.operations.totals import user_totals_drift
 from apps.payments import gateway
 from apps.payments.models import Payment, StripeEvent
 from apps.payments.services import payment_record_manual
@@ -26,7 +27,6 @@ from apps.refunds.services import (
     refunds_sweep_stuck,
 )
 from apps.sessions.models import CourseSession
-from apps.users.selectors import user_totals_drift
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import card_token, deliver, intent_event
 from tests.refunds.conftest import stripe_refunds

@@ -41,12 +41,12 @@ from apps.bookings.models import SEAT_HOLDING_STATUSES, Booking
 from apps.bookings.services import booking_move, release_expired_holds
 from apps.core.errors import DomainError
 from apps.core.models import Communication
-from apps.core.quality import payments_on_unpaid_bookings
+from apps.operations.quality import payments_on_unpaid_bookings
+from apps.operations.totals import user_totals_drift
 from apps.payments.models import Payment, StripeEvent
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.models import CourseSession
-from apps.users.selectors import user_totals_drift
 from tests.factories import CourseFactory, SessionFactory, make_booking
 from tests.payments.helpers import deliver
 

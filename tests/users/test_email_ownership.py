@@ -166,7 +166,7 @@ def test_after_a_verified_change_every_seat_email_goes_to_the_new_address(
     from apps.bookings.cancellation import session_cancel
     from apps.bookings.services import attendance_mark
     from apps.core.models import Communication
-    from apps.core.reminders import session_reminders
+    from apps.operations.reminders import session_reminders
     from apps.payments.services import payment_record_manual
 
     def paid(session, email):

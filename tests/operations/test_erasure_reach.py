@@ -3,9 +3,10 @@ about their payments and disputes, and the marketing consent history."""
 
 import pytest
 
+from apps.operations.erasure import user_anonymise
 from apps.payments.models import Payment, StripeEvent
 from apps.users.models import MarketingConsentChange
-from apps.users.services import marketing_consent_set, user_anonymise
+from apps.users.services import marketing_consent_set
 from tests.factories import SessionFactory, make_booking
 
 pytestmark = pytest.mark.django_db

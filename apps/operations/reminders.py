@@ -8,8 +8,13 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from .emails import communication_queue
-from .models import Communication
+from apps.bookings.models import Attendee, Booking
+from apps.bookings.notifications import booking_portal_url, payment_link
+from apps.certificates.models import Certificate
+from apps.certificates.selectors import certificates_not_renewed
+from apps.core.emails import communication_queue
+from apps.core.models import Communication
+from apps.sessions.selectors import next_session_by_course
 
 
 def session_reminder_key(session) -> str:
@@ -19,9 +24,6 @@ def session_reminder_key(session) -> str:
 
 def session_reminders(*, now: datetime | None = None) -> int:
     """Each attendee of a paid booking, once, when its session starts within the window."""
-    from apps.bookings.models import Attendee, Booking
-    from apps.bookings.notifications import booking_portal_url
-
     now = now or timezone.now()
     window_end = now + timedelta(hours=settings.SESSION_REMINDER_HOURS)
     attendees = Attendee.objects.filter(
@@ -55,10 +57,6 @@ def session_reminders(*, now: datetime | None = None) -> int:
 def certificate_expiry_reminders(*, now: datetime | None = None) -> int:
     """At 90 and 30 days before expiry (settings), one email per window, with a link to
     book a renewal. A run that is late sends only the window it is in."""
-    from apps.certificates.models import Certificate
-    from apps.certificates.selectors import certificates_not_renewed
-    from apps.sessions.selectors import next_session_by_course
-
     today = timezone.localdate(now or timezone.now())
     windows = settings.CERTIFICATE_EXPIRY_REMINDER_DAYS  # e.g. [90, 30]
     # A holder who came again, or holds a seat on a later run, has renewed: no reminder.
@@ -90,9 +88,6 @@ def certificate_expiry_reminders(*, now: datetime | None = None) -> int:
 
 def hold_expiry_reminders(*, now: datetime | None = None) -> int:
     """A nudge to the purchaser when a pending booking's hold is about to run out."""
-    from apps.bookings.models import Booking
-    from apps.bookings.notifications import payment_link
-
     now = now or timezone.now()
     bookings = Booking.objects.filter(
         status=Booking.Status.PENDING, hold_expires_at__gt=now,

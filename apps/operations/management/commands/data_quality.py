@@ -5,7 +5,7 @@ reminder sent. Read-only: it changes nothing.
 
 Prints a table per check and a summary; with --json, prints only one JSON object
 {check_name: [rows…]} on stdout. Amounts are in minor units (pence). The rules, and what
-is deliberately not reported, are in apps/core/quality.py.
+is deliberately not reported, are in apps/operations/quality.py.
 Exit 0 when every check is clean, 1 when any problem was found, 2 when it could not run.
 """
 
@@ -16,7 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apps.core.quality import CHECKS
+from apps.operations.quality import CHECKS
 
 
 def _cell(value) -> str:

@@ -1,11 +1,11 @@
 """Include in config/urls.py before `admin/` (whose catch-all would answer 404 first):
 
-    path("", include("apps.core.dashboard_urls")),
+    path("", include("apps.operations.dashboard_urls")),
 """
 
 from django.urls import path
 
-from apps.core.dashboard_views import staff_dashboard
+from apps.operations.dashboard_views import staff_dashboard
 
 urlpatterns = [
     path("admin/dashboard/", staff_dashboard, name="staff-dashboard"),

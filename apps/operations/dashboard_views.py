@@ -1,5 +1,5 @@
-"""The staff business dashboard: figures from apps.core.dashboard (cached five minutes),
-charts drawn here as inline SVG (apps.core.charts), inside the admin's layout."""
+"""The staff business dashboard: figures from apps.operations.dashboard (cached five minutes),
+charts drawn here as inline SVG (apps.operations.charts), inside the admin's layout."""
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
 from apps.certificates.selectors import RENEWAL_DEFINITION
-from apps.core import charts
-from apps.core.dashboard import dashboard_figures_cached
 from apps.core.money import CURRENCY_SYMBOLS, format_money, minor_units_per_major
+from apps.operations import charts
+from apps.operations.dashboard import dashboard_figures_cached
 
 # Revenue is on the page: only staff who may see payments (admins, support) open it.
 # Instructors are staff too but must not see payments.

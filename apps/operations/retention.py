@@ -29,6 +29,13 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from apps.bookings.models import Attendee, Booking
+from apps.certificates.models import Certificate
+from apps.core.models import Communication
+from apps.payments.models import Payment, PaymentEvent, StripeEvent
+from apps.users.audit import log_action
+from apps.users.models import ActivityLog
+
 logger = logging.getLogger(__name__)
 
 ACTIVITY_LOG_RETENTION = relativedelta(years=2)
@@ -82,8 +89,6 @@ def _money_activity() -> Q:
 def purge_activity_logs(*, now: datetime | None = None, dry_run: bool = False) -> int:
     """Delete activity log entries created more than 2 years ago, or more than 7 years
     ago for the entries about money."""
-    from apps.users.models import ActivityLog
-
     now = now or timezone.now()
     money = _money_activity()
     expired = ActivityLog.objects.filter(
@@ -95,8 +100,6 @@ def purge_activity_logs(*, now: datetime | None = None, dry_run: bool = False) -
 
 def purge_expired_certificates(*, now: datetime | None = None, dry_run: bool = False) -> int:
     """Delete certificates that expired more than 3 years ago (nothing points at them)."""
-    from apps.certificates.models import Certificate
-
     expired = Certificate.objects.filter(
         expires_on__isnull=False, expires_on__lt=certificate_cutoff(now or timezone.now())
     )
@@ -106,9 +109,6 @@ def purge_expired_certificates(*, now: datetime | None = None, dry_run: bool = F
 def _old_bookings(cutoff: datetime) -> QuerySet:
     """Bookings older than the cutoff with a payment older than it: their personal part
     goes (a booking paid recently keeps its details until that payment is old too)."""
-    from apps.bookings.models import Booking
-    from apps.payments.models import Payment
-
     old_payment = Payment.objects.filter(booking=OuterRef("pk"), created_at__lt=cutoff)
     return Booking.objects.filter(created_at__lt=cutoff).filter(Exists(old_payment))
 
@@ -120,9 +120,6 @@ def anonymise_old_payment_data(*, now: datetime | None = None,
 
     Returns how many payments, bookings and attendees changed (or would change).
     """
-    from apps.bookings.models import Attendee
-    from apps.payments.models import Payment
-
     cutoff = payment_data_cutoff(now or timezone.now())
     payments = Payment.objects.filter(created_at__lt=cutoff).filter(
         ~Q(card_brand="") | ~Q(card_last4="") | ~Q(failure_message="")
@@ -191,10 +188,6 @@ def anonymise_old_copies(*, now: datetime | None = None,
     bookings `anonymise_old_payment_data` anonymises (and any email older than 7 years),
     Stripe event payloads received more than 7 years ago, and the notes and messages of
     events on payments older than 7 years. Returns how many of each changed (or would)."""
-    from apps.payments.models import PaymentEvent, StripeEvent
-
-    from .models import Communication
-
     cutoff = payment_data_cutoff(now or timezone.now())
     emails = Communication.objects.filter(
         Q(booking__in=_old_bookings(cutoff)) | Q(created_at__lt=cutoff)
@@ -249,7 +242,7 @@ def retention_purge(*, now: datetime | None = None, dry_run: bool = False,
 
     Returns {label: count}. A real run reports what it removed, even when it removed
     nothing, so staff can see that the policy is enforced: one log line (logger
-    `apps.core.retention`, counts as key=value) and an activity entry
+    `apps.operations.retention`, counts as key=value) and an activity entry
     `data.retention_purged` with the counts (admin → Activity log). `progress(index,
     total, title, counts)` is told before (counts None) and after each step."""
     now = now or timezone.now()
@@ -263,8 +256,6 @@ def retention_purge(*, now: datetime | None = None, dry_run: bool = False,
             progress(index, len(steps), title, counts)
         totals.update(counts)
     if not dry_run:
-        from .audit import log_action
-
         data = {label.replace(" ", "_"): count for label, count in totals.items()}
         log_action("data.retention_purged", data={**data, "ran_at": now.isoformat()})
         logger.info("retention purge: %s",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_create
 from apps.certificates.services import certificate_issue
 from apps.core.models import Communication
-from apps.core.reminders import certificate_expiry_reminders
+from apps.operations.reminders import certificate_expiry_reminders
 from apps.payments.services import payment_record_manual
 from tests.factories import CourseFactory, SessionFactory
 
@@ -77,7 +77,7 @@ def test_a_reminder_never_offers_to_book_what_the_holder_already_booked(world):
 
 
 def test_data_quality_does_not_flag_renewed_certificates_as_unreminded(world):
-    from apps.core.quality import certificates_expiring_unreminded
+    from apps.operations.quality import certificates_expiring_unreminded
 
     certificate_expiry_reminders(now=world["now"])
     assert certificates_expiring_unreminded(now=world["now"]) == []
@@ -91,8 +91,8 @@ def test_dashboard_renewal_rate_counts_only_holders_who_hold_a_later_seat(admin_
     from django.urls import reverse
 
     from apps.certificates.selectors import RENEWAL_DEFINITION
-    from apps.core.dashboard import dashboard_figures
-    from tests.core.test_dashboard import booking, certificate, customer
+    from apps.operations.dashboard import dashboard_figures
+    from tests.operations.test_dashboard import booking, certificate, customer
 
     def utc(*args):
         return datetime(*args, tzinfo=UTC)

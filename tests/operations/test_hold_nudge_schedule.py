@@ -8,15 +8,15 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from apps.core import tasks
 from apps.core.models import Communication
-from apps.core.reminders import hold_expiry_reminders
+from apps.operations import tasks
+from apps.operations.reminders import hold_expiry_reminders
 from tests.factories import SessionFactory, make_booking
 
 pytestmark = pytest.mark.django_db
 
-HOLD_NUDGE_TASKS = {"apps.core.tasks.send_reminders_task",
-                    "apps.core.tasks.send_hold_reminders_task"}
+HOLD_NUDGE_TASKS = {"apps.operations.tasks.send_reminders_task",
+                    "apps.operations.tasks.send_hold_reminders_task"}
 
 
 def nudge_period() -> timedelta:

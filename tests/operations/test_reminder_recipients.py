@@ -9,9 +9,9 @@ from django.utils import timezone
 from apps.certificates.services import certificate_issue
 from apps.core.emails import communications_retry_failed
 from apps.core.models import Communication
-from apps.core.reminders import certificate_expiry_reminders, session_reminders
+from apps.operations.erasure import user_anonymise
+from apps.operations.reminders import certificate_expiry_reminders, session_reminders
 from apps.payments.services import payment_record_manual
-from apps.users.services import user_anonymise
 from tests.factories import SessionFactory, make_booking
 
 pytestmark = pytest.mark.django_db

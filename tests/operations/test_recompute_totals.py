@@ -7,13 +7,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from apps.bookings.cancellation import booking_cancel
+from apps.operations.totals import user_totals_expected, user_totals_fix
 from apps.payments.services import payment_record_manual
 from apps.refunds.services import refund_create
 from apps.users.models import ActivityLog, User
-from apps.users.selectors import user_totals_expected
-from apps.users.services import user_totals_fix
-from tests.core.test_data_quality import run_manage
 from tests.factories import SessionFactory, UserFactory, make_booking
+from tests.operations.test_data_quality import run_manage
 
 pytestmark = pytest.mark.django_db
 

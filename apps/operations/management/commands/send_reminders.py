@@ -6,7 +6,7 @@ Exit 0 when it ran, 2 when it could not."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from apps.core.reminders import REMINDERS
+from apps.operations.reminders import REMINDERS
 
 
 class Command(BaseCommand):

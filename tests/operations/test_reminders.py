@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.bookings.cancellation import booking_cancel
 from apps.certificates.services import certificate_issue, certificate_revoke
 from apps.core.models import Communication
-from apps.core.reminders import (
+from apps.operations.reminders import (
     certificate_expiry_reminders,
     hold_expiry_reminders,
     session_reminders,
@@ -98,7 +98,7 @@ def test_send_reminders_command_prints_a_summary(capsys):
 def test_beat_schedule_has_every_periodic_task(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"apps.bookings.tasks.release_expired_holds_task",
-            "apps.core.tasks.send_reminders_task",
+            "apps.operations.tasks.send_reminders_task",
             "apps.payments.tasks.sweep_stripe_events_task",
             "apps.payments.tasks.reconcile_payments_task"} <= tasks
 

@@ -16,9 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from apps.core.money import format_money
+from apps.operations.totals import TotalsDrift, user_totals_drift, user_totals_fix
 from apps.users.models import User, normalize_email
-from apps.users.selectors import TotalsDrift, user_totals_drift
-from apps.users.services import user_totals_fix
 
 
 def _describe(drift: TotalsDrift) -> str:

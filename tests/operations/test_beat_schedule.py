@@ -12,8 +12,8 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.core import tasks
 from apps.core.models import Communication
+from apps.operations import tasks
 from apps.users.models import ActivityLog
 from config.celery import app
 from tests.factories import UserFactory
@@ -23,11 +23,11 @@ LONDON = ZoneInfo("Europe/London")
 # The periodic jobs the README names, by the task beat runs for each.
 README_PERIODIC_JOBS = {
     "release_expired_holds": "apps.bookings.tasks.release_expired_holds_task",
-    "send_reminders": "apps.core.tasks.send_reminders_task",
-    "hold-expiry nudges": "apps.core.tasks.send_hold_reminders_task",
+    "send_reminders": "apps.operations.tasks.send_reminders_task",
+    "hold-expiry nudges": "apps.operations.tasks.send_hold_reminders_task",
     "reconcile_payments": "apps.payments.tasks.reconcile_payments_task",
-    "purge_expired_data": "apps.core.tasks.purge_expired_data_task",
-    "data_quality": "apps.core.tasks.data_quality_task",
+    "purge_expired_data": "apps.operations.tasks.purge_expired_data_task",
+    "data_quality": "apps.operations.tasks.data_quality_task",
 }
 
 
@@ -63,7 +63,7 @@ def test_nightly_jobs_fire_at_their_london_wall_clock_time_in_winter_and_summer(
 def test_the_scheduled_purge_removes_expired_data_and_records_what_it_removed(caplog):
     old = ActivityLog.objects.create(action="booking.cancelled",
                                      created_at=timezone.now() - relativedelta(years=3))
-    with caplog.at_level(logging.INFO, logger="apps.core.retention"):
+    with caplog.at_level(logging.INFO, logger="apps.operations.retention"):
         counts = tasks.purge_expired_data_task()
 
     assert not ActivityLog.objects.filter(pk=old.pk).exists()

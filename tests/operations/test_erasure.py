@@ -82,9 +82,9 @@ def test_nothing_is_cancelled_without_the_confirmation(client, erasable):
 
 def test_erasure_removes_staff_notes_and_free_text_reasons_about_the_person(
         client, admin_client, erasable, django_capture_on_commit_callbacks):
+    from apps.operations.erasure import user_anonymise
     from apps.refunds.services import refund_create
     from apps.users.models import ActivityLog, UserNote
-    from apps.users.services import user_anonymise
 
     user = erasable["user"]
     UserNote.objects.create(user=user, text="Told us about her back surgery in March.")

@@ -6,7 +6,7 @@ copy of it (the booking's sent emails, Stripe event payloads, payment event note
 keeping amounts, currencies, dates and statuses. Beat runs it nightly.
 
 --dry-run counts what would change and changes nothing. Safe to run again: a second run
-finds nothing more to do. The rules live in apps/core/retention.py.
+finds nothing more to do. The rules live in apps/operations/retention.py.
 Exit 0 when it ran, 2 when it could not run.
 """
 
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apps.core import retention
+from apps.operations import retention
 
 
 class Command(BaseCommand):

@@ -5,10 +5,13 @@ list means clean. Every check takes `now` so tests control time.
 `data_quality` runs them all from cron and for people.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -35,6 +38,19 @@ from django.db.models.functions import (
 )
 from django.utils import timezone
 
+from apps.bookings.models import Attendee, Booking
+from apps.certificates.models import Certificate
+from apps.certificates.selectors import certificates_not_renewed
+from apps.core.emails import communication_queue
+from apps.core.models import Communication
+from apps.payments.models import Payment
+from apps.refunds.models import Refund
+from apps.refunds.services import stuck_pending_refunds
+from apps.users.models import User
+
+from .retention import certificate_cutoff
+from .totals import user_totals_drift as drifts
+
 # Gmail ignores dots and "+tags" in the local part; googlemail.com is the same mailbox.
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 # Characters people put in phone numbers that do not change the number.
@@ -43,6 +59,17 @@ PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "/")
 LAPSED_HOLD_GRACE = timedelta(minutes=10)
 # Certificates expiring this soon must have had an expiry reminder.
 CERTIFICATE_EXPIRY_WINDOW = timedelta(days=30)
+# Certificates are issued by a task once the attendance makes a booking completed: a day
+# after the session ended, an attendee who attended and has none was missed.
+CERTIFICATE_ISSUE_GRACE = timedelta(days=1)
+# When a booking dies, a task cancels its open PaymentIntents (and retries): an intent still
+# open this long after is one a customer could still pay.
+DEAD_BOOKING_INTENT_GRACE = timedelta(minutes=30)
+# Payment statuses in which a Stripe PaymentIntent can still take money.
+OPEN_INTENT_STATUSES = (Payment.Status.REQUIRES_PAYMENT, Payment.Status.REQUIRES_ACTION,
+                        Payment.Status.PROCESSING)
+DEAD_BOOKING_STATUSES = (Booking.Status.EXPIRED, Booking.Status.CANCELLED,
+                         Booking.Status.REFUNDED)
 
 
 # --- duplicate users ---------------------------------------------------------------------
@@ -80,8 +107,6 @@ def _with_phone_key(users: QuerySet) -> QuerySet:
 def duplicate_users(*, now: datetime | None = None) -> list[dict]:
     """Users who are probably one person: the same email ignoring case (and, for Gmail,
     dots and +tags), or the same full name and the same non-empty phone number."""
-    from apps.users.models import User
-
     rows = []
     by_email = _with_email_key(User.objects.all())
     keys = list(
@@ -121,8 +146,6 @@ def duplicate_users(*, now: datetime | None = None) -> list[dict]:
 def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
     """Bookings stuck in a state that should have moved on: pending after their hold ran
     out (or with no hold at all, so it never will), and paid on a cancelled session."""
-    from apps.bookings.models import Booking
-
     now = now or timezone.now()
     stuck_pending = Q(status=Booking.Status.PENDING) & (
         Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE) | Q(hold_expires_at__isnull=True)
@@ -158,10 +181,6 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
     Not a problem: a cancellation fee, i.e. a payment that succeeded before its booking
     was cancelled and whose refunds (the policy's share, possibly none) did not fail.
     """
-    from apps.bookings.models import Booking
-    from apps.payments.models import Payment
-    from apps.refunds.models import Refund
-
     covered = (
         Refund.objects.filter(payment=OuterRef("pk"),
                               status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED])
@@ -204,8 +223,6 @@ def refunds_stuck_pending(*, now: datetime | None = None) -> list[dict]:
     """Refunds the customer is waiting for that nothing will finish on its own: never
     answered by Stripe (the submit task gave up or was never queued), or pending for over
     a day. The refund sweep sends them again; staff can retry them in admin."""
-    from apps.refunds.services import stuck_pending_refunds
-
     now = now or timezone.now()
     return [
         {"refund_id": refund.pk, "reference": refund.payment.booking.reference,
@@ -223,8 +240,6 @@ def refunds_stuck_pending(*, now: datetime | None = None) -> list[dict]:
 def user_totals_drift(*, now: datetime | None = None) -> list[dict]:
     """Users whose stored total_bookings / total_spent disagree with the ledger
     (`recompute_user_totals` fixes them)."""
-    from apps.users.selectors import user_totals_drift as drifts
-
     return [
         {"user_id": d.user_id, "email": d.email,
          "stored_bookings": d.stored_bookings, "expected_bookings": d.expected_bookings,
@@ -240,10 +255,6 @@ def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dic
     (a certificate_expiry Communication keyed by the certificate's number). Holders whose
     account is closed, and holders who renewed, are not reminded, by design, and are not
     listed."""
-    from apps.certificates.models import Certificate
-    from apps.certificates.selectors import certificates_not_renewed
-    from apps.core.models import Communication
-
     today = timezone.localdate(now or timezone.now())
     reminded = Communication.objects.filter(kind=Communication.Kind.CERTIFICATE_EXPIRY).filter(
         Q(dedupe_key=OuterRef("number"))
@@ -266,6 +277,64 @@ def certificates_expiring_unreminded(*, now: datetime | None = None) -> list[dic
     ]
 
 
+# --- attendees who attended without a certificate -----------------------------------------
+
+def attended_without_certificate(*, now: datetime | None = None) -> list[dict]:
+    """Attendees marked attended on a completed booking whose session ended more than a
+    day ago, with no certificate (issuing failed, or was never queued). A certificate the
+    retention policy has since deleted is not missing, and one staff revoked still exists."""
+    now = now or timezone.now()
+    purged_before = certificate_cutoff(now)
+    attendees = (
+        Attendee.objects.filter(
+            attendance=Attendee.Attendance.ATTENDED,
+            booking__status=Booking.Status.COMPLETED,
+            booking__session__ends_at__lt=now - CERTIFICATE_ISSUE_GRACE,
+            certificate__isnull=True,
+        )
+        .order_by("booking__session__ends_at", "pk")
+        .values_list("pk", "name", "email", "booking__reference", "booking__session_id",
+                     "booking__session__ends_at", "booking__session__course__validity_months")
+    )
+    rows = []
+    for pk, name, email, reference, session_id, ends_at, validity in attendees:
+        if validity:
+            expires_on = timezone.localdate(ends_at) + relativedelta(months=validity)
+            if expires_on < purged_before:
+                continue
+        rows.append({"attendee_id": pk, "name": name, "email": email, "reference": reference,
+                     "session_id": session_id, "session_ended_at": ends_at.isoformat()})
+    return rows
+
+
+# --- open PaymentIntents on dead bookings ---------------------------------------------------
+
+def open_intents_on_dead_bookings(*, now: datetime | None = None) -> list[dict]:
+    """Card payments whose Stripe PaymentIntent is still open (awaiting a card, 3-D Secure
+    or processing) on a booking that expired, was cancelled or refunded more than 30
+    minutes ago: the intent should have been cancelled, or money may arrive for a booking
+    that holds no seat."""
+    now = now or timezone.now()
+    payments = (
+        Payment.objects.filter(
+            stripe_payment_intent_id__isnull=False,
+            status__in=OPEN_INTENT_STATUSES,
+            booking__status__in=DEAD_BOOKING_STATUSES,
+        )
+        .filter(Q(booking__cancelled_at__isnull=True)
+                | Q(booking__cancelled_at__lt=now - DEAD_BOOKING_INTENT_GRACE))
+        .order_by("pk")
+        .values_list("pk", "stripe_payment_intent_id", "status", "booking_id",
+                     "booking__reference", "booking__status", "user__email")
+    )
+    return [
+        {"payment_id": pk, "payment_intent": intent, "payment_status": status,
+         "booking_id": booking_id, "reference": reference, "booking_status": booking_status,
+         "email": email}
+        for pk, intent, status, booking_id, reference, booking_status, email in payments
+    ]
+
+
 @dataclass(frozen=True)
 class Check:
     title: str
@@ -281,6 +350,10 @@ CHECKS: dict[str, Check] = {
     "user_totals_drift": Check("user totals disagreeing with the ledger", user_totals_drift),
     "certificates_expiring_unreminded": Check("certificates expiring with no reminder",
                                               certificates_expiring_unreminded),
+    "attended_without_certificate": Check("attendees who attended without a certificate",
+                                          attended_without_certificate),
+    "open_intents_on_dead_bookings": Check("open PaymentIntents on dead bookings",
+                                           open_intents_on_dead_bookings),
 }
 
 
@@ -292,12 +365,7 @@ def run_checks(*, now: datetime | None = None) -> dict[str, list[dict]]:
 def data_quality_report(*, now: datetime | None = None) -> int:
     """Run every check; when any finds a problem, log a summary and email operations
     (once per local day). Returns how many problems were found."""
-    import logging
 
-    from django.conf import settings
-
-    from .emails import communication_queue
-    from .models import Communication
 
     now = now or timezone.now()
     results = run_checks(now=now)

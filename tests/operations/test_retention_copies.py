@@ -11,15 +11,15 @@ from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from apps.core.models import Communication
-from apps.core.retention import (
+from apps.operations.retention import (
     anonymise_old_copies,
     purge_activity_logs,
     retention_purge,
 )
 from apps.payments.models import PaymentEvent, StripeEvent
 from apps.users.models import ActivityLog
-from tests.core.test_purge import booking_paid_at
 from tests.factories import SessionFactory
+from tests.operations.test_purge import booking_paid_at
 
 pytestmark = pytest.mark.django_db
 

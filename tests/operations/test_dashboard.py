@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
-from apps.core import charts
-from apps.core.dashboard import (
+from apps.operations import charts
+from apps.operations.dashboard import (
     CACHE_KEY,
     DASHBOARD_QUERIES,
     dashboard_figures,
@@ -334,11 +334,11 @@ def test_beat_keeps_the_figures_warm_so_staff_never_wait_for_them(admin_client):
     of the queries over bookings, and a booking made since shows after the next refresh."""
     from django.conf import settings
 
-    from apps.core.tasks import refresh_dashboard_task
+    from apps.operations.tasks import refresh_dashboard_task
     from tests.factories import make_booking
 
     schedule = settings.CELERY_BEAT_SCHEDULE["refresh-dashboard"]
-    assert schedule["task"] == "apps.core.tasks.refresh_dashboard_task"
+    assert schedule["task"] == "apps.operations.tasks.refresh_dashboard_task"
     assert schedule["schedule"] < 5 * 60  # inside the cache's lifetime
 
     cache.clear()

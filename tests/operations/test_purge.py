@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
 from apps.certificates.services import certificate_issue
-from apps.core.retention import (
+from apps.operations.retention import (
     anonymise_old_payment_data,
     purge_activity_logs,
     purge_expired_certificates,
@@ -18,8 +18,8 @@ from apps.core.retention import (
 from apps.payments.models import Payment
 from apps.payments.services import payment_record_manual
 from apps.users.models import ActivityLog, User
-from tests.core.test_data_quality import run_manage
 from tests.factories import SessionFactory, make_booking
+from tests.operations.test_data_quality import run_manage
 
 pytestmark = pytest.mark.django_db
 
