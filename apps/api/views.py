@@ -17,7 +17,12 @@ from rest_framework.views import APIView
 
 from apps.bookings.idempotency import idempotent_booking_submit
 from apps.bookings.models import Attendee, Booking
-from apps.bookings.selectors import bookings_naming_person, customer_booking, customer_bookings
+from apps.bookings.selectors import (
+    bookings_naming_person,
+    customer_booking,
+    customer_bookings,
+    upcoming_bookings,
+)
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_create
 from apps.certificates.models import Certificate
 from apps.core.errors import ConflictError
@@ -118,9 +123,7 @@ class CustomerMeView(ApiMixin, APIView):
     def get(self, request):
         user = request.user
         now = timezone.now()
-        upcoming = customer_bookings(user=user).filter(
-            session__starts_at__gte=now, status__in=[Booking.Status.PENDING,
-                                                     Booking.Status.PAID]).count()
+        upcoming = upcoming_bookings(customer_bookings(user=user), now=now).count()
         certificates = Certificate.objects.filter(user=user, revoked_at__isnull=True).count()
         data = {
             "id": user.pk, "email": user.email, "first_name": user.first_name,

@@ -23,7 +23,12 @@ from .cancellation import QuoteChanged, booking_cancel_by_customer, booking_canc
 from .erasure import customer_erase, erasure_preview
 from .forms import CancelConfirmForm
 from .models import Booking
-from .selectors import customer_booking, customer_bookings, customer_view_of_booking
+from .selectors import (
+    booking_is_upcoming,
+    customer_booking,
+    customer_bookings,
+    customer_view_of_booking,
+)
 
 
 def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
@@ -39,8 +44,7 @@ def portal_home(request):
     now = timezone.now()
     views = [customer_view_of_booking(booking=b, user=request.user)
              for b in customer_bookings(user=request.user)]
-    upcoming = [v for v in views if v["booking"].session.starts_at >= now
-                and v["booking"].status in ("pending", "paid")]
+    upcoming = [v for v in views if booking_is_upcoming(v["booking"], now=now)]
     past = [v for v in views if v not in upcoming]
     certificates = list(Certificate.objects.filter(user=request.user).select_related("course"))
     next_sessions = next_session_by_course(
