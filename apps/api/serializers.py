@@ -7,6 +7,7 @@ from rest_framework import serializers
 from apps.bookings.models import Booking
 from apps.bookings.selectors import customer_view_of_booking
 from apps.payments.models import Payment
+from apps.payments.staff_bookings import StaffPayment
 from apps.sessions.models import CourseSession
 from apps.users.models import User
 
@@ -314,8 +315,7 @@ class AdminBookingCreateSerializer(serializers.Serializer):
     attendees = AttendeeInSerializer(many=True, allow_empty=False, min_length=1,
                                      max_length=settings.BOOKING_MAX_SEATS)
     payment = serializers.ChoiceField(
-        choices=[("invoice", "Invoice: recorded as paid now"),
-                 ("card", "Card: pending, the purchaser pays on the payment page")])
+        choices=StaffPayment.choices)
     special_requirements = serializers.CharField(required=False, allow_blank=True,
                                                  max_length=2000, default="")
 

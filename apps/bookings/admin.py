@@ -137,10 +137,9 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         from django.shortcuts import redirect
         from django.template.response import TemplateResponse
 
-        from apps.payments.services import payment_record_manual
+        from apps.payments.staff_bookings import StaffPayment, staff_booking_create
 
-        from .notifications import booking_send_payment_link
-        from .services import BookingRequest, booking_create
+        from .services import BookingRequest
         from .staff_forms import PhoneBookingForm
 
         if not self.has_add_permission(request):
@@ -149,19 +148,15 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                booking = booking_create(request=BookingRequest(
+                booking = staff_booking_create(request=BookingRequest(
                     session_id=data["session"].pk, purchaser_email=data["email"],
                     purchaser_first_name=data["first_name"],
                     purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
                     company_name=data["company_name"], attendees=data["attendees"],
-                    special_requirements=data["special_requirements"]), actor=request.user)
-                if booking.status != Booking.Status.PENDING:
-                    pass  # free session: confirmed already
-                elif data["payment"] == "invoice":
-                    payment_record_manual(booking=booking, actor=request.user,
-                                          note="Phone booking, paid by invoice")
-                else:
-                    booking_send_payment_link(booking)
+                    special_requirements=data["special_requirements"]),
+                    payment=(StaffPayment.INVOICE if data["payment"] == "invoice"
+                             else StaffPayment.CARD),
+                    actor=request.user)
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
