@@ -9,6 +9,9 @@ import pytest
 import requests
 from django.core.cache import cache
 
+# Every test fails when Redis or Stripe is called while a row lock is held (tests/lock_guard.py).
+from tests.lock_guard import lock_guard  # noqa: F401
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
