@@ -436,8 +436,12 @@ def payment_record_manual(*, booking: Booking, actor: User | None, method=Paymen
 
 def payment_cancel_open_intents(*, booking_id: int) -> int:
     """After a hold lapses: cancel the intents still waiting for a card so they cannot be
-    paid. One that succeeded meanwhile refuses and its webhook takes the late path."""
+    paid. One that succeeded meanwhile refuses and its webhook takes the late path. Stripe
+    not answering is raised (PaymentProviderError) once every intent has been tried, so the
+    task retries: the intents cancelled meanwhile are no longer open and are not asked
+    again."""
     cancelled = 0
+    unanswered: gateway.PaymentProviderError | None = None
     open_payments = Payment.objects.filter(
         booking_id=booking_id,
         stripe_payment_intent_id__isnull=False,
@@ -446,8 +450,13 @@ def payment_cancel_open_intents(*, booking_id: int) -> int:
     for payment in open_payments:
         try:
             intent = gateway.cancel_payment_intent(payment.stripe_payment_intent_id)
-        except (gateway.PaymentProviderError, gateway.PaymentRequestRejected) as error:
+        except gateway.PaymentRequestRejected as error:
             logger.info("Could not cancel %s: %s", payment.stripe_payment_intent_id, error)
+            continue
+        except gateway.PaymentProviderError as error:
+            logger.warning("Stripe did not answer cancelling %s: %s",
+                           payment.stripe_payment_intent_id, error)
+            unanswered = unanswered or error
             continue
         payment_apply_intent(intent=intent)
         cancelled += 1
@@ -455,4 +464,6 @@ def payment_cancel_open_intents(*, booking_id: int) -> int:
         booking_id=booking_id, stripe_payment_intent_id__isnull=True,
         status=Payment.Status.REQUIRES_PAYMENT,
     ).update(status=Payment.Status.CANCELED)
+    if unanswered is not None:
+        raise unanswered
     return cancelled
