@@ -9,10 +9,11 @@ them (audit entries, events) — counting them would flag transactions that bloc
 
 Every connection a test uses gets an execute wrapper (the test thread's at the start, any
 other thread's when it connects). A transaction is ours when it is opened inside the test
-itself or its fixtures: the atomic blocks open once pytest-django has set up the database
-belong to it (the test-wide transaction that stands in for autocommit), so a lock taken at that depth is one
-that production would have committed at once. The lock is held while the outermost atomic
-block above that depth, the one that was open when it was taken, is still open.
+itself or its fixtures: the atomic blocks open once pytest-django has set up the
+database belong to it (the test-wide transaction that stands in for autocommit), so a
+lock taken at that depth is one that production would have committed at once. The lock
+is held while the outermost atomic block above that depth, the one that was open when it
+was taken, is still open.
 
 Redis is watched at redis-py's `Redis.execute_command` and `Pipeline.execute` (django-redis
 and Celery's Redis transport both go through them); Stripe at the SDK's
@@ -95,9 +96,13 @@ class Guard:
 
 
 @pytest.fixture(autouse=True)
-def lock_guard(monkeypatch, _django_db_helper):
+def lock_guard(request, monkeypatch):
     """After pytest-django has opened its test-wide atomic blocks (_django_db_helper), and
-    before any other fixture writes: the blocks open now are the harness's."""
+    before any other fixture writes: the blocks open now are the harness's. A test that
+    uses no database does not get one."""
+    if "_django_db_helper" in request.fixturenames \
+            or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("_django_db_helper")
     guard = Guard()
     for connection in connections.all(initialized_only=True):
         guard.baseline[id(connection)] = len(connection.atomic_blocks)
