@@ -22,6 +22,20 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture
+def celery_as_a_worker():
+    """Eager tasks that do not raise to their caller, so retries run and the last failure
+    reaches the task's on_failure, as on a worker. Tests otherwise propagate task errors
+    (CELERY_TASK_EAGER_PROPAGATES); Celery's eager retries read the app's setting, not
+    apply()'s `throw`, so the setting itself is switched."""
+    from config.celery import app
+
+    before = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = before
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,25 +21,13 @@ def test_eager_tasks_propagate_in_tests():
 
 
 @pytest.fixture
-def as_a_worker():
-    """Eager tasks that do not raise to their caller, so retries run and the last failure
-    reaches the task's on_failure, as on a worker (Celery's eager retries read the app's
-    setting, not apply()'s throw)."""
-    from config.celery import app
-
-    app.conf.task_eager_propagates = False
-    yield
-    app.conf.task_eager_propagates = True
-
-
-@pytest.fixture
 def stripe_down(settings):
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: connection refused
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
 
 
 def test_cancelling_open_intents_retries_when_stripe_is_down_then_alerts_once(
-        stripe_down, as_a_worker):
+        stripe_down, celery_as_a_worker):
     booking = make_booking(SessionFactory(capacity=5))
     payment = Payment.objects.create(booking=booking, user_id=booking.purchaser_id,
                                      amount=booking.total_amount,
@@ -75,7 +63,7 @@ def test_an_eager_task_that_fails_fails_the_caller_in_tests():
         issue_certificates_task.delay(999_999_999)
 
 
-def test_a_task_that_fails_on_a_bug_alerts_at_once(as_a_worker):
+def test_a_task_that_fails_on_a_bug_alerts_at_once(celery_as_a_worker):
     result = issue_certificates_task.apply(args=[999_999_999], throw=False)
     assert result.failed()
     failed = ActivityLog.objects.get(action="task.failed")
