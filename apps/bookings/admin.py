@@ -41,13 +41,12 @@ class DisputedFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(payments__disputes__isnull=False).distinct()
         if self.value() == "open":
-            return queryset.filter(payments__disputes__status__in=OPEN_DISPUTE_STATUSES
-                                   ).distinct()
+            return queryset.filter(
+                payments__disputes__status__in=django_apps.get_model("payments", "Dispute").OPEN
+            ).distinct()
         return queryset
 
 
-OPEN_DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "needs_response",
-                         "under_review"]
 
 
 @admin.register(Booking)
@@ -101,7 +100,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
 
         stamp = timezone.now().strftime(":resend:%Y%m%d%H%M")
         sent = 0
-        for booking in queryset.filter(status__in=["paid", "completed"]):
+        for booking in queryset.filter(status__in=[Booking.Status.PAID,
+                                                     Booking.Status.COMPLETED]):
             booking_send_confirmations(booking, resend=stamp)
             sent += 1
         self.message_user(request, f"Confirmation resent for {sent} paid booking(s).")

@@ -122,12 +122,14 @@ def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
     """Bookings stuck in a state that should have moved on: pending after their hold ran
     out (or with no hold at all, so it never will), and paid on a cancelled session."""
     from apps.bookings.models import Booking
+    from apps.sessions.models import CourseSession
 
     now = now or timezone.now()
     stuck_pending = Q(status=Booking.Status.PENDING) & (
         Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE) | Q(hold_expires_at__isnull=True)
     )
-    paid_on_cancelled = Q(status=Booking.Status.PAID, session__status="cancelled")
+    paid_on_cancelled = Q(status=Booking.Status.PAID,
+                          session__status=CourseSession.Status.CANCELLED)
     bookings = (
         Booking.objects.filter(stuck_pending | paid_on_cancelled)
         .order_by("pk")

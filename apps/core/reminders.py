@@ -21,12 +21,13 @@ def session_reminders(*, now: datetime | None = None) -> int:
     """Each attendee of a paid booking, once, when its session starts within the window."""
     from apps.bookings.models import Attendee, Booking
     from apps.bookings.notifications import booking_portal_url
+    from apps.sessions.models import CourseSession
 
     now = now or timezone.now()
     window_end = now + timedelta(hours=settings.SESSION_REMINDER_HOURS)
     attendees = Attendee.objects.filter(
         booking__status=Booking.Status.PAID,
-        booking__session__status="scheduled",
+        booking__session__status=CourseSession.Status.SCHEDULED,
         booking__session__starts_at__gt=now,
         booking__session__starts_at__lte=window_end,
         user__anonymised_at__isnull=True,  # an erased person is told nothing

@@ -186,6 +186,7 @@ class Dispute(models.Model):
         PREVENTED = "prevented", "Prevented"
 
     CLOSED = frozenset({Status.WARNING_CLOSED, Status.WON, Status.LOST, Status.PREVENTED})
+    OPEN = frozenset(set(Status) - CLOSED)
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
     stripe_dispute_id = models.CharField(max_length=255, unique=True)
