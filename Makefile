@@ -100,6 +100,7 @@ test-properties-deep: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/python scripts/check_status_literals.py
 
 # --- Supply chain and secrets (CI runs both after lint) ---------------------------------
 # Known vulnerabilities in every installed package (pip-audit). OSV is pip-audit's default

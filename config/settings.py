@@ -192,9 +192,11 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
-# Eager mode behaves like a worker: a failing task does not fail its caller, and
-# retries run (immediately) as they would on a worker.
-CELERY_TASK_EAGER_PROPAGATES = False
+# Eager mode (the embedded demo) behaves like a worker: a failing task does not fail its
+# caller, and retries run (immediately) as they would on a worker. In the tests an
+# exception inside a task fails the test (tests/conftest.py's celery_as_a_worker turns it
+# off for tests of retries).
+CELERY_TASK_EAGER_PROPAGATES = TESTING
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -9,6 +9,9 @@ import pytest
 import requests
 from django.core.cache import cache
 
+# Every test fails when Redis or Stripe is called while a row lock is held (tests/lock_guard.py).
+from tests.lock_guard import lock_guard  # noqa: F401
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -17,6 +20,20 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def celery_as_a_worker():
+    """Eager tasks that do not raise to their caller, so retries run and the last failure
+    reaches the task's on_failure, as on a worker. Tests otherwise propagate task errors
+    (CELERY_TASK_EAGER_PROPAGATES); Celery's eager retries read the app's setting, not
+    apply()'s `throw`, so the setting itself is switched."""
+    from config.celery import app
+
+    before = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = before
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from apps.bookings.models import Booking
 from apps.bookings.selectors import customer_view_of_booking
 from apps.payments.models import Payment
+from apps.payments.staff_bookings import StaffPayment
 from apps.sessions.models import CourseSession
 from apps.users.models import User
 
@@ -152,17 +153,14 @@ class CustomerBookingSerializer(serializers.Serializer):
                 booking=booking, user=self.context["request"].user)
         return views[booking.pk]
 
-    def _own(self, booking) -> bool:
-        return self._view(booking)["is_purchaser"]
-
     def get_role(self, booking) -> str:
-        return "purchaser" if self._own(booking) else "attendee"
+        return self._view(booking)["role"]
 
     def get_seats(self, booking) -> int:
-        return booking.seats if self._own(booking) else 1
+        return self._view(booking)["seats"]
 
     def get_total_amount(self, booking) -> int | None:
-        return booking.total_amount if self._own(booking) else None
+        return self._view(booking)["total_amount"]
 
     def _payments(self, booking):
         return self._view(booking)["payments"]
@@ -172,10 +170,12 @@ class CustomerBookingSerializer(serializers.Serializer):
         return payments[-1].status if payments else None
 
     def get_paid(self, booking) -> int | None:
-        return self._view(booking)["paid"] if self._own(booking) else None
+        view = self._view(booking)
+        return view["paid"] if view["is_purchaser"] else None
 
     def get_refunded(self, booking) -> int | None:
-        return self._view(booking)["refunded"] if self._own(booking) else None
+        view = self._view(booking)
+        return view["refunded"] if view["is_purchaser"] else None
 
     def _attendees(self, booking):
         return self._view(booking)["attendees"]
@@ -315,8 +315,7 @@ class AdminBookingCreateSerializer(serializers.Serializer):
     attendees = AttendeeInSerializer(many=True, allow_empty=False, min_length=1,
                                      max_length=settings.BOOKING_MAX_SEATS)
     payment = serializers.ChoiceField(
-        choices=[("invoice", "Invoice: recorded as paid now"),
-                 ("card", "Card: pending, the purchaser pays on the payment page")])
+        choices=StaffPayment.choices)
     special_requirements = serializers.CharField(required=False, allow_blank=True,
                                                  max_length=2000, default="")
 

@@ -17,12 +17,16 @@ from rest_framework.views import APIView
 
 from apps.bookings.idempotency import idempotent_booking_submit
 from apps.bookings.models import Attendee, Booking
-from apps.bookings.selectors import bookings_naming_person, customer_booking, customer_bookings
-from apps.bookings.services import AttendeeInput, BookingRequest, booking_create
+from apps.bookings.selectors import (
+    bookings_naming_person,
+    customer_booking,
+    customer_bookings,
+    upcoming_bookings,
+)
+from apps.bookings.services import AttendeeInput, BookingRequest
 from apps.certificates.models import Certificate
-from apps.core.errors import ConflictError
 from apps.payments.models import Payment
-from apps.payments.services import payment_record_manual
+from apps.payments.staff_bookings import staff_booking_create
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.selectors import catalogue_sessions, session_for_page
@@ -118,9 +122,7 @@ class CustomerMeView(ApiMixin, APIView):
     def get(self, request):
         user = request.user
         now = timezone.now()
-        upcoming = customer_bookings(user=user).filter(
-            session__starts_at__gte=now, status__in=[Booking.Status.PENDING,
-                                                     Booking.Status.PAID]).count()
+        upcoming = upcoming_bookings(customer_bookings(user=user), now=now).count()
         certificates = Certificate.objects.filter(user=user, revoked_at__isnull=True).count()
         data = {
             "id": user.pk, "email": user.email, "first_name": user.first_name,
@@ -290,7 +292,7 @@ class AdminBookingCreateView(ApiMixin, APIView):
 
     def _create(self, request, data, token):
         purchaser = data["purchaser"]
-        booking = booking_create(
+        return staff_booking_create(
             request=BookingRequest(
                 session_id=data["session_id"],
                 purchaser_email=purchaser["email"],
@@ -302,27 +304,9 @@ class AdminBookingCreateView(ApiMixin, APIView):
                 special_requirements=data["special_requirements"],
                 submission_token=token,
             ),
+            payment=data["payment"],
             actor=request.user,
         )
-        if token and booking.submission_token != token:
-            # The same people already have a booking waiting for payment on this session
-            # (made on the website): never take it over, nor turn its card checkout into
-            # an invoice. Staff deal with that booking itself.
-            raise ConflictError(
-                f"These people already have booking {booking.reference} waiting for payment "
-                "on this session: pay or cancel that booking instead.",
-                code="pending_booking_exists")
-        if data["payment"] == "invoice" and booking.status == Booking.Status.PENDING:
-            try:
-                payment_record_manual(booking=booking, actor=request.user,
-                                      method=Payment.Method.INVOICE,
-                                      note="Booked through the staff API")
-            except ConflictError:
-                # A concurrent replay of the same key recorded it first.
-                booking.refresh_from_db()
-                if booking.status != Booking.Status.PAID:
-                    raise
-        return booking
 
 
 @extend_schema(

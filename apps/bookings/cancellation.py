@@ -13,6 +13,7 @@ from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.policy import CancellationQuote, cancellation_quote
 from apps.refunds.services import refund_create, refundable_amount
+from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.models import ActivityLog
 
@@ -125,6 +126,7 @@ def session_cancel(*, session_id: int, actor=None, reason: str,
         if session.status != CourseSession.Status.CANCELLED:
             session.status = CourseSession.Status.CANCELLED
             session.save(update_fields=["status"])
+            catalogue_changed()
     cancelled: list[int] = []
     refunds: list[Refund] = []
     booking_ids = Booking.objects.filter(

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.core.errors import ConflictError
 from apps.core.fields import EncryptedOptionalText
+from apps.core.money import DEFAULT_CURRENCY
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
@@ -52,6 +53,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 SEAT_HOLDING_STATUSES = frozenset(
     {BookingStatus.PENDING, BookingStatus.PAID, BookingStatus.COMPLETED, BookingStatus.NO_SHOW}
 )
+# Statuses of a booking still ahead of its customer (with a session not yet started).
+UPCOMING_STATUSES = frozenset({BookingStatus.PENDING, BookingStatus.PAID})
 # Statuses that count towards the purchaser's `total_bookings`.
 COUNTED_STATUSES = frozenset({BookingStatus.PAID, BookingStatus.COMPLETED, BookingStatus.NO_SHOW})
 
@@ -86,7 +89,7 @@ class Booking(models.Model):
     seats = models.PositiveSmallIntegerField()
     unit_price = models.PositiveIntegerField(help_text="Per seat, minor units.")
     total_amount = models.PositiveIntegerField(help_text="Minor units.")
-    currency = models.CharField(max_length=3, default="GBP")
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     company_name = models.CharField(max_length=200, blank=True)
     # Often health data (access needs, allergies): encrypted at rest.
     special_requirements = EncryptedOptionalText()

@@ -62,8 +62,8 @@ class Item:
         """Paid and not being given back: the ledger's refunds that have not failed, and
         this change's failed ones (which we still owe and say so)."""
         back = sum(r.amount for p in self.booking.payments.all() for r in p.refunds.all()
-                   if r.status != "failed")
-        owed = sum(r.amount for r in self.refunds if r.status == "failed")
+                   if r.status in r.NOT_FAILED)
+        owed = sum(r.amount for r in self.refunds if r.status not in r.NOT_FAILED)
         return max(self.paid - back - owed, 0)
 
     @property
@@ -215,7 +215,7 @@ def booking_send_late_refund(booking, payment) -> None:
 
 def refund_notify_outcome(*, refund, booking, payment) -> None:
     """The follow-up to "on its way": the refund went through, or it did not."""
-    succeeded = refund.status == "succeeded"
+    succeeded = refund.status == refund.Status.SUCCEEDED
     communication_queue(
         kind=Communication.Kind.REFUND_ISSUED if succeeded else Communication.Kind.REFUND_FAILED,
         recipient=booking.purchaser.email,

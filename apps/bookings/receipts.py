@@ -34,11 +34,6 @@ STYLESHEET = "css/receipt.css"
 PDF_CONTENT_TYPE = "application/pdf"
 NOT_PAID_MESSAGE = "There is no receipt yet: this booking has not been paid."
 
-SUCCEEDED_PAYMENT_STATUSES = (
-    Payment.Status.SUCCEEDED,
-    Payment.Status.PARTIALLY_REFUNDED,
-    Payment.Status.REFUNDED,
-)
 CARD_BRANDS = {
     "amex": "American Express",
     "cartes_bancaires": "Cartes Bancaires",
@@ -186,7 +181,7 @@ def receipt_context(*, booking: Booking) -> dict:
         (
             _payment_line(payment)
             for payment in Payment.objects.filter(
-                booking_id=booking.pk, status__in=SUCCEEDED_PAYMENT_STATUSES
+                booking_id=booking.pk, status__in=Payment.MONEY_ARRIVED
             )
         ),
         key=lambda line: line.paid_at,

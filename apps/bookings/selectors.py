@@ -4,7 +4,7 @@ from django.db.models import Prefetch, Q
 
 from apps.payments.models import Payment
 
-from .models import SEAT_HOLDING_STATUSES, Attendee, Booking
+from .models import SEAT_HOLDING_STATUSES, UPCOMING_STATUSES, Attendee, Booking
 
 
 def booking_for_page(*, reference: str) -> Booking | None:
@@ -65,6 +65,17 @@ def _with_customer_rows(bookings):
     )
 
 
+def upcoming_bookings(bookings, *, now: datetime):
+    """The bookings still ahead of the customer: pending or paid, session not yet started
+    (the portal's list and the API's count)."""
+    return bookings.filter(session__starts_at__gte=now, status__in=UPCOMING_STATUSES)
+
+
+def booking_is_upcoming(booking: Booking, *, now: datetime) -> bool:
+    """upcoming_bookings() for one booking already loaded with its session."""
+    return booking.session.starts_at >= now and booking.status in UPCOMING_STATUSES
+
+
 def customer_booking(*, user, reference: str) -> Booking | None:
     """One of the customer's bookings by reference; None (a 404) for anyone else's."""
     return customer_bookings(user=user).filter(reference=reference.upper()).first()
@@ -72,8 +83,8 @@ def customer_booking(*, user, reference: str) -> Booking | None:
 
 def customer_view_of_booking(*, booking: Booking, user) -> dict:
     """What this customer may see of a booking (portal and API alike): the purchaser
-    everything, an attendee their own seat and no payments. Works on the rows prefetched
-    by customer_bookings()."""
+    everything, an attendee their own seat and no payments, totals or seat count beyond
+    their own. Works on the rows prefetched by customer_bookings()."""
     from apps.refunds.models import Refund
 
     own = booking.purchaser_id == user.pk
@@ -90,7 +101,10 @@ def customer_view_of_booking(*, booking: Booking, user) -> dict:
                and booking.hold_expires_at > timezone.now())
     due = max(0, booking.total_amount - paid) if own and holding else 0
     return {"booking": booking, "is_purchaser": own, "attendees": attendees,
-            "payments": payments, "paid": paid, "refunded": refunded, "due": due}
+            "payments": payments, "paid": paid, "refunded": refunded, "due": due,
+            "role": "purchaser" if own else "attendee",
+            "seats": booking.seats if own else 1,
+            "total_amount": booking.total_amount if own else None}
 
 
 def bookings_naming_person(*, user):

@@ -86,7 +86,7 @@ def booking_validate_request(request: BookingRequest) -> None:
 def _take_seats(*, session_id: int, seats: int, now: datetime) -> None:
     """Take seats with one conditional UPDATE: the row is locked by the UPDATE itself and
     the capacity is checked against the committed value, never a cache or earlier read."""
-    catalogue_changed()  # before the UPDATE: no Redis call while the row is locked
+    catalogue_changed()  # after the commit: no Redis call while the row is locked
     taken = CourseSession.objects.filter(
         pk=session_id,
         status=CourseSession.Status.SCHEDULED,

@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
+from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 
@@ -51,6 +52,7 @@ def session_save_edit(*, session: CourseSession, actor=None,
         session.save(update_fields=[
             f.name for f in session._meta.concrete_fields
             if not f.primary_key and f.name not in NEVER_SAVED_BY_AN_EDIT])
+        catalogue_changed()
         changed = [name for name in WHAT_PEOPLE_ARE_TOLD
                    if getattr(before, name) != getattr(session, name)]
         if not changed or before.status != CourseSession.Status.SCHEDULED:

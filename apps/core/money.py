@@ -2,6 +2,10 @@
 
 from decimal import Decimal
 
+# The currency of prices unless a course says otherwise (model field defaults use this
+# constant so that no migration depends on the environment; settings.DEFAULT_CURRENCY is
+# the same code and what reports are totalled in).
+DEFAULT_CURRENCY = "GBP"
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "TWD", "UGX"}
 

@@ -37,13 +37,6 @@ LIST_LENGTH = 10
 # Queries one uncached `dashboard_figures()` call makes, whatever the data.
 DASHBOARD_QUERIES = 12
 
-# A payment that succeeded stays "succeeded" money even once (partly) refunded: the
-# refunds are taken off separately, in the week they went through.
-SUCCEEDED_PAYMENT_STATUSES = (
-    Payment.Status.SUCCEEDED,
-    Payment.Status.PARTIALLY_REFUNDED,
-    Payment.Status.REFUNDED,
-)
 
 
 def _local_midnight(day: date, tz) -> datetime:
@@ -88,7 +81,7 @@ def _revenue_per_week(today: date, tz, currency: str) -> tuple[list[dict], list[
     end = _local_midnight(this_monday + timedelta(weeks=1), tz)
     payments = (
         Payment.objects.filter(
-            status__in=SUCCEEDED_PAYMENT_STATUSES, succeeded_at__gte=start, succeeded_at__lt=end
+            status__in=Payment.MONEY_ARRIVED, succeeded_at__gte=start, succeeded_at__lt=end
         )
         .annotate(week=TruncWeek("succeeded_at", tzinfo=tz))
         .values("week", "currency")
@@ -145,7 +138,7 @@ def _payment_success(now: datetime) -> dict:
         method=Payment.Method.CARD, created_at__gte=now - timedelta(days=PAYMENT_DAYS),
         created_at__lte=now,
     ).aggregate(
-        succeeded=Count("pk", filter=Q(status__in=SUCCEEDED_PAYMENT_STATUSES)),
+        succeeded=Count("pk", filter=Q(status__in=Payment.MONEY_ARRIVED)),
         failed=Count("pk", filter=Q(status=Payment.Status.FAILED)),
     )
     succeeded, failed = counts["succeeded"], counts["failed"]

@@ -46,6 +46,7 @@ from apps.core.models import Communication
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import stuck_pending_refunds
+from apps.sessions.models import CourseSession
 from apps.users.models import User
 
 from .retention import certificate_cutoff
@@ -150,7 +151,8 @@ def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
     stuck_pending = Q(status=Booking.Status.PENDING) & (
         Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE) | Q(hold_expires_at__isnull=True)
     )
-    paid_on_cancelled = Q(status=Booking.Status.PAID, session__status="cancelled")
+    paid_on_cancelled = Q(status=Booking.Status.PAID,
+                          session__status=CourseSession.Status.CANCELLED)
     bookings = (
         Booking.objects.filter(stuck_pending | paid_on_cancelled)
         .order_by("pk")

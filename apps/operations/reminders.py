@@ -14,6 +14,7 @@ from apps.certificates.models import Certificate
 from apps.certificates.selectors import certificates_not_renewed
 from apps.core.emails import communication_queue
 from apps.core.models import Communication
+from apps.sessions.models import CourseSession
 from apps.sessions.selectors import next_session_by_course
 
 
@@ -28,7 +29,7 @@ def session_reminders(*, now: datetime | None = None) -> int:
     window_end = now + timedelta(hours=settings.SESSION_REMINDER_HOURS)
     attendees = Attendee.objects.filter(
         booking__status=Booking.Status.PAID,
-        booking__session__status="scheduled",
+        booking__session__status=CourseSession.Status.SCHEDULED,
         booking__session__starts_at__gt=now,
         booking__session__starts_at__lte=window_end,
         user__anonymised_at__isnull=True,  # an erased person is told nothing

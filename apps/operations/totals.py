@@ -44,8 +44,7 @@ def _with_expected_totals(users: QuerySet) -> QuerySet:
     paid = (
         Payment.objects.filter(
             user=OuterRef("pk"),
-            status__in=[Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED,
-                        Payment.Status.REFUNDED],
+            status__in=Payment.MONEY_ARRIVED,
         )
         .order_by().values("user").annotate(s=Sum("amount")).values("s")
     )

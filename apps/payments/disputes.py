@@ -65,7 +65,9 @@ def _money_lost(dispute: Dispute, payment: Payment) -> int:
         lost = 0
     else:
         lost = dispute.amount if dispute.funds_withdrawn and not dispute.funds_reinstated else 0
-    refunded = payment.refunds.filter(status="succeeded").aggregate(s=Sum("amount"))["s"] or 0
+    # Refund is a layer above payments: its status is read through the relation's model.
+    succeeded = payment.refunds.model.Status.SUCCEEDED
+    refunded = payment.refunds.filter(status=succeeded).aggregate(s=Sum("amount"))["s"] or 0
     other = (payment.disputes.exclude(pk=dispute.pk).aggregate(s=Sum("money_lost"))["s"] or 0)
     return max(0, min(lost, payment.amount - refunded - other))
 

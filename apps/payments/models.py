@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.bookings.models import TransitionError
+from apps.core.money import DEFAULT_CURRENCY
+
 
 def new_stripe_key_nonce() -> str:
     """The random part of a payment's Stripe idempotency keys (see Payment.idempotency_key)."""
@@ -25,6 +28,33 @@ class Payment(models.Model):
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
         REFUNDED = "refunded", "Refunded"
 
+    # The statuses that mean the money arrived (a payment that succeeded stays money that
+    # arrived once partly or fully refunded: its refunds are counted separately).
+    MONEY_ARRIVED = frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED, Status.REFUNDED})
+    # Waiting for the customer or the bank: an intent that may still be paid or cancelled.
+    OPEN = frozenset({Status.REQUIRES_PAYMENT, Status.REQUIRES_ACTION})
+
+    # The only way a payment's status may move; staying in the same status is not a move.
+    # Stripe reports in any order: a success may arrive after a failure, a cancellation or
+    # a superseded attempt (it is then counted and, when not needed, refunded); money that
+    # arrived only moves between its refund states.
+    TRANSITIONS = {
+        Status.REQUIRES_PAYMENT: frozenset({
+            Status.REQUIRES_ACTION, Status.PROCESSING, Status.SUCCEEDED, Status.FAILED,
+            Status.CANCELED}),
+        Status.REQUIRES_ACTION: frozenset({
+            Status.REQUIRES_PAYMENT, Status.PROCESSING, Status.SUCCEEDED, Status.FAILED,
+            Status.CANCELED}),
+        Status.PROCESSING: frozenset({
+            Status.REQUIRES_PAYMENT, Status.REQUIRES_ACTION, Status.SUCCEEDED, Status.FAILED,
+            Status.CANCELED}),
+        Status.FAILED: frozenset({Status.SUCCEEDED}),
+        Status.CANCELED: frozenset({Status.SUCCEEDED}),
+        Status.SUCCEEDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+        Status.PARTIALLY_REFUNDED: frozenset({Status.SUCCEEDED, Status.REFUNDED}),
+        Status.REFUNDED: frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED}),
+    }
+
     class Method(models.TextChoices):
         CARD = "card", "Card (Stripe)"
         INVOICE = "invoice", "Invoice / bank transfer"
@@ -38,7 +68,7 @@ class Payment(models.Model):
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     amount = models.PositiveIntegerField(help_text="Minor units.")
-    currency = models.CharField(max_length=3, default="GBP")
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.REQUIRES_PAYMENT, editable=False
     )
@@ -81,11 +111,18 @@ class Payment(models.Model):
 
     @property
     def has_succeeded(self):
-        return self.status in {
-            self.Status.SUCCEEDED,
-            self.Status.PARTIALLY_REFUNDED,
-            self.Status.REFUNDED,
-        }
+        return self.status in self.MONEY_ARRIVED
+
+    def can_become(self, new_status: str) -> bool:
+        return new_status == self.status or new_status in self.TRANSITIONS[self.status]
+
+    def move_to(self, new_status: str) -> None:
+        """Set the status along the table (the caller saves); an illegal move raises."""
+        if not self.can_become(new_status):
+            raise TransitionError(
+                f"A payment that is {self.get_status_display().lower()} cannot become "
+                f"{self.Status(new_status).label.lower()}.")
+        self.status = new_status
 
 
 class StripeEvent(models.Model):
@@ -149,11 +186,12 @@ class Dispute(models.Model):
         PREVENTED = "prevented", "Prevented"
 
     CLOSED = frozenset({Status.WARNING_CLOSED, Status.WON, Status.LOST, Status.PREVENTED})
+    OPEN = frozenset(set(Status) - CLOSED)
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
     stripe_dispute_id = models.CharField(max_length=255, unique=True)
     amount = models.PositiveIntegerField(help_text="Disputed amount, minor units.")
-    currency = models.CharField(max_length=3, default="GBP")
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     reason = models.CharField(max_length=60, blank=True)
     status = models.CharField(max_length=30, choices=Status.choices, editable=False)
     evidence_due_by = models.DateTimeField(null=True, blank=True)

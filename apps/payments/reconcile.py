@@ -20,8 +20,6 @@ from .services import (
     payment_sync_from_stripe,
 )
 
-SUCCEEDED = {Payment.Status.SUCCEEDED, Payment.Status.PARTIALLY_REFUNDED, Payment.Status.REFUNDED}
-
 
 @dataclass
 class Difference:
@@ -54,7 +52,7 @@ def _expected_status(intent: dict) -> set[str]:
     """Our payment statuses that agree with the intent's."""
     status = intent.get("status")
     if status == "succeeded":
-        return SUCCEEDED
+        return Payment.MONEY_ARRIVED
     if status == "requires_payment_method" and intent.get("last_payment_error"):
         return {Payment.Status.FAILED}
     if status in INTENT_STATUS:

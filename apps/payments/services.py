@@ -75,7 +75,7 @@ def _open_card_payment(*, booking_id: int, confirmation_token: str, now: datetim
                 open_payment.save(update_fields=["stripe_confirmation_token", "updated_at"])
             return open_payment
         if open_payment:
-            open_payment.status = Payment.Status.FAILED
+            open_payment.move_to(Payment.Status.FAILED)
             open_payment.failure_message = "Superseded by a new attempt after no answer."
             open_payment.save(update_fields=["status", "failure_message", "updated_at"])
             PaymentEvent.objects.create(payment=open_payment, kind="payment.superseded",
@@ -217,12 +217,13 @@ def payment_mark_failed(*, payment_id: int, message: str, payment_intent_id: str
         payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
         if payment_intent_id and not payment.stripe_payment_intent_id:
             payment.stripe_payment_intent_id = payment_intent_id
-        if payment.has_succeeded:
-            # A late or out-of-order failure never downgrades money we already have.
+        if not payment.can_become(Payment.Status.FAILED):
+            # A late or out-of-order failure never downgrades money we already have, nor
+            # reopens an intent that was cancelled.
             PaymentEvent.objects.create(payment=payment, kind="payment.failed_ignored",
                                         stripe_event=stripe_event, data={"message": message})
             return payment
-        payment.status = Payment.Status.FAILED
+        payment.move_to(Payment.Status.FAILED)
         payment.failure_message = message[:500]
         payment.save(update_fields=["status", "failure_message", "stripe_payment_intent_id",
                                     "updated_at"])
@@ -303,8 +304,10 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
                                data={"payment_intent": intent["id"]})
             return payment
         new_status = INTENT_STATUS.get(status)
-        if new_status and new_status != payment.status and payment.status != Payment.Status.FAILED:
-            payment.status = new_status
+        # A status the table does not allow from here is an older message arriving late
+        # (Stripe does not promise order): nothing changes.
+        if new_status and new_status != payment.status and payment.can_become(new_status):
+            payment.move_to(new_status)
             payment.save(update_fields=["status", "updated_at"])
             PaymentEvent.objects.create(payment=payment, kind=f"payment.{new_status}",
                                         stripe_event=stripe_event,
@@ -331,8 +334,8 @@ def payment_count_succeeded(*, payment_id: int, evidence: str, stripe_event=None
             refund_status = payment.status
             _payment_succeeded(payment, now=now, stripe_event=stripe_event,
                                data={"evidence": evidence, "repaired": True})
-            Payment.objects.filter(pk=payment.pk).update(status=refund_status)
-            payment.status = refund_status
+            payment.move_to(refund_status)
+            payment.save(update_fields=["status", "updated_at"])
     return payment
 
 
@@ -342,7 +345,7 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
     once, then pays the booking
     (re-taking seats for a payment that arrived after its hold lapsed), or refunds it
     automatically when the seats are gone or the booking no longer needs it."""
-    payment.status = Payment.Status.SUCCEEDED
+    payment.move_to(Payment.Status.SUCCEEDED)
     payment.succeeded_at = now
     payment.failure_message = ""
     payment.save(update_fields=["status", "succeeded_at", "failure_message", "updated_at"])
@@ -433,18 +436,27 @@ def payment_record_manual(*, booking: Booking, actor: User | None, method=Paymen
 
 def payment_cancel_open_intents(*, booking_id: int) -> int:
     """After a hold lapses: cancel the intents still waiting for a card so they cannot be
-    paid. One that succeeded meanwhile refuses and its webhook takes the late path."""
+    paid. One that succeeded meanwhile refuses and its webhook takes the late path. Stripe
+    not answering is raised (PaymentProviderError) once every intent has been tried, so the
+    task retries: the intents cancelled meanwhile are no longer open and are not asked
+    again."""
     cancelled = 0
+    unanswered: gateway.PaymentProviderError | None = None
     open_payments = Payment.objects.filter(
         booking_id=booking_id,
         stripe_payment_intent_id__isnull=False,
-        status__in=[Payment.Status.REQUIRES_PAYMENT, Payment.Status.REQUIRES_ACTION],
+        status__in=Payment.OPEN,
     )
     for payment in open_payments:
         try:
             intent = gateway.cancel_payment_intent(payment.stripe_payment_intent_id)
-        except (gateway.PaymentProviderError, gateway.PaymentRequestRejected) as error:
+        except gateway.PaymentRequestRejected as error:
             logger.info("Could not cancel %s: %s", payment.stripe_payment_intent_id, error)
+            continue
+        except gateway.PaymentProviderError as error:
+            logger.warning("Stripe did not answer cancelling %s: %s",
+                           payment.stripe_payment_intent_id, error)
+            unanswered = unanswered or error
             continue
         payment_apply_intent(intent=intent)
         cancelled += 1
@@ -452,4 +464,6 @@ def payment_cancel_open_intents(*, booking_id: int) -> int:
         booking_id=booking_id, stripe_payment_intent_id__isnull=True,
         status=Payment.Status.REQUIRES_PAYMENT,
     ).update(status=Payment.Status.CANCELED)
+    if unanswered is not None:
+        raise unanswered
     return cancelled

@@ -18,7 +18,12 @@ from apps.bookings.cancellation import (
 )
 from apps.bookings.models import Booking
 from apps.bookings.receipts import receipt_html, receipt_pdf
-from apps.bookings.selectors import customer_booking, customer_bookings, customer_view_of_booking
+from apps.bookings.selectors import (
+    booking_is_upcoming,
+    customer_booking,
+    customer_bookings,
+    customer_view_of_booking,
+)
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
@@ -45,8 +50,7 @@ def portal_home(request):
     now = timezone.now()
     views = [customer_view_of_booking(booking=b, user=request.user)
              for b in customer_bookings(user=request.user)]
-    upcoming = [v for v in views if v["booking"].session.starts_at >= now
-                and v["booking"].status in ("pending", "paid")]
+    upcoming = [v for v in views if booking_is_upcoming(v["booking"], now=now)]
     past = [v for v in views if v not in upcoming]
     certificates = list(Certificate.objects.filter(user=request.user).select_related("course"))
     next_sessions = next_session_by_course(

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.bookings.models import TransitionError
+from apps.core.money import DEFAULT_CURRENCY
 from apps.payments.models import new_stripe_key_nonce
 
 
@@ -14,6 +16,17 @@ class Refund(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    # Refunds that count against what can still be refunded: every one that has not failed.
+    NOT_FAILED = frozenset({Status.PENDING, Status.SUCCEEDED})
+
+    # The only way a refund's status may move. A refund that succeeded may still fail (the
+    # card issuer rejects it later); a failed one never comes back.
+    TRANSITIONS = {
+        Status.PENDING: frozenset({Status.SUCCEEDED, Status.FAILED}),
+        Status.SUCCEEDED: frozenset({Status.FAILED}),
+        Status.FAILED: frozenset(),
+    }
+
     class Initiator(models.TextChoices):
         STAFF = "staff", "Staff"
         CUSTOMER = "customer", "Customer cancellation"
@@ -25,7 +38,7 @@ class Refund(models.Model):
         "payments.Payment", on_delete=models.PROTECT, related_name="refunds"
     )
     amount = models.PositiveIntegerField(help_text="Minor units.")
-    currency = models.CharField(max_length=3, default="GBP")
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, editable=False
     )
@@ -67,6 +80,17 @@ class Refund(models.Model):
 
     def __str__(self):
         return self.stripe_refund_id or f"Refund {self.pk}"
+
+    def can_become(self, new_status: str) -> bool:
+        return new_status in self.TRANSITIONS[self.status]
+
+    def move_to(self, new_status: str) -> None:
+        """Set the status along the table (the caller saves); an illegal move raises."""
+        if not self.can_become(new_status):
+            raise TransitionError(
+                f"A refund that is {self.get_status_display().lower()} cannot become "
+                f"{self.Status(new_status).label.lower()}.")
+        self.status = new_status
 
     @property
     def idempotency_key(self):

@@ -26,9 +26,6 @@ from .models import Refund
 
 logger = logging.getLogger(__name__)
 
-COUNTING = (Refund.Status.PENDING, Refund.Status.SUCCEEDED)
-
-
 def refunded_total(payment: Payment, *, statuses=(Refund.Status.SUCCEEDED,)) -> int:
     return payment.refunds.filter(status__in=statuses).aggregate(s=Sum("amount"))["s"] or 0
 
@@ -48,7 +45,7 @@ def refundable_amount(payment: Payment) -> int:
     if not payment.has_succeeded:
         return 0
     disputed = payment.disputes.aggregate(s=Sum("money_lost"))["s"] or 0
-    return max(0, payment.amount - refunded_total(payment, statuses=COUNTING) - disputed)
+    return max(0, payment.amount - refunded_total(payment, statuses=Refund.NOT_FAILED) - disputed)
 
 
 def _lock_payment(payment_id: int) -> Payment:
@@ -72,7 +69,7 @@ def _settle_payment_status(payment: Payment) -> None:
               else Payment.Status.REFUNDED if back >= payment.amount
               else Payment.Status.PARTIALLY_REFUNDED)
     if payment.status != status:
-        payment.status = status
+        payment.move_to(status)
         payment.save(update_fields=["status", "updated_at"])
 
 
@@ -232,7 +229,7 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
                                             stripe_event=stripe_event,
                                             data={"refund": refund.pk})
             return refund
-        refund.status = Refund.Status.SUCCEEDED
+        refund.move_to(Refund.Status.SUCCEEDED)
         refund.failure_reason = ""
         refund.save(update_fields=["status", "failure_reason", "updated_at"])
         User.objects.filter(pk=payment.user_id).update(total_spent=F("total_spent") - refund.amount)
@@ -262,7 +259,7 @@ def refund_mark_failed(*, refund_id: int, reason: str, stripe_event=None) -> Ref
         if refund.status == Refund.Status.FAILED:
             return refund
         was_succeeded = refund.status == Refund.Status.SUCCEEDED
-        refund.status = Refund.Status.FAILED
+        refund.move_to(Refund.Status.FAILED)
         refund.failure_reason = reason[:500]
         refund.save(update_fields=["status", "failure_reason", "updated_at"])
         if was_succeeded:

@@ -4,8 +4,9 @@ Rendering 24 session cards is most of a catalogue request (dates, money, availab
 The HTML is cached under a key that carries a *generation* number; anything that changes
 what the list shows (seats taken or given back, a session, course or location saved or
 deleted) bumps the generation after its transaction commits, so the next request renders
-afresh (the generation is also bumped at once, see catalogue_changed). A short TTL also
-drops sessions that have started since.
+afresh. The services that change what the list shows call catalogue_changed() themselves
+(no signal: the side effect is visible where it happens). A short TTL also drops sessions
+that have started since.
 
 The generation is read before the database: a render that raced with a booking is
 stored under the old generation, which nobody asks for any more. With Redis down every
@@ -32,11 +33,10 @@ def catalogue_list_key(*, course: str, location: str, page: str) -> str:
 
 
 def catalogue_changed() -> None:
-    """Call before changing seats or sessions (before taking any row lock: a slow Redis
-    must not hold a popular session's row). Bumped now and again after the commit: a list
-    rendered in between, from the not yet committed state under the first new number, is
-    left behind by the second."""
-    _bump()
+    """Call from any write that changes seats, sessions, courses or locations. The bump
+    runs after the commit (at once outside a transaction), never while the caller holds
+    row locks: a slow Redis must not hold a popular session's row. A list rendered before
+    the commit is stored under the old number, which nobody asks for afterwards."""
     transaction.on_commit(_bump, robust=True)
 
 
@@ -47,6 +47,3 @@ def _bump() -> None:
     except ValueError:  # evicted between the two calls: any new number will do
         cache.set(GENERATION_KEY, 1, timeout=None)
 
-
-def _on_change(sender, **kwargs) -> None:
-    catalogue_changed()

@@ -4,6 +4,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.money import DEFAULT_CURRENCY
+
 
 class Course(models.Model):
     title = models.CharField(max_length=200)
@@ -13,7 +15,7 @@ class Course(models.Model):
     what_to_bring = models.TextField(blank=True)
     duration_hours = models.DecimalField(max_digits=5, decimal_places=1, default=6)
     price = models.PositiveIntegerField(help_text="Default price per seat, minor units.")
-    currency = models.CharField(max_length=3, default="GBP")
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     validity_months = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="How long its certificate is valid; empty: no expiry."
     )
@@ -74,7 +76,7 @@ class CourseSession(models.Model):
     capacity = models.PositiveIntegerField()
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
     price = models.PositiveIntegerField(help_text="Per seat, minor units.")
-    currency = models.CharField(max_length=3, default="GBP")
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     notes = models.TextField(blank=True, help_text="Internal notes for staff and the trainer.")
 

@@ -141,7 +141,7 @@ def test_event_types_we_do_not_handle_are_acknowledged_and_kept(client):
 
 
 def test_processing_failure_is_retried_then_parked_for_staff(
-        client, payment, django_capture_on_commit_callbacks):
+        client, payment, django_capture_on_commit_callbacks, celery_as_a_worker):
     calls = []
 
     def broken(stored):

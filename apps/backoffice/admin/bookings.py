@@ -10,12 +10,12 @@ from apps.backoffice.forms import PhoneBookingForm
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.bookings.cancellation import booking_cancel, refund_outcomes_text
 from apps.bookings.models import Attendee, Booking
-from apps.bookings.notifications import booking_send_confirmations, booking_send_payment_link
-from apps.bookings.services import BookingRequest, attendance_mark, booking_create, booking_move
+from apps.bookings.notifications import booking_send_confirmations
+from apps.bookings.services import BookingRequest, attendance_mark, booking_move
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute
-from apps.payments.services import payment_record_manual
+from apps.payments.staff_bookings import StaffPayment, staff_booking_create
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
@@ -52,13 +52,12 @@ class DisputedFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(payments__disputes__isnull=False).distinct()
         if self.value() == "open":
-            return queryset.filter(payments__disputes__status__in=OPEN_DISPUTE_STATUSES
-                                   ).distinct()
+            return queryset.filter(
+                payments__disputes__status__in=Dispute.OPEN
+            ).distinct()
         return queryset
 
 
-OPEN_DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "needs_response",
-                         "under_review"]
 
 
 @admin.register(Booking)
@@ -106,7 +105,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     def resend_confirmation(self, request, queryset):
         stamp = timezone.now().strftime(":resend:%Y%m%d%H%M")
         sent = 0
-        for booking in queryset.filter(status__in=["paid", "completed"]):
+        for booking in queryset.filter(status__in=[Booking.Status.PAID,
+                                                     Booking.Status.COMPLETED]):
             booking_send_confirmations(booking, resend=stamp)
             sent += 1
         self.message_user(request, f"Confirmation resent for {sent} paid booking(s).")
@@ -138,19 +138,15 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                booking = booking_create(request=BookingRequest(
+                booking = staff_booking_create(request=BookingRequest(
                     session_id=data["session"].pk, purchaser_email=data["email"],
                     purchaser_first_name=data["first_name"],
                     purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
                     company_name=data["company_name"], attendees=data["attendees"],
-                    special_requirements=data["special_requirements"]), actor=request.user)
-                if booking.status != Booking.Status.PENDING:
-                    pass  # free session: confirmed already
-                elif data["payment"] == "invoice":
-                    payment_record_manual(booking=booking, actor=request.user,
-                                          note="Phone booking, paid by invoice")
-                else:
-                    booking_send_payment_link(booking)
+                    special_requirements=data["special_requirements"]),
+                    payment=(StaffPayment.INVOICE if data["payment"] == "invoice"
+                             else StaffPayment.CARD),
+                    actor=request.user)
             except DomainError as error:
                 form.add_error(None, error.message)
             else:

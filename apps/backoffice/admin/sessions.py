@@ -19,12 +19,30 @@ from apps.bookings.session_changes import (
 from apps.core.errors import DomainError
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_retry
+from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import Course, CourseSession, Location
 from apps.users.roles import is_instructor_only
 
 
+class ChangesCatalogue:
+    """Saving or deleting a course, venue or session changes what the catalogue shows:
+    its cached list is dropped after the commit (said here, not in a signal)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalogue_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        catalogue_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        catalogue_changed()
+
+
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(ChangesCatalogue, admin.ModelAdmin):
     list_display = ["title", "price", "currency", "validity_months", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["title", "slug"]
@@ -32,13 +50,13 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(ChangesCatalogue, admin.ModelAdmin):
     list_display = ["name", "city", "postcode"]
     search_fields = ["name", "city", "postcode"]
 
 
 @admin.register(CourseSession)
-class CourseSessionAdmin(admin.ModelAdmin):
+class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
     list_display = ["starts_at", "course", "location", "trainer", "capacity", "seats_taken",
                     "seats_left", "status"]
     list_filter = ["status", "course", "location", "trainer"]

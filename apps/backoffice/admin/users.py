@@ -1,5 +1,6 @@
 from allauth.mfa.models import Authenticator
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -191,7 +192,7 @@ class UserAdmin(DjangoUserAdmin):
         return format_html(
             "{} paid booking(s) · {} spent net of refunds · last booking {} · {} certificate(s)"
             "{}",
-            obj.total_bookings, format_money(obj.total_spent, "GBP"),
+            obj.total_bookings, format_money(obj.total_spent, settings.DEFAULT_CURRENCY),
             last.strftime("%d %b %Y") if last else "never", certificates.count(),
             format_html(" · next expiry {}", expiring.expires_on.strftime("%d %b %Y"))
             if expiring and expiring.expires_on else "",
@@ -199,7 +200,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="Total spent", ordering="total_spent")
     def spent(self, obj):
-        return format_money(obj.total_spent, "GBP")
+        return format_money(obj.total_spent, settings.DEFAULT_CURRENCY)
 
 
 @admin.register(ActivityLog)

@@ -1,12 +1,12 @@
 from django import template
 
-from apps.core.money import format_money
+from apps.core.money import DEFAULT_CURRENCY, format_money
 
 register = template.Library()
 
 
 @register.filter(name="money")
-def money_filter(amount, currency="GBP"):
+def money_filter(amount, currency=DEFAULT_CURRENCY):
     if amount is None:
         return ""
-    return format_money(int(amount), currency or "GBP")
+    return format_money(int(amount), currency or DEFAULT_CURRENCY)

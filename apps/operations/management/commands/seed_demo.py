@@ -30,6 +30,7 @@ from apps.core.money import format_money
 from apps.payments.services import payment_record_manual
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create
+from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import Course, CourseSession, Location
 from apps.users.models import User
 from apps.users.services import user_change_role, user_get_or_create
@@ -129,6 +130,7 @@ class Command(BaseCommand):
                 for email, first, last, company in CUSTOMERS
             ]
             sessions_made = self._sessions(rng, now, courses, locations, instructors)
+            catalogue_changed()  # the courses, venues and sessions written above
         # The demo customers are fictional: their emails are recorded in the Communication
         # log like any other, but delivered nowhere.
         with override_settings(MAILERS={"default": {
