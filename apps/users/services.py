@@ -173,9 +173,9 @@ def user_export_data(*, user: User) -> dict:
     entered for their attendees; as attendee: their own seat), payments, refunds,
     certificates, the emails sent to them, staff notes about them and the activity log
     entries about them."""
-    from apps.bookings.selectors import bookings_naming_person
     from apps.certificates.models import Certificate
     from apps.core.models import Communication
+    from apps.refunds.selectors import bookings_naming_person
 
     from .models import ActivityLog
 
