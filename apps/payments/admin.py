@@ -9,11 +9,11 @@ from django.utils.html import format_html
 from apps.core.admin_search import ExactSearchMixin, is_booking_reference, is_email
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.stripe_sync.tasks import stripe_event_requeue
 from apps.users.admin import ReadOnlyInline
 from apps.users.models import normalize_email
 
 from .models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
-from .webhooks import stripe_event_requeue
 
 
 class PaymentEventInline(ReadOnlyInline):

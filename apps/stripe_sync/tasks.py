@@ -1,13 +1,17 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from .webhooks import (
-    stripe_event_note_failure,
-    stripe_event_park,
-    stripe_event_process,
-    stripe_events_sweep,
-)
+from apps.core.emails import communication_queue
+from apps.core.models import Communication
+from apps.payments.models import StripeEvent
+
+from .reconcile import reconcile_changes
+from .webhooks import stripe_event_note_failure, stripe_event_park, stripe_event_process
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +42,6 @@ def sweep_stripe_events_task() -> int:
 def reconcile_payments_task() -> int:
     """Nightly (03:15 London): repair from Stripe everything that changed since the last
     finished run, and tell staff what differed."""
-    from django.conf import settings
-    from django.utils import timezone
-
-    from apps.core.emails import communication_queue
-    from apps.core.models import Communication
-
-    from .reconcile import reconcile_changes
-
     now = timezone.now()
     report, _ = reconcile_changes(fix=True, now=now)
     if report.differences:
@@ -56,3 +52,35 @@ def reconcile_payments_task() -> int:
             dedupe_key=f"reconcile:{now:%Y-%m-%dT%H:%M}",
         )
     return len(report.differences)
+
+
+# Enqueueing the processing task: here, beside it, so that webhooks.py (which the task
+# calls) never imports this module.
+def stripe_event_requeue(*, event_ids: list[int]) -> int:
+    """Staff: put parked events back in the queue (admin 'reprocess')."""
+    with transaction.atomic():
+        ids = list(
+            StripeEvent.objects.filter(pk__in=event_ids)
+            .exclude(status=StripeEvent.Status.PROCESSED)
+            .values_list("pk", flat=True)
+        )
+        StripeEvent.objects.filter(pk__in=ids).update(status=StripeEvent.Status.PENDING,
+                                                      attempts=0)
+        for pk in ids:
+            process_stripe_event_task.delay_on_commit(pk)
+    return len(ids)
+
+
+def stripe_events_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Enqueue events stored while the broker was unreachable."""
+    # attempts == 0: never picked up. An event in its retry backoff has attempts >= 1 and a
+    # retry already scheduled; sweeping it would start a second retry chain.
+    stale = StripeEvent.objects.filter(
+        status=StripeEvent.Status.PENDING, attempts=0,
+        received_at__lt=timezone.now() - older_than,
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in stale:
+        process_stripe_event_task.delay(pk)
+        count += 1
+    return count

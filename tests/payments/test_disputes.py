@@ -12,9 +12,9 @@ from django.core import mail
 from apps.core.dashboard import dashboard_figures
 from apps.core.models import Communication
 from apps.payments.models import Dispute, DisputeEvent, Payment, StripeEvent
-from apps.payments.reconcile import Report, check_dispute
 from apps.refunds.models import Refund
 from apps.refunds.services import refundable_amount
+from apps.stripe_sync.reconcile import Report, check_dispute
 from apps.users.models import User
 from apps.users.selectors import user_totals_drift
 from tests.factories import SessionFactory, make_booking
