@@ -10,15 +10,17 @@ from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
 
 from apps.core.errors import DomainError
+from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
+from apps.payments.selectors import booking_for_page
 from apps.payments.services import payment_pay_card
 from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
 from .models import Booking
 from .notifications import payment_link_reference
-from .selectors import booking_for_page, booking_visible_to, remember_booking_in_session
-from .services import AlreadyBookedError, booking_create, booking_expire_hold
+from .selectors import booking_visible_to, remember_booking_in_session
+from .services import AlreadyBookedError, booking_create
 
 
 def _initial_from_user(user):
@@ -135,7 +137,7 @@ def booking_detail(request, reference):
     booking = _visible_booking(request, reference)
     if booking.status == booking.Status.PENDING and booking.hold_expires_at <= timezone.now():
         # Beat releases lapsed holds every minute; the page does not wait for it.
-        booking_expire_hold(booking_id=booking.pk)
+        hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)
     payments = list(booking.payments.all())
     latest = payments[0] if payments else None

@@ -1,15 +1,39 @@
+"""Seat holds that lapse, as the payments layer sees them: bookings gives the seats back
+(apps.bookings.services, pure domain), then the PaymentIntents still open on those
+bookings are cancelled so they can no longer be paid."""
+
+from datetime import datetime
+
 from celery import shared_task
 
-from .services import release_expired_holds
+from apps.bookings.services import booking_expire_hold, release_expired_holds
+
+from .services import payment_cancel_open_intents
+
+
+def hold_expire(*, booking_id: int, now: datetime | None = None) -> bool:
+    """Expire one lapsed hold (False if something else won), then cancel its open
+    intents after commit."""
+    if not booking_expire_hold(booking_id=booking_id, now=now):
+        return False
+    cancel_open_intents_task.delay_on_commit(booking_id)
+    return True
+
+
+def holds_release_expired(*, now: datetime | None = None) -> list[int]:
+    """Expire every lapsed hold (one short transaction each), then cancel each expired
+    booking's open intents after commit. Returns the booking ids."""
+    expired = release_expired_holds(now=now)
+    for booking_id in expired:
+        cancel_open_intents_task.delay_on_commit(booking_id)
+    return expired
 
 
 @shared_task
 def release_expired_holds_task() -> int:
-    return len(release_expired_holds())
+    return len(holds_release_expired())
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=30)
 def cancel_open_intents_task(self, booking_id: int) -> int:
-    from apps.payments.services import payment_cancel_open_intents
-
     return payment_cancel_open_intents(booking_id=booking_id)
