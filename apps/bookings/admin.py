@@ -269,11 +269,11 @@ class AttendeeAdmin(admin.ModelAdmin):
         return attendees
 
     def _mark(self, request, queryset, attendance):
-        from .services import attendance_mark
+        from apps.certificates.attendance import attendance_record
 
         try:
-            result = attendance_mark(attendee_ids=list(queryset.values_list("pk", flat=True)),
-                                     attendance=attendance, actor=request.user)
+            result = attendance_record(attendee_ids=list(queryset.values_list("pk", flat=True)),
+                                       attendance=attendance, actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

@@ -306,7 +306,8 @@ def booking_transition(*, booking_id: int, to: str, actor: User | None = None,
 
 
 def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool:
-    """Expire one pending booking whose hold has lapsed; False if something else won."""
+    """Expire one pending booking whose hold has lapsed; False if something else won.
+    Seats only: apps.payments.holds.hold_expire also cancels its open PaymentIntents."""
     now = now or timezone.now()
     with transaction.atomic():
         booking = (
@@ -318,9 +319,6 @@ def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool
             return False
         booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
                                  data={"reason": "hold expired"})
-        from .tasks import cancel_open_intents_task
-
-        cancel_open_intents_task.delay_on_commit(booking.pk)
     return True
 
 
@@ -340,6 +338,7 @@ class AttendanceResult:
     changed: int = 0
     marked: dict[str, int] = field(default_factory=dict)   # booking reference -> attendees
     refused: list[str] = field(default_factory=list)        # one message per refusal
+    completed: list[int] = field(default_factory=list)      # completed bookings' ids
 
     def __int__(self):
         return self.changed
@@ -359,8 +358,9 @@ class AttendanceResult:
 def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | None = None,
                     now: datetime | None = None) -> AttendanceResult:
     """Record who came. Only once a session has started. A paid booking whose attendees
-    are all marked becomes completed (someone came) or no-show (nobody came); its
-    certificates are issued by a task after commit.
+    are all marked becomes completed (someone came) or no-show (nobody came); the result
+    lists the completed bookings, whose certificates the caller issues
+    (apps.certificates.attendance.attendance_record does both).
 
     Each booking is decided on its own (one transaction each): the result says exactly
     which were marked and which were refused, and why. Nobody with a valid certificate is
@@ -414,9 +414,7 @@ def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | N
                                                         "attendees": attendee_ids,
                                                         "changed": changed})
             if booking.status == Booking.Status.COMPLETED:
-                from apps.certificates.tasks import issue_certificates_task
-
-                issue_certificates_task.delay_on_commit(booking.pk)
+                result.completed.append(booking.pk)
     if result.refused and not result.marked and not result.changed:
         raise ConflictError(" ".join(result.refused))
     return result
