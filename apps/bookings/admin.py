@@ -209,9 +209,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel and refund in full", permissions=["change"])
     def cancel_with_full_refund(self, request, queryset):
+        from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
         from apps.refunds.models import Refund
-
-        from .cancellation import booking_cancel, refund_outcomes_text
 
         done, refund_ids = 0, []
         for booking in queryset:

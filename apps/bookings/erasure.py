@@ -10,13 +10,13 @@ from datetime import datetime
 from django.utils import timezone
 
 from apps.certificates.models import Certificate
+from apps.refunds.cancellation import booking_cancel
 from apps.refunds.models import Refund
 from apps.refunds.policy import CancellationQuote, cancellation_quote
 from apps.refunds.services import refundable_amount
 from apps.users.models import User
 from apps.users.services import user_anonymise
 
-from .cancellation import booking_cancel
 from .models import Booking
 
 ERASURE_REASON = "Account erased at the customer's request"

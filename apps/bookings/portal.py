@@ -14,16 +14,20 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.refunds.cancellation import (
+    QuoteChanged,
+    booking_cancel_by_customer,
+    booking_cancellation_quote,
+)
+from apps.refunds.selectors import customer_booking, customer_bookings, customer_view_of_booking
 from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
 from apps.users.services import marketing_consent_set, user_export_data
 
-from .cancellation import QuoteChanged, booking_cancel_by_customer, booking_cancellation_quote
 from .erasure import customer_erase, erasure_preview
 from .forms import CancelConfirmForm
 from .models import Booking
-from .selectors import customer_booking, customer_bookings, customer_view_of_booking
 
 
 def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
@@ -94,7 +98,7 @@ def portal_cancel(request, reference):
         else:
             try:
                 refunds = booking_cancel_by_customer(
-                    booking_id=booking.pk, actor=request.user,
+                    booking=booking, actor=request.user,
                     confirmed_amount=form.cleaned_data["confirmed_amount"])
             except QuoteChanged as changed:
                 quote, problem = changed.quote, changed.message
@@ -122,7 +126,7 @@ def _paid_by_card(booking) -> bool:
 @login_required
 @require_GET
 def portal_receipt(request, reference, fmt="html"):
-    from . import receipts
+    from apps.refunds import receipts
 
     booking = _own_booking(request, reference, purchaser_only=True)
     try:

@@ -95,16 +95,16 @@ class CourseSessionAdmin(admin.ModelAdmin):
                   permissions=["change"])
     def mark_everyone_attended(self, request, queryset):
         from apps.bookings.models import Attendee, Booking
-        from apps.bookings.services import attendance_mark
+        from apps.certificates.attendance import attendance_record
         from apps.core.errors import DomainError
 
         attendees = Attendee.objects.filter(
             booking__session__in=queryset,
             booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED])
         try:
-            result = attendance_mark(attendee_ids=list(attendees.values_list("pk", flat=True)),
-                                     attendance=Attendee.Attendance.ATTENDED,
-                                     actor=request.user)
+            result = attendance_record(attendee_ids=list(attendees.values_list("pk", flat=True)),
+                                       attendance=Attendee.Attendance.ATTENDED,
+                                       actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
@@ -116,7 +116,7 @@ class CourseSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel sessions: refund and notify every booking",
                   permissions=["change"])
     def cancel_sessions(self, request, queryset):
-        from apps.bookings.cancellation import refund_outcomes_text, session_cancel
+        from apps.refunds.cancellation import refund_outcomes_text, session_cancel
         from apps.refunds.models import Refund
 
         for session in queryset:
@@ -137,8 +137,8 @@ class CourseSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Retry failed refunds of the selected sessions",
                   permissions=["change"])
     def retry_failed_refunds(self, request, queryset):
-        from apps.bookings.cancellation import session_failed_refunds
         from apps.core.errors import DomainError
+        from apps.refunds.cancellation import session_failed_refunds
         from apps.refunds.services import refund_retry
 
         retried = 0
@@ -156,7 +156,7 @@ class CourseSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Refunds (from the ledger)")
     def refund_summary(self, obj):
-        from apps.bookings.cancellation import refund_outcomes_text
+        from apps.refunds.cancellation import refund_outcomes_text
         from apps.refunds.models import Refund
 
         if not obj.pk:

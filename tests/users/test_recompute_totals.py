@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from apps.bookings.cancellation import booking_cancel
 from apps.payments.services import payment_record_manual
+from apps.refunds.cancellation import booking_cancel
 from apps.refunds.services import refund_create
 from apps.users.models import ActivityLog, User
 from apps.users.selectors import user_totals_expected
