@@ -14,6 +14,7 @@ from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
 from apps.payments.selectors import booking_for_page
 from apps.payments.services import payment_pay_card
+from apps.refunds.services import payment_refund_unneeded
 from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
@@ -198,6 +199,7 @@ def booking_pay(request, reference):
     except DomainError as error:
         return _json_error(error)
     payment = result.payment
+    payment_refund_unneeded(payment_id=payment.pk)  # paid after the seats went: given back
     body = {"status": payment.status, "payment_id": payment.pk}
     if result.released:
         body["message"] = (
