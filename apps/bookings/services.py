@@ -19,6 +19,7 @@ from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
+from .notifications import booking_notify_moved, booking_send_confirmations
 from .selectors import pending_booking_for_same_people, seats_held_on_session
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
@@ -247,8 +248,6 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             _take_seats(session_id=session.pk, seats=seats, now=now)
             if booking.total_amount == 0:
                 # A free session: nothing to pay, so the booking is confirmed at once.
-                from .notifications import booking_send_confirmations
-
                 booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
                                          data={"free": True})
                 booking_send_confirmations(booking)
@@ -445,7 +444,5 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
         booking.save(update_fields=["session", "calendar_sequence", "updated_at"])
         log_action("booking.moved", actor=actor, target=booking, user=booking.purchaser_id,
                    data={"from_session": previous_session.pk, "to_session": target.pk})
-        from .notifications import booking_notify_moved
-
         booking_notify_moved(booking=booking, previous_session=previous_session, now=now)
     return booking
