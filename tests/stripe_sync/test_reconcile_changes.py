@@ -15,8 +15,8 @@ from apps.payments.models import Payment, ReconciliationRun
 from apps.stripe_sync import reconcile
 from apps.stripe_sync.reconcile import reconcile_changes
 from tests.factories import SessionFactory, make_booking
-from tests.stripe_sync.test_reconcile import lost_webhook  # noqa: F401 (fixture)
 from tests.refunds.conftest import paid_booking, pay_by_card  # noqa: F401 (fixture)
+from tests.stripe_sync.test_reconcile import lost_webhook  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
