@@ -218,13 +218,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 # --- end redelivery ---
+# Task modules Celery's autodiscovery (each app's tasks.py) does not find by itself.
+CELERY_IMPORTS = ["apps.payments.holds"]
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
-        "task": "apps.bookings.tasks.release_expired_holds_task",
+        "task": "apps.payments.holds.release_expired_holds_task",
         "schedule": float(env_int("HOLD_RELEASE_INTERVAL_SECONDS", 60)),
     },
     "sweep-stripe-events": {
-        "task": "apps.payments.tasks.sweep_stripe_events_task",
+        "task": "apps.stripe_sync.tasks.sweep_stripe_events_task",
         "schedule": 120.0,
     },
     "send-reminders": {
@@ -256,7 +258,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60.0,
     },
     "reconcile-payments-nightly": {
-        "task": "apps.payments.tasks.reconcile_payments_task",
+        "task": "apps.stripe_sync.tasks.reconcile_payments_task",
         "schedule": crontab(hour=3, minute=15),
     },
 }

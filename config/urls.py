@@ -25,7 +25,7 @@ urlpatterns = [
     path("api/", include("apps.api.urls")),
     path("", include("apps.sessions.urls")),
     path("", include("apps.portal.booking_urls")),
-    path("", include("apps.payments.urls")),
+    path("", include("apps.stripe_sync.urls")),
     path("", include("apps.legal.urls")),
 ]
 

@@ -5,9 +5,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 from apps.bookings.models import Booking
-from apps.bookings.selectors import customer_view_of_booking
 from apps.payments.models import Payment
 from apps.payments.staff_bookings import StaffPayment
+from apps.refunds.selectors import customer_view_of_booking
 from apps.sessions.models import CourseSession
 from apps.users.models import User
 

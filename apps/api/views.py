@@ -17,17 +17,13 @@ from rest_framework.views import APIView
 
 from apps.bookings.idempotency import idempotent_booking_submit
 from apps.bookings.models import Attendee, Booking
-from apps.bookings.selectors import (
-    bookings_naming_person,
-    customer_booking,
-    customer_bookings,
-    upcoming_bookings,
-)
+from apps.bookings.selectors import upcoming_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest
 from apps.certificates.models import Certificate
 from apps.payments.models import Payment
 from apps.payments.staff_bookings import staff_booking_create
 from apps.refunds.models import Refund
+from apps.refunds.selectors import bookings_naming_person, customer_booking, customer_bookings
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.selectors import catalogue_sessions, session_for_page
 from apps.users.models import ActivityLog, User

@@ -19,6 +19,7 @@ from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
+from .notifications import booking_notify_moved, booking_send_confirmations
 from .selectors import pending_booking_for_same_people, seats_held_on_session
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
@@ -247,8 +248,6 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             _take_seats(session_id=session.pk, seats=seats, now=now)
             if booking.total_amount == 0:
                 # A free session: nothing to pay, so the booking is confirmed at once.
-                from .notifications import booking_send_confirmations
-
                 booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
                                          data={"free": True})
                 booking_send_confirmations(booking)
@@ -306,7 +305,8 @@ def booking_transition(*, booking_id: int, to: str, actor: User | None = None,
 
 
 def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool:
-    """Expire one pending booking whose hold has lapsed; False if something else won."""
+    """Expire one pending booking whose hold has lapsed; False if something else won.
+    Seats only: apps.payments.holds.hold_expire also cancels its open PaymentIntents."""
     now = now or timezone.now()
     with transaction.atomic():
         booking = (
@@ -318,9 +318,6 @@ def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool
             return False
         booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
                                  data={"reason": "hold expired"})
-        from .tasks import cancel_open_intents_task
-
-        cancel_open_intents_task.delay_on_commit(booking.pk)
     return True
 
 
@@ -340,6 +337,7 @@ class AttendanceResult:
     changed: int = 0
     marked: dict[str, int] = field(default_factory=dict)   # booking reference -> attendees
     refused: list[str] = field(default_factory=list)        # one message per refusal
+    completed: list[int] = field(default_factory=list)      # completed bookings' ids
 
     def __int__(self):
         return self.changed
@@ -359,8 +357,9 @@ class AttendanceResult:
 def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | None = None,
                     now: datetime | None = None) -> AttendanceResult:
     """Record who came. Only once a session has started. A paid booking whose attendees
-    are all marked becomes completed (someone came) or no-show (nobody came); its
-    certificates are issued by a task after commit.
+    are all marked becomes completed (someone came) or no-show (nobody came); the result
+    lists the completed bookings, whose certificates the caller issues
+    (apps.certificates.attendance.attendance_record does both).
 
     Each booking is decided on its own (one transaction each): the result says exactly
     which were marked and which were refused, and why. Nobody with a valid certificate is
@@ -414,9 +413,7 @@ def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | N
                                                         "attendees": attendee_ids,
                                                         "changed": changed})
             if booking.status == Booking.Status.COMPLETED:
-                from apps.certificates.tasks import issue_certificates_task
-
-                issue_certificates_task.delay_on_commit(booking.pk)
+                result.completed.append(booking.pk)
     if result.refused and not result.marked and not result.changed:
         raise ConflictError(" ".join(result.refused))
     return result
@@ -447,7 +444,5 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
         booking.save(update_fields=["session", "calendar_sequence", "updated_at"])
         log_action("booking.moved", actor=actor, target=booking, user=booking.purchaser_id,
                    data={"from_session": previous_session.pk, "to_session": target.pk})
-        from .notifications import booking_notify_moved
-
         booking_notify_moved(booking=booking, previous_session=previous_session, now=now)
     return booking

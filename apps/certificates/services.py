@@ -4,9 +4,13 @@ from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.bookings.models import Attendee, Booking
+from apps.core.emails import binary_attachment, communication_queue
+from apps.core.models import Communication
 from apps.users.audit import log_action
 
 from .models import Certificate
+from .pdf import certificate_pdf, certificate_verify_url
 
 
 def certificate_issue(*, attendee, issued_on=None) -> Certificate:
@@ -35,10 +39,6 @@ def certificate_issue(*, attendee, issued_on=None) -> Certificate:
 def certificates_issue_for_booking(*, booking_id: int) -> list[Certificate]:
     """One certificate for each attendee who attended a completed booking, each emailed
     once with its PDF. Safe to run any number of times."""
-    from apps.bookings.models import Attendee, Booking
-    from apps.core.emails import binary_attachment, communication_queue
-    from apps.core.models import Communication
-
     booking = Booking.objects.select_related("session__course", "session__trainer").get(
         pk=booking_id)
     if booking.status != Booking.Status.COMPLETED:
@@ -50,8 +50,6 @@ def certificates_issue_for_booking(*, booking_id: int) -> list[Certificate]:
         if Communication.objects.filter(kind=Communication.Kind.CERTIFICATE_ISSUED,
                                         dedupe_key=certificate.number).exists():
             continue
-        from .pdf import certificate_pdf, certificate_verify_url
-
         communication_queue(
             kind=Communication.Kind.CERTIFICATE_ISSUED,
             recipient=attendee.email,

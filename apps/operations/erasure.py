@@ -12,12 +12,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.bookings.cancellation import booking_cancel
 from apps.bookings.idempotency import idempotency_keys_erase
 from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
 from apps.payments.models import Dispute, Payment, StripeEvent
+from apps.refunds.cancellation import booking_cancel
 from apps.refunds.models import Refund
 from apps.refunds.policy import CancellationQuote, cancellation_quote
 from apps.refunds.services import refundable_amount

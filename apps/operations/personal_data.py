@@ -1,9 +1,9 @@
 """A person's data, as they may ask for it (GDPR right of access): everything kept about
 them across the domain, in one JSON-ready dict. Erasure is in apps.operations.erasure."""
 
-from apps.bookings.selectors import bookings_naming_person
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
+from apps.refunds.selectors import bookings_naming_person
 from apps.users.models import ActivityLog, User
 
 

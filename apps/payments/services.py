@@ -10,12 +10,10 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from apps.bookings.models import COUNTED_STATUSES, Booking
-from apps.bookings.notifications import booking_send_confirmations, booking_send_late_refund
+from apps.bookings.models import Booking
+from apps.bookings.notifications import booking_send_confirmations
 from apps.bookings.services import booking_apply_transition
-from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
-from apps.core.models import Communication
 from apps.users.audit import log_action
 from apps.users.models import User
 
@@ -23,6 +21,10 @@ from . import gateway
 from .models import Payment, PaymentEvent
 
 logger = logging.getLogger(__name__)
+
+# The PaymentEvent kinds recording money a booking could not take, and its settling.
+UNNEEDED_EVENT = "payment.unneeded"
+UNNEEDED_SETTLED_EVENT = "payment.unneeded_settled"
 
 PROVIDER_DOWN_MESSAGE = (
     "The payment provider is not answering right now. Your seats are still held: "
@@ -343,8 +345,9 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
                        data: dict | None = None) -> None:
     """The caller holds the booking and payment row locks (in that order). Counts the money
     once, then pays the booking
-    (re-taking seats for a payment that arrived after its hold lapsed), or refunds it
-    automatically when the seats are gone or the booking no longer needs it."""
+    (re-taking seats for a payment that arrived after its hold lapsed), or records it as
+    unneeded when the seats are gone or the booking no longer needs it (the refunds layer
+    then gives it back: _note_unneeded)."""
     payment.move_to(Payment.Status.SUCCEEDED)
     payment.succeeded_at = now
     payment.failure_message = ""
@@ -361,49 +364,26 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
                                                "late": booking.status == Booking.Status.EXPIRED})
         except ConflictError as error:
             booking.refresh_from_db()
-            _refund_unneeded_payment(payment, booking, reason=f"Paid after the hold ran out: "
-                                                              f"{error.message}")
+            _note_unneeded(payment, booking, reason=f"Paid after the hold ran out: "
+                                                    f"{error.message}")
             return
         booking_send_confirmations(booking)
         return
-    _refund_unneeded_payment(
+    _note_unneeded(
         payment, booking,
         reason=f"Payment arrived for a booking that is {booking.get_status_display().lower()}",
     )
 
 
-def _refund_unneeded_payment(payment: Payment, booking: Booking, *, reason: str) -> None:
-    from apps.refunds.models import Refund
-    from apps.refunds.services import refund_create, refundable_amount
-
-    amount = refundable_amount(payment)  # a refund made at Stripe may already be recorded
-    if amount <= 0:
-        return
-    duplicate = booking.status in COUNTED_STATUSES
-    refund_create(payment=payment, amount=amount, initiator=Refund.Initiator.AUTOMATIC,
-                  reason=reason, actor=None, lock_held=True,
-                  stripe_reason=Refund.StripeReason.DUPLICATE if duplicate else "")
-    if duplicate:
-        # The booking stands, paid by another payment: only this extra one goes back.
-        _send_duplicate_refunded(booking, payment, amount)
-    else:
-        booking_send_late_refund(booking, payment)
-    log_action("payment.auto_refunded", target=payment, user=payment.user_id,
-               data={"reason": reason})
-
-
-def _send_duplicate_refunded(booking: Booking, payment: Payment, amount: int) -> None:
-    booking = Booking.objects.select_related("purchaser", "session__course").get(pk=booking.pk)
-    communication_queue(
-        kind=Communication.Kind.LATE_PAYMENT_REFUNDED,
-        recipient=booking.purchaser.email,
-        template="emails/duplicate_payment_refunded.txt",
-        context={"booking": booking, "session": booking.session, "payment": payment,
-                 "amount": amount},
-        user=booking.purchaser,
-        booking=booking,
-        dedupe_key=f"{booking.reference}:{payment.pk}",
-    )
+def _note_unneeded(payment: Payment, booking: Booking, *, reason: str) -> None:
+    """Money was counted that the booking cannot take (its seats went, it is cancelled,
+    or another payment paid it). It has to go back, and giving money back is the refunds
+    layer's work: this event is the durable record of what is owed and why, which
+    apps.refunds.services.payment_refund_unneeded settles. Whoever applies a payment from a
+    higher layer (webhooks, reconciliation, refunds, fraud warnings) calls it next, and the
+    refunds sweep settles any left behind."""
+    PaymentEvent.objects.create(payment=payment, kind=UNNEEDED_EVENT,
+                                data={"reason": reason, "booking_status": booking.status})
 
 
 def payment_record_manual(*, booking: Booking, actor: User | None, method=Payment.Method.INVOICE,

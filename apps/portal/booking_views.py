@@ -12,14 +12,16 @@ from django_ratelimit.exceptions import Ratelimited
 from apps.bookings.models import Booking
 from apps.bookings.notifications import payment_link_reference
 from apps.bookings.selectors import (
-    booking_for_page,
     booking_visible_to,
     remember_booking_in_session,
 )
-from apps.bookings.services import AlreadyBookedError, booking_create, booking_expire_hold
+from apps.bookings.services import AlreadyBookedError, booking_create
 from apps.core.errors import DomainError
+from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
+from apps.payments.selectors import booking_for_page
 from apps.payments.services import payment_pay_card
+from apps.refunds.services import payment_refund_unneeded
 from apps.sessions.selectors import session_for_page
 
 from .forms import BookingForm
@@ -139,7 +141,7 @@ def booking_detail(request, reference):
     booking = _visible_booking(request, reference)
     if booking.status == booking.Status.PENDING and booking.hold_expires_at <= timezone.now():
         # Beat releases lapsed holds every minute; the page does not wait for it.
-        booking_expire_hold(booking_id=booking.pk)
+        hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)
     payments = list(booking.payments.all())
     latest = payments[0] if payments else None
@@ -200,6 +202,7 @@ def booking_pay(request, reference):
     except DomainError as error:
         return _json_error(error)
     payment = result.payment
+    payment_refund_unneeded(payment_id=payment.pk)  # paid after the seats went: given back
     body = {"status": payment.status, "payment_id": payment.pk}
     if result.released:
         body["message"] = (

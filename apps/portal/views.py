@@ -11,24 +11,20 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.bookings.cancellation import (
-    QuoteChanged,
-    booking_cancel_by_customer,
-    booking_cancellation_quote,
-)
 from apps.bookings.models import Booking
-from apps.bookings.receipts import receipt_html, receipt_pdf
-from apps.bookings.selectors import (
-    booking_is_upcoming,
-    customer_booking,
-    customer_bookings,
-    customer_view_of_booking,
-)
+from apps.bookings.selectors import booking_is_upcoming
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.operations.erasure import customer_erase, erasure_preview
 from apps.operations.personal_data import user_export_data
+from apps.refunds.cancellation import (
+    QuoteChanged,
+    booking_cancel_by_customer,
+    booking_cancellation_quote,
+)
+from apps.refunds.receipts import receipt_html, receipt_pdf
+from apps.refunds.selectors import customer_booking, customer_bookings, customer_view_of_booking
 from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
@@ -104,7 +100,7 @@ def portal_cancel(request, reference):
         else:
             try:
                 refunds = booking_cancel_by_customer(
-                    booking_id=booking.pk, actor=request.user,
+                    booking=booking, actor=request.user,
                     confirmed_amount=form.cleaned_data["confirmed_amount"])
             except QuoteChanged as changed:
                 quote, problem = changed.quote, changed.message

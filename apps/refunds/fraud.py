@@ -14,7 +14,7 @@ from apps.payments.services import payment_count_succeeded
 from apps.users.audit import log_action
 
 from .models import Refund
-from .services import refund_create, refundable_amount
+from .services import payment_refund_unneeded, refund_create, refundable_amount
 
 
 def early_fraud_warning_apply(*, warning: dict, stripe_event=None) -> str | None:
@@ -26,6 +26,7 @@ def early_fraud_warning_apply(*, warning: dict, stripe_event=None) -> str | None
         # A warning is about a charge that succeeded, whatever order Stripe delivers in.
         payment_count_succeeded(payment_id=payment.pk, stripe_event=stripe_event,
                                 evidence=f"early fraud warning {warning['id']}")
+        payment_refund_unneeded(payment_id=payment.pk)
     refunded = 0
     with transaction.atomic():
         Booking.objects.select_for_update(of=("self",)).filter(pk=payment.booking_id).first()

@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from apps.bookings.models import Booking
-from apps.bookings.notifications import refund_notify_outcome
+from apps.bookings.models import COUNTED_STATUSES, Booking
+from apps.bookings.notifications import booking_send_late_refund, refund_notify_outcome
 from apps.bookings.services import booking_apply_transition
 from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
@@ -18,7 +18,11 @@ from apps.core.models import Communication
 from apps.core.money import format_money
 from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
-from apps.payments.services import payment_count_succeeded
+from apps.payments.services import (
+    UNNEEDED_EVENT,
+    UNNEEDED_SETTLED_EVENT,
+    payment_count_succeeded,
+)
 from apps.users.audit import log_action
 from apps.users.models import User
 
@@ -205,6 +209,7 @@ def refund_apply_stripe(*, stripe_refund: dict, stripe_event=None) -> Refund | N
         # order: the refund is the proof, so the payment counts as paid first.
         payment_count_succeeded(payment_id=refund.payment_id, stripe_event=stripe_event,
                                 evidence=f"refund {stripe_refund['id']}")
+        payment_refund_unneeded(payment_id=refund.payment_id)
     status = stripe_refund.get("status")
     if status == "succeeded":
         return refund_mark_succeeded(refund_id=refund.pk, stripe_event=stripe_event)
@@ -336,7 +341,8 @@ def refunds_sweep_stuck(*, now: datetime | None = None) -> dict:
     those it answered 'pending' long ago, and tell staff (once each) about any refund
     pending for more than a day."""
     now = now or timezone.now()
-    summary = {"resubmitted": [], "refreshed": [], "alerted": []}
+    summary = {"resubmitted": [], "refreshed": [], "alerted": [],
+               "unneeded_settled": payments_refund_unneeded_sweep()}
     for refund in stuck_pending_refunds(now=now):
         try:
             if _is_unsent_and_stuck(refund, now):
@@ -389,3 +395,71 @@ def refunds_sync_for_intent(*, payment_intent_id: str, stripe_event=None) -> int
         if refund_apply_stripe(stripe_refund=stripe_refund, stripe_event=stripe_event):
             applied += 1
     return applied
+
+
+def _refund_unneeded_payment(payment: Payment, booking: Booking, *, reason: str) -> Refund | None:
+    """The caller holds the booking and payment locks: refund what is left of a payment
+    the booking could not take, and tell the purchaser."""
+    amount = refundable_amount(payment)  # a refund made at Stripe may already be recorded
+    if amount <= 0:
+        return None
+    duplicate = booking.status in COUNTED_STATUSES
+    refund = refund_create(payment=payment, amount=amount, initiator=Refund.Initiator.AUTOMATIC,
+                           reason=reason, actor=None, lock_held=True,
+                           stripe_reason=Refund.StripeReason.DUPLICATE if duplicate else "")
+    if duplicate:
+        # The booking stands, paid by another payment: only this extra one goes back.
+        _send_duplicate_refunded(booking, payment, amount)
+    else:
+        booking_send_late_refund(booking, payment)
+    log_action("payment.auto_refunded", target=payment, user=payment.user_id,
+               data={"reason": reason})
+    return refund
+
+
+def _send_duplicate_refunded(booking: Booking, payment: Payment, amount: int) -> None:
+    booking = Booking.objects.select_related("purchaser", "session__course").get(pk=booking.pk)
+    communication_queue(
+        kind=Communication.Kind.LATE_PAYMENT_REFUNDED,
+        recipient=booking.purchaser.email,
+        template="emails/duplicate_payment_refunded.txt",
+        context={"booking": booking, "session": booking.session, "payment": payment,
+                 "amount": amount},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=f"{booking.reference}:{payment.pk}",
+    )
+
+
+def payment_refund_unneeded(*, payment_id: int) -> Refund | None:
+    """Give back money a booking could not take (apps.payments recorded it as unneeded:
+    paid after the seats went, for a cancelled booking, or twice). Once per payment, under
+    the booking and payment locks; safe to call for any payment, any number of times
+    (None: nothing owed, or already settled). Called right after a payment is applied by
+    webhooks, reconciliation, refunds and fraud warnings, and by the refunds sweep."""
+    events = PaymentEvent.objects.filter(payment_id=payment_id)
+    if not events.filter(kind=UNNEEDED_EVENT).exists():
+        return None  # the common case, read without a lock
+    with transaction.atomic():
+        booking_id = Payment.objects.values_list("booking_id", flat=True).get(pk=payment_id)
+        booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
+        payment = _lock_payment(payment_id)
+        if events.filter(kind=UNNEEDED_SETTLED_EVENT).exists():
+            return None
+        owed = events.filter(kind=UNNEEDED_EVENT).order_by("pk").first()
+        refund = _refund_unneeded_payment(payment, booking, reason=owed.data.get("reason", ""))
+        PaymentEvent.objects.create(payment=payment, kind=UNNEEDED_SETTLED_EVENT,
+                                    data={"refund": refund.pk if refund else None})
+    return refund
+
+
+def payments_refund_unneeded_sweep() -> list[int]:
+    """Settle every payment recorded as unneeded and not yet settled (a caller that
+    stopped between applying the payment and refunding it). Returns the payment ids."""
+    owed = set(PaymentEvent.objects.filter(kind=UNNEEDED_EVENT).values_list(
+        "payment_id", flat=True))
+    owed -= set(PaymentEvent.objects.filter(kind=UNNEEDED_SETTLED_EVENT).values_list(
+        "payment_id", flat=True))
+    for payment_id in sorted(owed):
+        payment_refund_unneeded(payment_id=payment_id)
+    return sorted(owed)

@@ -2,7 +2,7 @@ from celery import shared_task
 
 from apps.payments.gateway import PaymentProviderError
 
-from .services import refund_submit
+from .services import refund_submit, refunds_sweep_stuck
 
 
 @shared_task(bind=True, autoretry_for=(PaymentProviderError,), retry_backoff=10,
@@ -13,6 +13,4 @@ def submit_refund_task(self, refund_id: int) -> str:
 
 @shared_task
 def sweep_stuck_refunds_task() -> dict:
-    from .services import refunds_sweep_stuck
-
     return refunds_sweep_stuck()

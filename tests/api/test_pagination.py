@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.bookings.selectors import customer_bookings
+from apps.refunds.selectors import customer_bookings
 from tests.api.conftest import client_for
 from tests.factories import SessionFactory, UserFactory, make_booking
 

@@ -12,7 +12,6 @@ from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar
 
-from apps.bookings.cancellation import booking_cancel, session_cancel
 from apps.bookings.notifications import (
     booking_send_late_refund,
     booking_send_payment_link,
@@ -33,6 +32,7 @@ from apps.operations.reminders import (
     session_reminders,
 )
 from apps.payments.models import Payment
+from apps.refunds.cancellation import booking_cancel, session_cancel
 from apps.refunds.services import refund_mark_failed
 from apps.users.models import User
 from tests.bookings.notify_helpers import awkward_session, pay

@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.bookings.cancellation import booking_cancel, session_cancel
 from apps.bookings.notifications import booking_send_confirmations
 from apps.bookings.services import booking_move
 from apps.core.models import Communication
 from apps.operations.reminders import session_reminders
 from apps.payments.models import Payment
+from apps.refunds.cancellation import booking_cancel, session_cancel
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_mark_failed, refund_mark_succeeded
 from tests.bookings.notify_helpers import (

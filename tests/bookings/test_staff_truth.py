@@ -11,7 +11,6 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from apps.bookings.cancellation import session_cancel
 from apps.bookings.models import Booking
 from apps.bookings.services import attendance_mark
 from apps.certificates.models import Certificate
@@ -19,6 +18,7 @@ from apps.certificates.services import certificates_issue_for_booking
 from apps.core.errors import ConflictError
 from apps.core.models import Communication
 from apps.payments.models import Payment
+from apps.refunds.cancellation import session_cancel
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_mark_failed, refund_mark_succeeded
 from apps.sessions.models import CourseSession

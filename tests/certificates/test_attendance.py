@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.services import attendance_mark
+from apps.certificates.attendance import attendance_record
 from apps.certificates.models import Certificate
 from apps.core.errors import ConflictError
 from apps.core.models import Communication
@@ -29,8 +29,8 @@ def test_attendance_issues_one_certificate_per_attendee_who_came(
         finished_group, django_capture_on_commit_callbacks, mailoutbox):
     came, also_came, absent = finished_group.attendees.order_by("pk")
     with django_capture_on_commit_callbacks(execute=True):
-        attendance_mark(attendee_ids=[came.pk, also_came.pk], attendance="attended")
-        attendance_mark(attendee_ids=[absent.pk], attendance="no_show")
+        attendance_record(attendee_ids=[came.pk, also_came.pk], attendance="attended")
+        attendance_record(attendee_ids=[absent.pk], attendance="no_show")
     finished_group.refresh_from_db()
     assert finished_group.status == "completed"
     holders = set(Certificate.objects.values_list("attendee_id", flat=True))
@@ -46,9 +46,9 @@ def test_marking_twice_still_gives_one_certificate_each(
         finished_group, django_capture_on_commit_callbacks):
     ids = list(finished_group.attendees.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
-        attendance_mark(attendee_ids=ids, attendance="attended")
+        attendance_record(attendee_ids=ids, attendance="attended")
     with django_capture_on_commit_callbacks(execute=True):
-        attendance_mark(attendee_ids=ids, attendance="attended")
+        attendance_record(attendee_ids=ids, attendance="attended")
     from apps.certificates.tasks import issue_certificates_task
 
     issue_certificates_task.delay(finished_group.pk)  # the task running again
@@ -60,7 +60,7 @@ def test_nobody_came_makes_a_no_show_booking_without_certificates(
         finished_group, django_capture_on_commit_callbacks):
     ids = list(finished_group.attendees.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
-        attendance_mark(attendee_ids=ids, attendance="no_show")
+        attendance_record(attendee_ids=ids, attendance="no_show")
     finished_group.refresh_from_db()
     assert finished_group.status == "no_show"
     assert not Certificate.objects.exists()
@@ -70,7 +70,7 @@ def test_attendance_cannot_be_marked_before_the_session(db):
     booking = make_booking(SessionFactory())
     payment_record_manual(booking=booking, actor=None)
     with pytest.raises(ConflictError, match="once the session has started"):
-        attendance_mark(attendee_ids=[booking.attendees.get().pk], attendance="attended")
+        attendance_record(attendee_ids=[booking.attendees.get().pk], attendance="attended")
     assert Booking.objects.get(pk=booking.pk).status == "paid"
 
 
@@ -89,7 +89,7 @@ def test_revoking_is_recorded(admin_client, finished_group, django_capture_on_co
 
     ids = list(finished_group.attendees.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
-        attendance_mark(attendee_ids=ids, attendance="attended")
+        attendance_record(attendee_ids=ids, attendance="attended")
     certificate = Certificate.objects.first()
     certificate_revoke(certificate=certificate, reason="Assessment not passed")
     certificate.refresh_from_db()

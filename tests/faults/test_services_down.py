@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.bookings.models import Booking
 from apps.payments.models import Payment, StripeEvent
-from apps.payments.webhooks import stripe_events_sweep
+from apps.stripe_sync.tasks import stripe_events_sweep
 from tests.conftest import reset_celery_connections
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import deliver, intent_event

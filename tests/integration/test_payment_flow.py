@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"
 THREE_D_SECURE_CARD = "4000002500003155"
-PROCESS_TASK = "apps.payments.tasks.process_stripe_event_task"
+PROCESS_TASK = "apps.stripe_sync.tasks.process_stripe_event_task"
 EMAIL_TASK = "apps.core.tasks.send_communication_task"
 
 

@@ -22,10 +22,10 @@ LONDON = ZoneInfo("Europe/London")
 
 # The periodic jobs the README names, by the task beat runs for each.
 README_PERIODIC_JOBS = {
-    "release_expired_holds": "apps.bookings.tasks.release_expired_holds_task",
+    "release_expired_holds": "apps.payments.holds.release_expired_holds_task",
     "send_reminders": "apps.operations.tasks.send_reminders_task",
     "hold-expiry nudges": "apps.operations.tasks.send_hold_reminders_task",
-    "reconcile_payments": "apps.payments.tasks.reconcile_payments_task",
+    "reconcile_payments": "apps.stripe_sync.tasks.reconcile_payments_task",
     "purge_expired_data": "apps.operations.tasks.purge_expired_data_task",
     "data_quality": "apps.operations.tasks.data_quality_task",
 }

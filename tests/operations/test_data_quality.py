@@ -13,7 +13,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from apps.bookings.cancellation import booking_cancel
 from apps.bookings.models import Booking
 from apps.certificates.services import certificate_issue
 from apps.core.models import Communication
@@ -26,6 +25,7 @@ from apps.operations.quality import (
     user_totals_drift,
 )
 from apps.payments.services import payment_record_manual
+from apps.refunds.cancellation import booking_cancel
 from apps.refunds.services import refund_create, refund_mark_failed
 from apps.sessions.models import CourseSession
 from apps.users.models import User

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from apps.bookings.cancellation import booking_cancel
 from apps.operations.totals import user_totals_expected, user_totals_fix
 from apps.payments.services import payment_record_manual
+from apps.refunds.cancellation import booking_cancel
 from apps.refunds.services import refund_create
 from apps.users.models import ActivityLog, User
 from tests.factories import SessionFactory, UserFactory, make_booking

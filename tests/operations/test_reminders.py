@@ -4,7 +4,6 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from apps.bookings.cancellation import booking_cancel
 from apps.certificates.services import certificate_issue, certificate_revoke
 from apps.core.models import Communication
 from apps.operations.reminders import (
@@ -13,6 +12,7 @@ from apps.operations.reminders import (
     session_reminders,
 )
 from apps.payments.services import payment_record_manual
+from apps.refunds.cancellation import booking_cancel
 from tests.bookings.test_concurrency import run_in_threads
 from tests.factories import SessionFactory, make_booking
 
@@ -97,10 +97,10 @@ def test_send_reminders_command_prints_a_summary(capsys):
 
 def test_beat_schedule_has_every_periodic_task(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"apps.bookings.tasks.release_expired_holds_task",
+    assert {"apps.payments.holds.release_expired_holds_task",
             "apps.operations.tasks.send_reminders_task",
-            "apps.payments.tasks.sweep_stripe_events_task",
-            "apps.payments.tasks.reconcile_payments_task"} <= tasks
+            "apps.stripe_sync.tasks.sweep_stripe_events_task",
+            "apps.stripe_sync.tasks.reconcile_payments_task"} <= tasks
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,9 +13,9 @@ from apps.core.models import Communication
 from apps.operations.dashboard import dashboard_figures
 from apps.operations.totals import user_totals_drift
 from apps.payments.models import Dispute, DisputeEvent, Payment, StripeEvent
-from apps.payments.reconcile import Report, check_dispute
 from apps.refunds.models import Refund
 from apps.refunds.services import refundable_amount
+from apps.stripe_sync.reconcile import Report, check_dispute
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import deliver, intent_event

@@ -5,10 +5,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import OperationalError
 
-from apps.bookings.tasks import cancel_open_intents_task
 from apps.certificates.tasks import RETRY_ON, issue_certificates_task
 from apps.core.models import Communication
 from apps.payments import gateway
+from apps.payments.holds import cancel_open_intents_task
 from apps.payments.models import Payment
 from apps.users.models import ActivityLog
 from tests.factories import SessionFactory, make_booking
@@ -37,7 +37,7 @@ def test_cancelling_open_intents_retries_when_stripe_is_down_then_alerts_once(
     result = cancel_open_intents_task.apply(args=[booking.pk], throw=False)
     assert result.failed() and isinstance(result.result, gateway.PaymentProviderError)
     failed = ActivityLog.objects.get(action="task.failed")
-    assert failed.data["task"] == "apps.bookings.tasks.cancel_open_intents_task"
+    assert failed.data["task"] == "apps.payments.holds.cancel_open_intents_task"
     assert failed.data["retries"] == cancel_open_intents_task.max_retries
     alert = Communication.objects.get(kind=Communication.Kind.STAFF_ALERT)
     assert alert.recipient == django_settings.OPERATIONS_EMAIL

@@ -10,7 +10,6 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from apps.bookings.cancellation import QuoteChanged, booking_cancel_by_customer
 from apps.bookings.models import Booking
 from apps.core.models import Communication
 from apps.operations.quality import run_checks
@@ -18,6 +17,7 @@ from apps.operations.totals import user_totals_drift
 from apps.payments import gateway
 from apps.payments.models import Payment, StripeEvent
 from apps.payments.services import payment_record_manual
+from apps.refunds.cancellation import QuoteChanged, booking_cancel_by_customer
 from apps.refunds.models import Refund
 from apps.refunds.policy import cancellation_quote
 from apps.refunds.services import (
@@ -249,13 +249,13 @@ def test_cancelling_after_the_boundary_passed_asks_again_with_the_new_amount():
     shown = cancellation_quote(booking=booking, paid=10000, now=boundary - timedelta(minutes=1))
     assert shown.amount == 10000
     with pytest.raises(QuoteChanged) as changed:
-        booking_cancel_by_customer(booking_id=booking.pk, actor=booking.purchaser,
+        booking_cancel_by_customer(booking=booking, actor=booking.purchaser,
                                    confirmed_amount=shown.amount,
                                    now=boundary + timedelta(minutes=1))
     assert changed.value.quote.amount == 5000
     booking.refresh_from_db()
     assert booking.status == "paid" and not Refund.objects.exists()
-    refunds = booking_cancel_by_customer(booking_id=booking.pk, actor=booking.purchaser,
+    refunds = booking_cancel_by_customer(booking=booking, actor=booking.purchaser,
                                          confirmed_amount=5000,
                                          now=boundary + timedelta(minutes=2))
     assert [r.amount for r in refunds] == [5000]

@@ -7,9 +7,9 @@ import time
 import pytest
 from django.db import connection
 
-from apps.bookings import cancellation
 from apps.bookings.models import Booking
 from apps.payments.services import payment_record_manual
+from apps.refunds import cancellation
 from apps.refunds import services as refund_services
 from apps.refunds.models import Refund
 from tests.factories import SessionFactory, make_booking

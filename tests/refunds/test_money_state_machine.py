@@ -32,11 +32,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from apps.bookings.cancellation import (
-    booking_cancel,
-    booking_cancel_by_customer,
-    booking_cancellation_quote,
-)
 from apps.bookings.models import SEAT_HOLDING_STATUSES, Booking
 from apps.bookings.services import booking_move, release_expired_holds
 from apps.core.errors import DomainError
@@ -44,6 +39,11 @@ from apps.core.models import Communication
 from apps.operations.quality import payments_on_unpaid_bookings
 from apps.operations.totals import user_totals_drift
 from apps.payments.models import Payment, StripeEvent
+from apps.refunds.cancellation import (
+    booking_cancel,
+    booking_cancel_by_customer,
+    booking_cancellation_quote,
+)
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.models import CourseSession
@@ -139,7 +139,7 @@ class MoneyPaths(RuleBasedStateMachine):
         quote = booking_cancellation_quote(booking=found)
         confirmed = quote.amount + (1 if confirm_stale else 0)
         try:
-            booking_cancel_by_customer(booking_id=found.pk, actor=found.purchaser,
+            booking_cancel_by_customer(booking=found, actor=found.purchaser,
                                        confirmed_amount=confirmed)
         except DomainError:
             pass

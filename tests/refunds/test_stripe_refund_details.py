@@ -3,9 +3,8 @@ key no other refund, database or deployment sends."""
 
 import pytest
 
-from apps.payments.services import _refund_unneeded_payment
 from apps.refunds.models import Refund
-from apps.refunds.services import refund_create
+from apps.refunds.services import _refund_unneeded_payment, refund_create
 from tests.refunds.conftest import stripe_refunds
 
 pytestmark = pytest.mark.django_db

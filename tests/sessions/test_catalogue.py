@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.bookings.cancellation import session_cancel
+from apps.refunds.cancellation import session_cancel
 from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from tests.factories import CourseFactory, LocationFactory, SessionFactory, make_booking

@@ -163,11 +163,11 @@ def test_after_a_verified_change_every_seat_email_goes_to_the_new_address(
 
     from django.utils import timezone
 
-    from apps.bookings.cancellation import session_cancel
-    from apps.bookings.services import attendance_mark
+    from apps.certificates.attendance import attendance_record
     from apps.core.models import Communication
     from apps.operations.reminders import session_reminders
     from apps.payments.services import payment_record_manual
+    from apps.refunds.cancellation import session_cancel
 
     def paid(session, email):
         booking = make_booking(session, email=email,
@@ -187,7 +187,7 @@ def test_after_a_verified_change_every_seat_email_goes_to_the_new_address(
     with django_capture_on_commit_callbacks(execute=True):
         session_reminders(now=now)
         session_cancel(session_id=later.session_id, reason="Trainer ill")
-        attendance_mark(attendee_ids=[past.attendees.get().pk], attendance="attended")
+        attendance_record(attendee_ids=[past.attendees.get().pk], attendance="attended")
     sent = dict(Communication.objects.filter(
         kind__in=["session_reminder", "session_cancelled", "certificate_issued"],
     ).values_list("kind", "recipient"))

@@ -8,14 +8,15 @@ from django.utils import timezone
 
 from apps.backoffice.forms import PhoneBookingForm
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
-from apps.bookings.cancellation import booking_cancel, refund_outcomes_text
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_send_confirmations
-from apps.bookings.services import BookingRequest, attendance_mark, booking_move
+from apps.bookings.services import BookingRequest, booking_move
+from apps.certificates.attendance import attendance_record
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute
 from apps.payments.staff_bookings import StaffPayment, staff_booking_create
+from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
@@ -238,8 +239,8 @@ class AttendeeAdmin(admin.ModelAdmin):
 
     def _mark(self, request, queryset, attendance):
         try:
-            result = attendance_mark(attendee_ids=list(queryset.values_list("pk", flat=True)),
-                                     attendance=attendance, actor=request.user)
+            result = attendance_record(attendee_ids=list(queryset.values_list("pk", flat=True)),
+                                       attendance=attendance, actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

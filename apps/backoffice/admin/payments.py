@@ -10,10 +10,10 @@ from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_em
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
-from apps.payments.webhooks import stripe_event_requeue
 from apps.refunds.forms import RefundForm
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create, refundable_amount
+from apps.stripe_sync.tasks import stripe_event_requeue
 from apps.users.models import normalize_email
 
 from .common import ReadOnlyInline

@@ -4,19 +4,19 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
 
-from apps.bookings.cancellation import (
-    refund_outcomes_text,
-    session_cancel,
-    session_failed_refunds,
-)
 from apps.bookings.models import Attendee, Booking
-from apps.bookings.services import attendance_mark
 from apps.bookings.session_changes import (
     session_capacity_error,
     session_lock_for_edit,
     session_save_edit,
 )
+from apps.certificates.attendance import attendance_record
 from apps.core.errors import DomainError
+from apps.refunds.cancellation import (
+    refund_outcomes_text,
+    session_cancel,
+    session_failed_refunds,
+)
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_retry
 from apps.sessions.catalogue_cache import catalogue_changed
@@ -123,9 +123,9 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
             booking__session__in=queryset,
             booking__status__in=[Booking.Status.PAID, Booking.Status.COMPLETED])
         try:
-            result = attendance_mark(attendee_ids=list(attendees.values_list("pk", flat=True)),
-                                     attendance=Attendee.Attendance.ATTENDED,
-                                     actor=request.user)
+            result = attendance_record(attendee_ids=list(attendees.values_list("pk", flat=True)),
+                                       attendance=Attendee.Attendance.ATTENDED,
+                                       actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

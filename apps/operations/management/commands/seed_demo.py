@@ -16,18 +16,18 @@ from django.db.models import Min, Q
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from apps.bookings.cancellation import booking_cancel
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.services import (
     AttendeeInput,
     BookingRequest,
-    attendance_mark,
     booking_create,
     booking_transition,
 )
+from apps.certificates.attendance import attendance_record
 from apps.certificates.services import certificate_issue
 from apps.core.money import format_money
 from apps.payments.services import payment_record_manual
+from apps.refunds.cancellation import booking_cancel
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create
 from apps.sessions.catalogue_cache import catalogue_changed
@@ -366,9 +366,9 @@ class Command(BaseCommand):
             for people, attendance in ((came, Attendee.Attendance.ATTENDED),
                                        (absent, Attendee.Attendance.NO_SHOW)):
                 if people:
-                    attendance_mark(attendee_ids=[a.pk for a in people],
-                                    attendance=attendance, actor=admin, now=ran)
-            # attendance_mark queues the certificate task after commit (it emails each
+                    attendance_record(attendee_ids=[a.pk for a in people],
+                                      attendance=attendance, actor=admin, now=ran)
+            # attendance_record queues the certificate task after commit (it emails each
             # certificate with its PDF, when a worker runs it); the certificates are issued
             # here too, so the demo has them whether or not a worker is running.
             for attendee in came:

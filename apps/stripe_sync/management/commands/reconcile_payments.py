@@ -15,7 +15,7 @@ import stripe
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from apps.payments.reconcile import reconcile
+from apps.stripe_sync.reconcile import reconcile
 
 
 def _date(value: str) -> datetime:

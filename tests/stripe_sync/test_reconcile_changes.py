@@ -11,12 +11,12 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.utils import timezone
 
-from apps.payments import reconcile
 from apps.payments.models import Payment, ReconciliationRun
-from apps.payments.reconcile import reconcile_changes
+from apps.stripe_sync import reconcile
+from apps.stripe_sync.reconcile import reconcile_changes
 from tests.factories import SessionFactory, make_booking
-from tests.payments.test_reconcile import lost_webhook  # noqa: F401 (fixture)
 from tests.refunds.conftest import paid_booking, pay_by_card  # noqa: F401 (fixture)
+from tests.stripe_sync.test_reconcile import lost_webhook  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ def test_a_run_that_could_not_reach_stripe_does_not_move_the_mark(fake_stripe, s
 
 def test_it_runs_nightly_at_0315_london_time():
     entry = settings.CELERY_BEAT_SCHEDULE["reconcile-payments-nightly"]
-    assert entry["task"] == "apps.payments.tasks.reconcile_payments_task"
+    assert entry["task"] == "apps.stripe_sync.tasks.reconcile_payments_task"
     assert entry["schedule"] == crontab(hour=3, minute=15)
     assert settings.CELERY_TIMEZONE == "Europe/London"
 

@@ -5,8 +5,8 @@ import pytest
 
 from apps.bookings.models import Booking
 from apps.core.models import Communication
-from apps.payments import webhooks
 from apps.payments.models import Payment, PaymentEvent, StripeEvent
+from apps.stripe_sync import tasks, webhooks
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import deliver, intent_event
 
@@ -159,7 +159,7 @@ def test_processing_failure_is_retried_then_parked_for_staff(
 
     # Staff fix the cause and reprocess from admin: it is applied once.
     with django_capture_on_commit_callbacks(execute=True):
-        count = webhooks.stripe_event_requeue(event_ids=[stored.pk])
+        count = tasks.stripe_event_requeue(event_ids=[stored.pk])
     assert count == 1
     stored.refresh_from_db()
     assert stored.status == "processed"

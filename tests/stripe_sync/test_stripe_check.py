@@ -7,7 +7,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from apps.payments.webhooks import HANDLERS
+from apps.stripe_sync.webhooks import HANDLERS
 from tests.conftest import free_port
 
 # Webhook URLs the fake would deliver to are a closed port: nothing is listening there.

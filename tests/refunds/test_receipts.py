@@ -10,7 +10,10 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from apps.bookings.receipts import (
+from apps.core.errors import DomainError
+from apps.payments.models import Payment
+from apps.payments.services import payment_record_manual
+from apps.refunds.receipts import (
     PDF_CONTENT_TYPE,
     receipt_context,
     receipt_filename,
@@ -19,9 +22,6 @@ from apps.bookings.receipts import (
     vat_breakdown,
     vat_included,
 )
-from apps.core.errors import DomainError
-from apps.payments.models import Payment
-from apps.payments.services import payment_record_manual
 from apps.refunds.services import refund_create
 from tests.factories import SessionFactory, make_booking
 

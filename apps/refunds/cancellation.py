@@ -7,19 +7,24 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.bookings.models import Booking
+from apps.bookings.notifications import (
+    SESSION_CANCELLED,
+    booking_notify,
+    booking_notify_cancelled,
+)
+from apps.bookings.services import booking_apply_transition
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
+from apps.payments.holds import cancel_open_intents_task
 from apps.payments.models import Payment
-from apps.refunds.models import Refund
-from apps.refunds.policy import CancellationQuote, cancellation_quote
-from apps.refunds.services import refund_create, refundable_amount
 from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.models import ActivityLog
 
-from .models import Booking
-from .notifications import SESSION_CANCELLED, booking_notify, booking_notify_cancelled
-from .services import booking_apply_transition
+from .models import Refund
+from .policy import CancellationQuote, cancellation_quote
+from .services import refund_create, refundable_amount
 
 
 def booking_cancel(*, booking_id: int, actor=None, reason: str,
@@ -43,8 +48,6 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
         booking_apply_transition(booking, Booking.Status.CANCELLED, actor=actor, now=now,
                                  data={"reason": reason, "with_session": not notify})
         if was_pending:
-            from .tasks import cancel_open_intents_task
-
             cancel_open_intents_task.delay_on_commit(booking.pk)
         remaining = refund_amount
         for payment in Payment.objects.select_for_update(of=("self",)).filter(
@@ -85,27 +88,32 @@ def booking_cancellation_quote(*, booking: Booking, now: datetime | None = None
     return cancellation_quote(booking=booking, paid=paid, now=now)
 
 
-def booking_cancel_by_customer(*, booking_id: int, actor, confirmed_amount: int,
+def booking_cancel_by_customer(*, booking: Booking, actor, confirmed_amount: int | None = None,
                                now: datetime | None = None) -> list[Refund]:
-    """The customer cancels, having confirmed `confirmed_amount` (minor units) as the
-    refund. The policy amount is computed again under the booking and payment locks; if it
-    differs, nothing happens and QuoteChanged carries the new quote to show them."""
+    """The customer cancels their booking: the one service for it (portal and API).
+
+    Under the booking and payment locks it checks the course has not started and computes
+    the refund from the cancellation policy, then cancels and refunds exactly that amount;
+    nothing computed before the lock (a page, a form) decides the money. When the
+    customer confirmed an amount (`confirmed_amount`, minor units) and the policy now
+    gives another, nothing happens and QuoteChanged carries the new quote to show them.
+    Already cancelled (a double submit): nothing more is refunded and [] is returned."""
     now = now or timezone.now()
     with transaction.atomic():
-        booking = Booking.objects.select_for_update(of=("self",)).select_related(
-            "session").get(pk=booking_id)
-        if booking.status == Booking.Status.CANCELLED:
+        locked = Booking.objects.select_for_update(of=("self",)).select_related(
+            "session").get(pk=booking.pk)
+        if locked.status == Booking.Status.CANCELLED:
             return []  # a double click: the first one did it
-        if booking.session.starts_at <= now:
+        if locked.session.starts_at <= now:
             raise DomainError("The course has started: it can no longer be cancelled.",
                               code="started")
         payments = list(Payment.objects.select_for_update(of=("self",)).filter(
-            booking=booking).order_by("pk"))
-        quote = cancellation_quote(booking=booking,
+            booking=locked).order_by("pk"))
+        quote = cancellation_quote(booking=locked,
                                    paid=sum(refundable_amount(p) for p in payments), now=now)
-        if quote.amount != confirmed_amount:
+        if confirmed_amount is not None and quote.amount != confirmed_amount:
             raise QuoteChanged(quote)
-        return booking_cancel(booking_id=booking.pk, actor=actor,
+        return booking_cancel(booking_id=locked.pk, actor=actor,
                               reason="Cancelled by the customer",
                               initiator=Refund.Initiator.CUSTOMER,
                               refund_amount=quote.amount, now=now)

@@ -10,15 +10,19 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 import stripe
+from django.utils import timezone
 
-from . import gateway
-from .models import Payment, ReconciliationRun
-from .services import (
+from apps.payments import gateway
+from apps.payments.disputes import dispute_apply_stripe, dispute_payment
+from apps.payments.models import Dispute, Payment, ReconciliationRun
+from apps.payments.services import (
     INTENT_STATUS,
     find_payment_for_intent,
     payment_count_succeeded,
     payment_sync_from_stripe,
 )
+from apps.refunds.models import Refund
+from apps.refunds.services import payment_refund_unneeded, refund_apply_stripe
 
 
 @dataclass
@@ -84,6 +88,7 @@ def _check_intent(intent: dict, *, fix: bool, report: Report) -> None:
                                 "succeeded")
         if fix:
             payment_count_succeeded(payment_id=payment.pk, evidence="reconciliation")
+            payment_refund_unneeded(payment_id=payment.pk)
             payment.refresh_from_db()
             difference.fixed = payment.succeeded_at is not None
         report.differences.append(difference)
@@ -94,15 +99,13 @@ def _check_intent(intent: dict, *, fix: bool, report: Report) -> None:
                                 intent.get("status", ""))
         if fix:
             payment_sync_from_stripe(intent=intent)
+            payment_refund_unneeded(payment_id=payment.pk)
             payment.refresh_from_db()
             difference.fixed = payment.status in expected
         report.differences.append(difference)
 
 
 def _check_refund(stripe_refund: dict, *, fix: bool, report: Report) -> None:
-    from apps.refunds.models import Refund
-    from apps.refunds.services import refund_apply_stripe
-
     ours = Refund.objects.filter(stripe_refund_id=stripe_refund["id"]).first()
     if ours is None:
         ref_id = str((stripe_refund.get("metadata") or {}).get("refund_id", ""))
@@ -135,9 +138,6 @@ def _check_refund(stripe_refund: dict, *, fix: bool, report: Report) -> None:
 
 def check_dispute(stripe_dispute: dict, *, fix: bool, report: Report) -> None:
     """Compare one Stripe dispute with ours; with `fix`, apply it as its events would."""
-    from .disputes import dispute_apply_stripe, dispute_payment
-    from .models import Dispute
-
     report.disputes_checked = (report.disputes_checked or 0) + 1
     ours = Dispute.objects.filter(stripe_dispute_id=stripe_dispute["id"]).first()
     if ours is None:
@@ -156,6 +156,8 @@ def check_dispute(stripe_dispute: dict, *, fix: bool, report: Report) -> None:
             source_id=f"reconcile:{stripe_dispute['id']}:{stripe_dispute.get('status')}")
         difference.fixed = applied is not None and applied.status == stripe_dispute.get(
             "status")
+        if applied is not None:
+            payment_refund_unneeded(payment_id=applied.payment_id)
     report.differences.append(difference)
 
 
@@ -249,8 +251,6 @@ def reconcile_changes(*, fix: bool, now: datetime | None = None,
 
     Raises gateway.PaymentProviderError when Stripe cannot be reached (the run is kept,
     unfinished, and the next one starts from the same mark)."""
-    from django.utils import timezone
-
     now = now or timezone.now()
     last = ReconciliationRun.objects.filter(succeeded=True, high_water__isnull=False).order_by(
         "-finished_at").first()

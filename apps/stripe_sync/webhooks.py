@@ -1,13 +1,20 @@
 """Stripe webhook events: stored once by id, then processed idempotently in a task."""
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Payment, StripeEvent
-from .services import payment_sync_from_stripe
+from apps.payments.disputes import dispute_apply_stripe
+from apps.payments.models import Payment, StripeEvent
+from apps.payments.services import payment_sync_from_stripe
+from apps.refunds.fraud import early_fraud_warning_apply
+from apps.refunds.services import (
+    payment_refund_unneeded,
+    refund_apply_stripe,
+    refunds_sync_for_intent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +77,14 @@ def _stripe_object(stored: StripeEvent) -> dict:
 
 def _on_payment_intent(stored: StripeEvent) -> str:
     intent = _stripe_object(stored)
-    if payment_sync_from_stripe(intent=intent, stripe_event=stored) is None:
+    payment = payment_sync_from_stripe(intent=intent, stripe_event=stored)
+    if payment is None:
         raise UnknownObject(f"No payment of ours matches PaymentIntent {intent.get('id')}.")
+    payment_refund_unneeded(payment_id=payment.pk)  # money the booking could not take
     return "applied"
 
 
 def _on_refund(stored: StripeEvent) -> str:
-    from apps.refunds.services import refund_apply_stripe
-
     stripe_refund = _stripe_object(stored)
     if refund_apply_stripe(stripe_refund=stripe_refund, stripe_event=stored) is None:
         raise UnknownObject(
@@ -89,8 +96,6 @@ def _on_refund(stored: StripeEvent) -> str:
 
 def _on_charge_refunded(stored: StripeEvent) -> str:
     """The charge says it was refunded: fetch its refunds from Stripe and apply each."""
-    from apps.refunds.services import refunds_sync_for_intent
-
     charge = _stripe_object(stored)
     intent_id = charge.get("payment_intent")
     if not intent_id or not Payment.objects.filter(stripe_payment_intent_id=intent_id).exists():
@@ -99,20 +104,17 @@ def _on_charge_refunded(stored: StripeEvent) -> str:
 
 
 def _on_dispute(stored: StripeEvent) -> str:
-    from .disputes import dispute_apply_stripe
-
     obj = _stripe_object(stored)
     applied = dispute_apply_stripe(dispute=obj, event_type=stored.type,
                                    source_id=stored.stripe_id,
                                    stripe_created=stored.stripe_created, stripe_event=stored)
     if applied is None:
         raise UnknownObject(f"Dispute {obj.get('id')} is for no payment of ours.")
+    payment_refund_unneeded(payment_id=applied.payment_id)  # counted paid by the dispute
     return f"applied: {applied.status}"
 
 
 def _on_early_fraud_warning(stored: StripeEvent) -> str:
-    from apps.refunds.fraud import early_fraud_warning_apply
-
     obj = _stripe_object(stored)
     outcome = early_fraud_warning_apply(warning=obj, stripe_event=stored)
     if outcome is None:
@@ -170,37 +172,3 @@ def stripe_event_park(*, event_id: int, error: str) -> None:
     StripeEvent.objects.filter(pk=event_id).update(
         status=StripeEvent.Status.PARKED, last_error=error[:4000]
     )
-
-
-def stripe_event_requeue(*, event_ids: list[int]) -> int:
-    """Staff: put parked events back in the queue (admin 'reprocess')."""
-    from .tasks import process_stripe_event_task
-
-    with transaction.atomic():
-        ids = list(
-            StripeEvent.objects.filter(pk__in=event_ids)
-            .exclude(status=StripeEvent.Status.PROCESSED)
-            .values_list("pk", flat=True)
-        )
-        StripeEvent.objects.filter(pk__in=ids).update(status=StripeEvent.Status.PENDING,
-                                                      attempts=0)
-        for pk in ids:
-            process_stripe_event_task.delay_on_commit(pk)
-    return len(ids)
-
-
-def stripe_events_sweep(*, older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Enqueue events stored while the broker was unreachable."""
-    from .tasks import process_stripe_event_task
-
-    # attempts == 0: never picked up. An event in its retry backoff has attempts >= 1 and a
-    # retry already scheduled; sweeping it would start a second retry chain.
-    stale = StripeEvent.objects.filter(
-        status=StripeEvent.Status.PENDING, attempts=0,
-        received_at__lt=timezone.now() - older_than,
-    ).values_list("pk", flat=True)
-    count = 0
-    for pk in stale:
-        process_stripe_event_task.delay(pk)
-        count += 1
-    return count

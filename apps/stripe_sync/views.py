@@ -5,7 +5,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import gateway
+from apps.payments import gateway
+
 from .tasks import process_stripe_event_task
 from .webhooks import stripe_event_store
 

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "payments"
+app_name = "payments"  # the URL names stay payments:stripe-webhook
 
 urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),

@@ -22,12 +22,12 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 
+from apps.bookings.models import Booking
 from apps.core.documents import render_pdf
 from apps.core.errors import DomainError
 from apps.payments.models import Payment
-from apps.refunds.models import Refund
 
-from .models import Booking
+from .models import Refund
 
 TEMPLATE_NAME = "bookings/receipt.html"
 STYLESHEET = "css/receipt.css"

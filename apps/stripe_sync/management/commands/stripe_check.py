@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.urls import reverse
 
 from apps.payments import gateway
-from apps.payments.webhooks import HANDLERS
+from apps.stripe_sync.webhooks import HANDLERS
 
 
 def _release(version: str | None) -> str:

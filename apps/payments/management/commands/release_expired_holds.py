@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.services import booking_expire_hold
+from apps.payments.holds import hold_expire
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         expired = seats = 0
         total = len(candidates)
         for index, (pk, reference, booking_seats) in enumerate(candidates, start=1):
-            if booking_expire_hold(booking_id=pk, now=now):
+            if hold_expire(booking_id=pk, now=now):
                 expired += 1
                 seats += booking_seats
                 if options["verbosity"] > 1:

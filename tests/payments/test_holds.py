@@ -5,12 +5,13 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.services import booking_expire_hold, release_expired_holds
 from apps.core.models import Communication
 from apps.payments import gateway
+from apps.payments.holds import hold_expire, holds_release_expired
 from apps.payments.models import Payment
 from apps.payments.services import payment_apply_intent
 from apps.refunds.models import Refund
+from apps.refunds.services import payment_refund_unneeded, refunds_sweep_stuck
 from apps.sessions.models import CourseSession
 from tests.factories import SessionFactory, make_booking
 from tests.payments.helpers import card_token
@@ -31,13 +32,13 @@ def test_expired_holds_release_their_seats():
     stale = make_booking(session, email="slow@example.com", seats=3,
                          now=now - timedelta(minutes=16))
     fresh = make_booking(session, email="fast@example.com", seats=1, now=now)
-    assert release_expired_holds(now=now) == [stale.pk]
+    assert holds_release_expired(now=now) == [stale.pk]
     stale.refresh_from_db()
     fresh.refresh_from_db()
     assert stale.status == "expired" and fresh.status == "pending"
     assert CourseSession.objects.get(pk=session.pk).seats_taken == 1
     # Running again changes nothing.
-    assert release_expired_holds(now=now) == []
+    assert holds_release_expired(now=now) == []
     assert CourseSession.objects.get(pk=session.pk).seats_taken == 1
 
 
@@ -45,7 +46,7 @@ def test_a_paid_booking_is_never_expired():
     now = timezone.now()
     booking = make_booking(SessionFactory(), now=now - timedelta(hours=1))
     Booking.objects.filter(pk=booking.pk).update(status="paid")
-    assert booking_expire_hold(booking_id=booking.pk, now=now) is False
+    assert hold_expire(booking_id=booking.pk, now=now) is False
     assert Booking.objects.get(pk=booking.pk).status == "paid"
 
 
@@ -59,7 +60,7 @@ def test_release_expired_holds_command_reports_what_it_did(capsys):
 
 def test_beat_runs_the_release_every_minute(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE["release-expired-holds"]
-    assert schedule["task"] == "apps.bookings.tasks.release_expired_holds_task"
+    assert schedule["task"] == "apps.payments.holds.release_expired_holds_task"
     assert schedule["schedule"] == 60.0
 
 
@@ -81,7 +82,7 @@ def test_late_success_retakes_the_seats_when_they_are_still_free(fake_stripe):
     booking = make_booking(session, seats=2, now=now - timedelta(minutes=20))
     payment = Payment.objects.create(booking=booking, user=booking.purchaser,
                                      amount=booking.total_amount)
-    release_expired_holds(now=now)
+    holds_release_expired(now=now)
     assert CourseSession.objects.get(pk=session.pk).seats_taken == 0
 
     payment_apply_intent(intent=_real_succeeded_intent(booking, payment), now=now)
@@ -102,14 +103,19 @@ def test_late_success_when_the_seats_are_gone_is_refunded_automatically(
                            now=now - timedelta(minutes=20))
     payment = Payment.objects.create(booking=booking, user=booking.purchaser,
                                      amount=booking.total_amount)
-    release_expired_holds(now=now)
+    holds_release_expired(now=now)
     make_booking(session, email="quick@example.com", seats=1, now=now)
 
     with django_capture_on_commit_callbacks(execute=True):
         payment_apply_intent(intent=_real_succeeded_intent(booking, payment), now=now)
+        # Payments records the money as unneeded; the refunds layer gives it back (the
+        # webhook and reconciliation call it right after applying the intent).
+        refund = payment_refund_unneeded(payment_id=payment.pk)
+        assert payment_refund_unneeded(payment_id=payment.pk) is None  # once
 
     booking.refresh_from_db()
     payment.refresh_from_db()
+    assert refund is not None
     assert booking.status == "expired"
     assert CourseSession.objects.get(pk=session.pk).seats_taken == 1
     refund = Refund.objects.get(payment=payment)
@@ -136,10 +142,33 @@ def test_an_expired_hold_cancels_its_open_payment_intent(
     assert result.payment.status == "requires_action"
 
     with django_capture_on_commit_callbacks(execute=True):
-        release_expired_holds(now=now + timedelta(minutes=2))
+        holds_release_expired(now=now + timedelta(minutes=2))
 
     payment = Payment.objects.get(pk=result.payment.pk)
     assert payment.status == "canceled"
     assert gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)["status"] == \
         "canceled"
     assert Booking.objects.get(pk=booking.pk).status == "expired"
+
+
+def test_unneeded_money_left_unrefunded_is_refunded_by_the_sweep(
+        fake_stripe, django_capture_on_commit_callbacks):
+    """A process that stopped between applying a late payment and refunding it leaves the
+    payment recorded as unneeded; the refunds sweep (beat, every 15 minutes) settles it."""
+    session = SessionFactory(capacity=1)
+    now = timezone.now()
+    booking = make_booking(session, email="late@example.com", now=now - timedelta(minutes=20))
+    payment = Payment.objects.create(booking=booking, user=booking.purchaser,
+                                     amount=booking.total_amount)
+    holds_release_expired(now=now)
+    make_booking(session, email="quick@example.com", now=now)
+    payment_apply_intent(intent=_real_succeeded_intent(booking, payment), now=now)
+    assert not Refund.objects.filter(payment=payment).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = refunds_sweep_stuck()
+    assert summary["unneeded_settled"] == [payment.pk]
+    refund = Refund.objects.get(payment=payment)
+    assert refund.initiator == "automatic" and refund.amount == payment.amount
+    assert refunds_sweep_stuck()["unneeded_settled"] == []
+    assert Refund.objects.filter(payment=payment).count() == 1
