@@ -160,7 +160,8 @@ def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking 
 
 
 def booking_create(*, request: BookingRequest, actor: User | None = None,
-                   now: datetime | None = None) -> Booking:
+                   now: datetime | None = None, waitlist_offer_id: int | None = None
+                   ) -> Booking:
     """Create a pending booking holding its seats for the hold period.
 
     People we already know are looked up first (filling blank profile fields in short
@@ -171,6 +172,10 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     same purchaser booking the same people on the same session again gets their pending
     booking back (compare its `submission_token` to tell); anyone holding a seat on the
     session already is refused with AlreadyBookedError.
+
+    `waitlist_offer_id`: the seats are those a live waiting-list offer reserved (already
+    in `seats_taken`): the offer is locked and claimed in this transaction instead of
+    taking seats again (apps.bookings.waitlist).
     """
     now = now or timezone.now()
     booking_validate_request(request)
@@ -208,7 +213,13 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             session = CourseSession.objects.filter(pk=request.session_id).first()
             if session is None:
                 raise DomainError("That session does not exist.", code="not_found", status=404)
-            if not _can_take(session, seats=seats, now=now):
+            offer = None
+            if waitlist_offer_id is not None:
+                from .waitlist import waitlist_offer_lock_for_claim
+
+                offer = waitlist_offer_lock_for_claim(offer_id=waitlist_offer_id,
+                                                      session=session, seats=seats, now=now)
+            elif not _can_take(session, seats=seats, now=now):
                 # An unlocked read, only to refuse early without writing anything; the
                 # seat UPDATE below is what decides.
                 _refuse_seats(session, seats=seats, now=now)
@@ -244,7 +255,12 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             # The seats last: the session row stays locked only from this UPDATE to the
             # commit, so bookings of a popular session queue on it as briefly as possible.
             # Sold out raises here and the rollback removes the rows written above.
-            _take_seats(session_id=session.pk, seats=seats, now=now)
+            if offer is not None:
+                from .waitlist import waitlist_offer_mark_claimed
+
+                waitlist_offer_mark_claimed(offer=offer, booking=booking, actor=actor, now=now)
+            else:
+                _take_seats(session_id=session.pk, seats=seats, now=now)
             if booking.total_amount == 0:
                 # A free session: nothing to pay, so the booking is confirmed at once.
                 from .notifications import booking_send_confirmations

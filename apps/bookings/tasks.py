@@ -13,3 +13,6 @@ def cancel_open_intents_task(self, booking_id: int) -> int:
     from apps.payments.services import payment_cancel_open_intents
 
     return payment_cancel_open_intents(booking_id=booking_id)
+
+
+from . import waitlist_tasks  # noqa: E402, F401  (Celery autodiscovery finds tasks.py only)
