@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include("apps.api.urls")),
     path("", include("apps.sessions.urls")),
     path("", include("apps.bookings.urls")),
+    path("", include("apps.portal.waitlist_urls")),
     path("", include("apps.payments.urls")),
     path("", include("apps.legal.urls")),
 ]

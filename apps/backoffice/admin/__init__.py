@@ -1,0 +1,1 @@
+from . import waitlist  # noqa: F401
