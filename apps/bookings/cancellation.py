@@ -19,6 +19,7 @@ from apps.users.models import ActivityLog
 from .models import Booking
 from .notifications import SESSION_CANCELLED, booking_notify, booking_notify_cancelled
 from .services import booking_apply_transition
+from .waitlist import waitlist_seats_freed
 
 
 def booking_cancel(*, booking_id: int, actor=None, reason: str,
@@ -41,6 +42,7 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
         was_pending = booking.status == Booking.Status.PENDING
         booking_apply_transition(booking, Booking.Status.CANCELLED, actor=actor, now=now,
                                  data={"reason": reason, "with_session": not notify})
+        transaction.on_commit(lambda: waitlist_seats_freed(session_id=booking.session_id))
         if was_pending:
             from .tasks import cancel_open_intents_task
 

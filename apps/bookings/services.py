@@ -20,6 +20,7 @@ from apps.users.services import user_get_or_create
 
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
 from .selectors import pending_booking_for_same_people, seats_held_on_session
+from .waitlist import waitlist_seats_freed
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
 EMAIL_MAX = User._meta.get_field("email").max_length
@@ -334,6 +335,7 @@ def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool
             return False
         booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
                                  data={"reason": "hold expired"})
+        transaction.on_commit(lambda: waitlist_seats_freed(session_id=booking.session_id))
         from .tasks import cancel_open_intents_task
 
         cancel_open_intents_task.delay_on_commit(booking.pk)
@@ -458,6 +460,7 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
         _take_seats(session_id=target.pk, seats=booking.seats, now=now)
         _release_seats(session_id=booking.session_id, seats=booking.seats)
         previous_session = booking.session
+        transaction.on_commit(lambda: waitlist_seats_freed(session_id=previous_session.pk))
         booking.session = target
         booking.calendar_sequence += 1
         booking.save(update_fields=["session", "calendar_sequence", "updated_at"])

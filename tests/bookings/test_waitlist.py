@@ -352,3 +352,30 @@ def test_concurrent_releases_claims_and_expiries_never_offer_a_seat_twice_or_ove
         assert_seats_add_up(session)
     assert not Offer.objects.filter(session=session, status=Offer.Status.LIVE).exists()
     assert len(entries) == Entry.objects.filter(session=session).count()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["cancel", "hold_expired", "moved", "capacity_raised"])
+def test_seats_freed_anywhere_are_offered_after_commit(how, django_capture_on_commit_callbacks):
+    from apps.bookings.cancellation import booking_cancel
+    from apps.bookings.services import booking_move
+    from apps.bookings.session_changes import session_save_edit
+
+    session, bookings = sold_out(capacity=1)
+    entry = join(session, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "cancel":
+            booking_cancel(booking_id=bookings[0].pk, reason="test")
+        elif how == "hold_expired":
+            booking_expire_hold(booking_id=bookings[0].pk,
+                                now=timezone.now() + timedelta(hours=1))
+        elif how == "moved":
+            other = SessionFactory(course=session.course, capacity=5)
+            booking_move(booking_id=bookings[0].pk, to_session_id=other.pk)
+        else:
+            session.refresh_from_db()
+            session.capacity = 2
+            session_save_edit(session=session)
+    entry.refresh_from_db()
+    assert entry.status == Entry.Status.OFFERED
+    assert_seats_add_up(session)
