@@ -225,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.payments.holds.release_expired_holds_task",
         "schedule": float(env_int("HOLD_RELEASE_INTERVAL_SECONDS", 60)),
     },
+    "expire-waitlist-offers": {  # unclaimed offers give their seats to the next in line
+        "task": "apps.bookings.tasks.waitlist_expire_offers_task",
+        "schedule": 60.0,
+    },
     "sweep-stripe-events": {
         "task": "apps.stripe_sync.tasks.sweep_stripe_events_task",
         "schedule": 120.0,
@@ -309,6 +313,9 @@ BOOKING_VALIDATE_RATE_LIMIT = env("BOOKING_VALIDATE_RATE_LIMIT", "600/h")  # inl
 PAYMENT_RATE_LIMIT_PER_BOOKING = env("PAYMENT_RATE_LIMIT_PER_BOOKING", "20/h")
 PAYMENT_RATE_LIMIT_PER_CLIENT = env("PAYMENT_RATE_LIMIT_PER_CLIENT", "60/h")
 PAYMENT_MAX_DECLINES = env_int("PAYMENT_MAX_DECLINES", 5)  # then the booking must start again
+# Waiting list: hours an offer holds its seats; joins per client address.
+WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24)
+WAITLIST_RATE_LIMIT = env("WAITLIST_RATE_LIMIT", "20/h")
 RATELIMIT_VIEW = "apps.core.views.rate_limited"
 # With Redis down, let bookings through rather than refuse everyone (the seat rules live
 # in PostgreSQL, not in the cache).

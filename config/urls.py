@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("apps.sessions.urls")),
     path("", include("apps.portal.booking_urls")),
     path("", include("apps.stripe_sync.urls")),
+    path("", include("apps.portal.waitlist_urls")),
     path("", include("apps.legal.urls")),
 ]
 

@@ -199,3 +199,83 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"Idempotency key {self.token}"
+
+
+class WaitingListEntry(models.Model):
+    """Someone waiting for seats on a sold-out session. Served in `joined_at` order (then
+    id); one entry per address and session (joining again updates it)."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Offer sent"
+        BOOKED = "booked", "Booked (offer claimed)"
+        LAPSED = "lapsed", "Offer lapsed"
+        LEFT = "left", "Left the list"
+        REMOVED = "removed", "Removed by staff"
+
+    session = models.ForeignKey("course_sessions.CourseSession", on_delete=models.CASCADE,
+                                related_name="waiting_list")
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    seats = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING,
+                              editable=False)
+    consent_at = models.DateTimeField(
+        editable=False, help_text="When they agreed to be emailed about seats on this session.")
+    joined_at = models.DateTimeField(
+        editable=False, help_text="Their place in the queue (set again when they rejoin "
+                                  "after leaving or after an offer lapsed).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["session", "joined_at", "id"]
+        verbose_name = "waiting-list entry"
+        verbose_name_plural = "waiting list"
+        constraints = [
+            models.UniqueConstraint(fields=["session", "email"],
+                                    name="waitlist_once_per_session_email"),
+            models.CheckConstraint(condition=Q(seats__gte=1), name="waitlist_seats_gte_1"),
+        ]
+        indexes = [models.Index(fields=["session", "status", "joined_at"],
+                                name="waitlist_queue_idx")]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}> waiting for {self.seats} on session {self.session_id}"
+
+
+class WaitingListOffer(models.Model):
+    """Seats reserved for one waiting-list entry until `expires_at`: while the offer is
+    live its seats are counted in the session's `seats_taken`, so nobody else can take
+    them; claiming turns them into a pending booking's seats, expiring gives them back."""
+
+    class Status(models.TextChoices):
+        LIVE = "live", "Waiting for a claim"
+        CLAIMED = "claimed", "Claimed"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    entry = models.ForeignKey(WaitingListEntry, on_delete=models.CASCADE, related_name="offers")
+    session = models.ForeignKey("course_sessions.CourseSession", on_delete=models.CASCADE,
+                                related_name="waitlist_offers")
+    seats = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LIVE,
+                              editable=False)
+    created_at = models.DateTimeField(editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    booking = models.OneToOneField(Booking, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="waitlist_offer", editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry"], condition=Q(status="live"),
+                                    name="waitlist_one_live_offer_per_entry"),
+            models.CheckConstraint(condition=Q(seats__gte=1), name="waitlist_offer_seats_gte_1"),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="waitlist_offer_live_idx"),
+                   models.Index(fields=["created_at"], name="waitlist_offer_created_idx")]
+
+    def __str__(self):
+        return f"Offer of {self.seats} seat(s) to {self.entry.email}"

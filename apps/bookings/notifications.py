@@ -255,3 +255,27 @@ def booking_send_payment_link(booking) -> None:
         booking=booking,
         dedupe_key=booking.reference,
     )
+
+
+def waitlist_send_joined(*, entry, position: int, leave_link: str) -> None:
+    """They are on the list (or their entry changed): where they stand and how to leave."""
+    communication_queue(
+        kind=Communication.Kind.WAITLIST_JOINED,
+        recipient=entry.email,
+        template="emails/waitlist_joined.txt",
+        context={"entry": entry, "session": entry.session, "position": position,
+                 "leave_link": leave_link, "offer_hours": settings.WAITLIST_OFFER_HOURS},
+        dedupe_key=f"waitlist:{entry.pk}:{entry.joined_at.isoformat()}:{entry.seats}",
+    )
+
+
+def waitlist_send_offer(*, offer, claim_link: str, leave_link: str) -> None:
+    """Seats are held for them until the offer expires: the link claims them."""
+    communication_queue(
+        kind=Communication.Kind.WAITLIST_OFFER,
+        recipient=offer.entry.email,
+        template="emails/waitlist_offer.txt",
+        context={"offer": offer, "entry": offer.entry, "session": offer.session,
+                 "claim_link": claim_link, "leave_link": leave_link},
+        dedupe_key=f"waitlist-offer:{offer.pk}",
+    )

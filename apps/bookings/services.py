@@ -21,6 +21,7 @@ from apps.users.services import user_get_or_create
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
 from .notifications import booking_notify_moved, booking_send_confirmations
 from .selectors import pending_booking_for_same_people, seats_held_on_session
+from .waitlist import waitlist_seats_freed
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
 EMAIL_MAX = User._meta.get_field("email").max_length
@@ -161,7 +162,8 @@ def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking 
 
 
 def booking_create(*, request: BookingRequest, actor: User | None = None,
-                   now: datetime | None = None) -> Booking:
+                   now: datetime | None = None, waitlist_offer_id: int | None = None
+                   ) -> Booking:
     """Create a pending booking holding its seats for the hold period.
 
     People we already know are looked up first (filling blank profile fields in short
@@ -172,6 +174,10 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     same purchaser booking the same people on the same session again gets their pending
     booking back (compare its `submission_token` to tell); anyone holding a seat on the
     session already is refused with AlreadyBookedError.
+
+    `waitlist_offer_id`: the seats are those a live waiting-list offer reserved (already
+    in `seats_taken`): the offer is locked and claimed in this transaction instead of
+    taking seats again (apps.bookings.waitlist).
     """
     now = now or timezone.now()
     booking_validate_request(request)
@@ -209,7 +215,13 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             session = CourseSession.objects.filter(pk=request.session_id).first()
             if session is None:
                 raise DomainError("That session does not exist.", code="not_found", status=404)
-            if not _can_take(session, seats=seats, now=now):
+            offer = None
+            if waitlist_offer_id is not None:
+                from .waitlist import waitlist_offer_lock_for_claim
+
+                offer = waitlist_offer_lock_for_claim(offer_id=waitlist_offer_id,
+                                                      session=session, seats=seats, now=now)
+            elif not _can_take(session, seats=seats, now=now):
                 # An unlocked read, only to refuse early without writing anything; the
                 # seat UPDATE below is what decides.
                 _refuse_seats(session, seats=seats, now=now)
@@ -245,7 +257,12 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             # The seats last: the session row stays locked only from this UPDATE to the
             # commit, so bookings of a popular session queue on it as briefly as possible.
             # Sold out raises here and the rollback removes the rows written above.
-            _take_seats(session_id=session.pk, seats=seats, now=now)
+            if offer is not None:
+                from .waitlist import waitlist_offer_mark_claimed
+
+                waitlist_offer_mark_claimed(offer=offer, booking=booking, actor=actor, now=now)
+            else:
+                _take_seats(session_id=session.pk, seats=seats, now=now)
             if booking.total_amount == 0:
                 # A free session: nothing to pay, so the booking is confirmed at once.
                 booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
@@ -318,6 +335,7 @@ def booking_expire_hold(*, booking_id: int, now: datetime | None = None) -> bool
             return False
         booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
                                  data={"reason": "hold expired"})
+        transaction.on_commit(lambda: waitlist_seats_freed(session_id=booking.session_id))
     return True
 
 
@@ -439,6 +457,7 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
         _take_seats(session_id=target.pk, seats=booking.seats, now=now)
         _release_seats(session_id=booking.session_id, seats=booking.seats)
         previous_session = booking.session
+        transaction.on_commit(lambda: waitlist_seats_freed(session_id=previous_session.pk))
         booking.session = target
         booking.calendar_sequence += 1
         booking.save(update_fields=["session", "calendar_sequence", "updated_at"])

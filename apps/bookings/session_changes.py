@@ -14,6 +14,7 @@ from apps.users.audit import log_action
 
 from .models import Booking
 from .notifications import SESSION_CHANGED, booking_notify
+from .waitlist import waitlist_seats_freed
 
 # Changed only by bookings (the seat UPDATE) and by cancelling the session: an edit must
 # never write back the values it loaded, or it would undo a booking or a cancellation
@@ -53,6 +54,8 @@ def session_save_edit(*, session: CourseSession, actor=None,
             f.name for f in session._meta.concrete_fields
             if not f.primary_key and f.name not in NEVER_SAVED_BY_AN_EDIT])
         catalogue_changed()
+        if session.capacity > before.capacity:
+            transaction.on_commit(lambda: waitlist_seats_freed(session_id=session.pk))
         changed = [name for name in WHAT_PEOPLE_ARE_TOLD
                    if getattr(before, name) != getattr(session, name)]
         if not changed or before.status != CourseSession.Status.SCHEDULED:

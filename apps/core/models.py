@@ -29,6 +29,8 @@ class Communication(models.Model):
         CERTIFICATE_EXPIRY = "certificate_expiry", "Certificate expiry reminder"
         STAFF_ALERT = "staff_alert", "Staff alert"
         EMAIL_CHANGED = "email_changed", "Email address changed"
+        WAITLIST_JOINED = "waitlist_joined", "Waiting list: joined"
+        WAITLIST_OFFER = "waitlist_offer", "Waiting list: seats offered"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from apps.bookings.models import Booking, BookingStatus
+from apps.bookings.waitlist import waitlist_conversion
 from apps.certificates.models import Certificate
 from apps.certificates.selectors import holds_later_seat
 from apps.payments.models import DisputeEvent, Payment
@@ -35,7 +36,7 @@ CUSTOMER_MONTHS = 12
 EXPIRY_DAYS = 90
 LIST_LENGTH = 10
 # Queries one uncached `dashboard_figures()` call makes, whatever the data.
-DASHBOARD_QUERIES = 12
+DASHBOARD_QUERIES = 13
 
 
 
@@ -251,6 +252,9 @@ def dashboard_figures(*, now: datetime | None = None) -> dict:
         "fill": _fill(now),
         "certificates_expiring": _certificates_expiring(today),
         "renewal": _renewal(today),
+        # Waiting-list offers sent in the last 90 days and how many became paid bookings.
+        "waitlist": waitlist_conversion(
+            since=_local_midnight(today - timedelta(days=BOOKING_DAYS - 1), tz), until=now),
     }
 
 

@@ -106,6 +106,7 @@ def staff_dashboard(request):
         "payment_success_rate": _percent(figures["payment_success"]["rate"]),
         "fill_rate": _percent(figures["fill"]["rate"]),
         "renewal_rate": _percent(figures["renewal"]["rate"]),
+        "waitlist_rate": _percent(figures.get("waitlist", {}).get("rate")),
         "renewal_definition": RENEWAL_DEFINITION,
         "generated_at": timezone.localtime(figures["generated_at"]),
     }

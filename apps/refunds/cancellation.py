@@ -14,6 +14,7 @@ from apps.bookings.notifications import (
     booking_notify_cancelled,
 )
 from apps.bookings.services import booking_apply_transition
+from apps.bookings.waitlist import waitlist_seats_freed
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
 from apps.payments.holds import cancel_open_intents_task
@@ -47,6 +48,7 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
         was_pending = booking.status == Booking.Status.PENDING
         booking_apply_transition(booking, Booking.Status.CANCELLED, actor=actor, now=now,
                                  data={"reason": reason, "with_session": not notify})
+        transaction.on_commit(lambda: waitlist_seats_freed(session_id=booking.session_id))
         if was_pending:
             cancel_open_intents_task.delay_on_commit(booking.pk)
         remaining = refund_amount
