@@ -4,9 +4,9 @@ from django.dispatch import receiver
 
 from apps.users.signals import email_changed
 
+from .models import Attendee
+
 
 @receiver(email_changed)
 def attendees_follow_their_persons_address(sender, user, old_email, new_email, **kwargs):
-    from .models import Attendee
-
     Attendee.objects.filter(user=user).update(email=new_email)

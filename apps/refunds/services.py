@@ -123,7 +123,7 @@ def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str 
         log_action("refund.requested", actor=actor, target=refund, user=payment.user_id,
                    data={"amount": amount, "initiator": initiator, "reason": reason})
         if payment.method == Payment.Method.CARD:
-            from .tasks import submit_refund_task
+            from .tasks import submit_refund_task  # tasks.py imports this module: load on use
 
             submit_refund_task.delay_on_commit(refund.pk)
         else:
@@ -327,7 +327,7 @@ def refund_resubmit(*, refund_id: int, now: datetime | None = None) -> Refund:
                 return refund_apply_stripe(stripe_refund=stripe_refund) or refund
         Refund.objects.filter(pk=refund.pk, stripe_refund_id__isnull=True,
                               submitted_at=refund.submitted_at).update(submitted_at=None)
-    from .tasks import submit_refund_task
+    from .tasks import submit_refund_task  # tasks.py imports this module: load on use
 
     log_action("refund.resubmitted", target=refund, user=refund.payment.user_id,
                data={"claimed_at": refund.submitted_at.isoformat()
