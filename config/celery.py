@@ -13,7 +13,7 @@ class AlertingTask(DjangoTask):
     default under Django, gives `delay_on_commit`.)"""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        from apps.core.task_failures import task_gave_up  # needs the apps loaded
+        from apps.operations.task_failures import task_gave_up  # needs the apps loaded
 
         task_gave_up(task_name=self.name, task_id=task_id, args=args, kwargs=kwargs,
                      error=exc, retries=self.request.retries)

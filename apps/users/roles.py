@@ -35,6 +35,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("course_sessions", "coursesession", ("view",)),
         ("bookings", "booking", ("view", "change")),
         ("bookings", "attendee", ("view", "change")),
+        ("bookings", "waitinglistentry", ("view", "change")),
         ("payments", "payment", ("view", "change")),
         ("payments", "paymentevent", ("view",)),
         ("payments", "stripeevent", ("view",)),

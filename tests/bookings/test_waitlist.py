@@ -24,8 +24,10 @@ from apps.bookings.services import (
     SoldOutError,
     booking_create,
     booking_expire_hold,
+    booking_move,
     booking_transition,
 )
+from apps.bookings.session_changes import session_save_edit
 from apps.bookings.waitlist import (
     waitlist_conversion,
     waitlist_entry_leave,
@@ -38,6 +40,7 @@ from apps.bookings.waitlist import (
 )
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
+from apps.refunds.cancellation import booking_cancel
 from apps.sessions.models import CourseSession
 from apps.users.models import ActivityLog
 from tests.factories import SessionFactory, make_booking
@@ -357,11 +360,6 @@ def test_concurrent_releases_claims_and_expiries_never_offer_a_seat_twice_or_ove
 @pytest.mark.django_db
 @pytest.mark.parametrize("how", ["cancel", "hold_expired", "moved", "capacity_raised"])
 def test_seats_freed_anywhere_are_offered_after_commit(how, django_capture_on_commit_callbacks):
-    from apps.bookings.cancellation import booking_cancel
-
-    from apps.bookings.services import booking_move
-    from apps.bookings.session_changes import session_save_edit
-
     session, bookings = sold_out(capacity=1)
     entry = join(session, 1)
     with django_capture_on_commit_callbacks(execute=True):

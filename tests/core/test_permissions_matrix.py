@@ -30,7 +30,7 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
-from apps.bookings.models import Attendee
+from apps.bookings.models import Attendee, WaitingListEntry
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
 from apps.legal.services import legal_document_create
@@ -70,6 +70,11 @@ ROUTES = {
     "sessions:catalogue":             ("GET",  "/",                            OK,    OK,    OK,    OK,    OK,    OK),
     "sessions:detail":                ("GET",  "/sessions/{session}/",         OK,    OK,    OK,    OK,    OK,    OK),
     "bookings:book":                  ("GET",  "/sessions/{session}/book/",    OK,    OK,    OK,    OK,    OK,    OK),
+    # The waiting list: anyone may join a session's list; an offer or leave link works only
+    # with its signed token (a made-up one is refused).
+    "waitlist:join":                  ("GET",  "/sessions/{session}/waiting-list/", OK,  OK,    OK,    OK,    OK,    OK),
+    "waitlist:offer":                 ("GET",  "/waiting-list/offer/not-a-token/", 404,  404,   404,   404,   404,   404),
+    "waitlist:leave":                 ("GET",  "/waiting-list/leave/not-a-token/", 404,  404,   404,   404,   404,   404),
     "legal:terms":                    ("GET",  "/terms/",                      OK,    OK,    OK,    OK,    OK,    OK),
     "legal:privacy":                  ("GET",  "/privacy/",                    OK,    OK,    OK,    OK,    OK,    OK),
     # A booking's payment page: the purchaser's and staff's who may view bookings; a
@@ -204,6 +209,9 @@ ADMIN_MODELS = {
     "course_sessions.coursesession":  ("v",       "v",     "vacd"),
     "bookings.booking":               ("",        "vc",    "vacd"),
     "bookings.attendee":              ("vc",      "vc",    "vacd"),
+    # Support manages waiting lists; nobody adds or deletes an entry by hand (people join
+    # on the site; staff remove them, which is recorded).
+    "bookings.waitinglistentry":      ("",        "vc",    "vc"),
     "payments.payment":               ("",        "vc",    "vacd"),
     "payments.stripeevent":           ("",        "v",     "vcd"),
     "payments.paymentevent":          ("",        "v",     "vcd"),
@@ -306,6 +314,9 @@ def build_world():
         "course_sessions.coursesession": session,
         "bookings.booking": booking,
         "bookings.attendee": attendee,
+        "bookings.waitinglistentry": WaitingListEntry.objects.create(
+            session=session, name="Wanda Waiting", email="wanda@example.com", seats=1,
+            consent_at=timezone.now(), joined_at=timezone.now()),
         "payments.payment": payment,
         "payments.stripeevent": stripe_event,
         "payments.paymentevent": PaymentEvent.objects.filter(payment=payment).first(),

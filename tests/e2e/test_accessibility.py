@@ -14,7 +14,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.bookings.services import attendance_mark
+from apps.certificates.attendance import attendance_record
 from apps.certificates.models import Certificate
 from apps.payments.services import payment_record_manual
 from tests.e2e.axe import axe_violations, describe, wider_than_viewport
@@ -51,8 +51,8 @@ def catalogue():
                           starts_at=timezone.now() - timedelta(days=2))
     attended = make_booking(past, email=CUSTOMER, now=past.starts_at - timedelta(days=7))
     payment_record_manual(booking=attended, actor=None)
-    attendance_mark(attendee_ids=list(attended.attendees.values_list("pk", flat=True)),
-                    attendance="attended")
+    attendance_record(attendee_ids=list(attended.attendees.values_list("pk", flat=True)),
+                      attendance="attended")
     certificate = Certificate.objects.get(attendee__booking=attended)
     return upcoming, certificate
 

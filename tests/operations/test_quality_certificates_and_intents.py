@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.services import attendance_mark, booking_transition
+from apps.bookings.services import booking_transition
+from apps.certificates.attendance import attendance_record
 from apps.certificates.models import Certificate
 from apps.operations.quality import (
     CHECKS,
@@ -37,9 +38,9 @@ def attended(*, ended_ago: timedelta, email: str, validity_months=36, issue=None
     attendee = booking.attendees.get()
     if issue is not None:
         with issue(execute=True):
-            attendance_mark(attendee_ids=[attendee.pk], attendance="attended")
+            attendance_record(attendee_ids=[attendee.pk], attendance="attended")
     else:  # the issuing task never ran (the broker was down, say)
-        attendance_mark(attendee_ids=[attendee.pk], attendance="attended")
+        attendance_record(attendee_ids=[attendee.pk], attendance="attended")
     booking.refresh_from_db()
     assert booking.status == Booking.Status.COMPLETED
     return attendee

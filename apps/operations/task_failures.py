@@ -8,9 +8,9 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from .audit import log_action
-from .emails import communication_queue
-from .models import Communication
+from apps.core.emails import communication_queue
+from apps.core.models import Communication
+from apps.users.audit import log_action
 
 logger = logging.getLogger("apps.tasks")
 
