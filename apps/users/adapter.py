@@ -1,10 +1,18 @@
 """allauth's account adapter (ACCOUNT_ADAPTER): addresses are normalised by the one function
 the whole project compares them with; admin and support set up a second factor at their
-first password sign-in."""
+first password sign-in; allauth's emails (sign-in codes, address confirmation, password
+reset) go through the outbox like every other email: recorded as a Communication, sent
+after commit by the same task with its retries, with the branded HTML part."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
+from django.conf import settings
+from django.contrib.sites.shortcuts import get_current_site
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from apps.core.emails import communication_record
+from apps.core.models import Communication
 
 from .models import normalize_email
 from .selectors import user_for_email
@@ -27,7 +35,14 @@ class AccountAdapter(DefaultAccountAdapter):
             template_prefix = "account/email/staff_use_password"
             context = {**context, "login_url": self.request.build_absolute_uri(
                 reverse("account_login")) if self.request else reverse("account_login")}
-        return super().send_mail(template_prefix, email, context)
+        request = allauth_context.request
+        values = {"request": request, "email": email, "current_site": get_current_site(request),
+                  "SITE_URL": settings.SITE_URL, **context}
+        message = self.render_mail(template_prefix, email, values)
+        user = context.get("user")
+        communication_record(
+            kind=Communication.Kind.ACCOUNT, recipient=email, subject=message.subject,
+            body=message.body, user=user if getattr(user, "pk", None) else None)
 
     def post_login(self, request, user, **kwargs):
         response = super().post_login(request, user, **kwargs)
