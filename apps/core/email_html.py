@@ -19,6 +19,7 @@ DEFAULT_COLOUR = "#0f766e"
 HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 DETAIL = re.compile(r"^([A-Z][\w ]{0,24}):\s{2,}(\S.*)$")
 BULLET = re.compile(r"^\s+- (.*)$")
+CODE = re.compile(r"^[A-Z0-9]{3,}(?:-[A-Z0-9]{3,})+$")  # a sign-in code on its own line
 
 KIND = Communication.Kind
 REASONS = {
@@ -89,6 +90,12 @@ def text_to_html(text: str, *, colour: str = DEFAULT_COLOUR) -> str:
                                 f'{_inline(BULLET.match(line)[1], link)}</li>'
                                 for line in lines)
                 parts.append(f'<ul style="margin:0 0 16px 0;padding:0 0 0 20px;">{items}</ul>')
+            elif len(lines) == 1 and CODE.match(lines[0].strip()):
+                parts.append('<p style="margin:0 0 16px 0;"><span style="display:inline-block;'
+                             'padding:10px 16px;border:1px solid #d0d7de;border-radius:6px;'
+                             'background-color:#f6f8fa;font-family:Consolas,Menlo,monospace;'
+                             'font-size:24px;letter-spacing:3px;font-weight:bold;">'
+                             f'{escape(lines[0].strip())}</span></p>')
             else:
                 body = "<br>".join(_inline(line.strip(), link) for line in lines)
                 parts.append(f'<p style="margin:0 0 16px 0;">{body}</p>')
@@ -102,6 +109,8 @@ def email_html(*, kind: str, subject: str, text: str) -> str:
     return get_template("emails/layout.html").render({
         "brand": values,
         "subject": subject,
+        # allauth's subjects start "[Site name] "; under the branded header that repeats it.
+        "heading": subject.removeprefix(f"[{values['name']}] "),
         # Safe: text_to_html escapes every character of the text it is given.
         "content": mark_safe(text_to_html(text, colour=values["colour"])),  # noqa: S308
         "reason": reason,
