@@ -31,6 +31,9 @@ def undeliverable(address: str) -> bool:
     return domain == "invalid" or domain.endswith(".invalid")
 
 
+BODY_NOT_KEPT = ("[Not kept: this email carried a sign-in code or a link that signs in or "
+                  "sets a password; it was removed once the email had been sent.]\n")
+
 UNDELIVERABLE = Q(recipient__iendswith=".invalid") | Q(recipient__iendswith="@invalid")
 
 
@@ -91,10 +94,13 @@ def communication_record(
     booking=None,
     dedupe_key: str = "",
     attachments: list[dict] | None = None,
+    carries_secret: bool = False,
 ) -> Communication | None:
     """Record an email already rendered as plain text (`body`, never HTML-escaped) and send
     it, with its branded HTML part, once the transaction commits. communication_queue
     renders our templates into this; allauth's adapter (apps.users.adapter) renders its own.
+    `carries_secret`: the body signs someone in (a code, a reset link); it is kept only until
+    the email has been sent.
     """
     if undeliverable(recipient):
         logger.info("email %s not queued: undeliverable recipient", kind)
@@ -112,6 +118,7 @@ def communication_record(
                 html_body=email_html(kind=kind, subject=subject, text=body),
                 attachments=attachments or [],
                 dedupe_key=dedupe_key,
+                carries_secret=carries_secret,
             )
     except IntegrityError:
         return None
@@ -161,11 +168,14 @@ def communication_send(*, communication_id: int) -> bool:
         )
         logger.warning("email %s failed: %s", communication_id, error)
         raise
+    secret_removed = ({"body": BODY_NOT_KEPT, "html_body": ""}
+                      if communication.carries_secret else {})
     Communication.objects.filter(pk=communication_id).update(
         status=Communication.Status.SENT,
         attempts=communication.attempts + 1,
         sent_at=timezone.now(),
         last_error="",
+        **secret_removed,
     )
     return True
 

@@ -60,6 +60,10 @@ class Communication(models.Model):
     html_body = models.TextField(
         blank=True, default="",
         help_text="The HTML part, as sent (made from the text part); empty on older emails.")
+    carries_secret = models.BooleanField(
+        default=False, editable=False,
+        help_text="It carried a sign-in code or a link that signs in or sets a password: its "
+                  "body is removed once it has been sent, so nobody reading the log can use it.")
     attachments = models.JSONField(
         default=list, blank=True,
         help_text="Attachments: filename, mimetype, and content (text) or content_base64.",

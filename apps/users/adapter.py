@@ -26,6 +26,11 @@ def is_staff_email(email: str) -> bool:
     return user is not None and is_staff_account(user)
 
 
+# What allauth puts in an email that signs its holder in or sets a password: staff who can
+# read the Communication log must not be able to use it (the body is dropped once sent).
+SECRETS = {"code", "password_reset_url", "activate_url", "key"}
+
+
 def on_site(url: str) -> str:
     parts = urlsplit(url)
     return settings.SITE_URL + parts.path + (f"?{parts.query}" if parts.query else "")
@@ -49,7 +54,8 @@ class AccountAdapter(DefaultAccountAdapter):
         if getattr(user, "pk", None) is None:
             user = user_for_email(email=email)
         communication_record(kind=Communication.Kind.ACCOUNT, recipient=email,
-                             subject=message.subject, body=message.body, user=user)
+                             subject=message.subject, body=message.body, user=user,
+                             carries_secret=bool(SECRETS & context.keys()))
 
     # Links in allauth's emails point at SITE_URL, like every other email's, not at
     # whichever host the request came in on.

@@ -15,7 +15,7 @@ from django.core.management.sql import emit_post_migrate_signal
 from django.test import Client
 
 from apps.core.email_html import DEFAULT_COLOUR
-from apps.core.emails import communication_send
+from apps.core.emails import BODY_NOT_KEPT, communication_send
 from apps.core.models import Communication
 from apps.core.sites import site_sync
 from apps.users.models import User
@@ -174,16 +174,20 @@ def test_every_allauth_email_is_recorded_and_sent_under_the_sites_name(settings)
     settings.SITE_NAME = "Harbour & Hale's Training"
     site_sync()
     customer = User.objects.create_user(email="pat.o'neil@example.com", first_name="Pat")
-    staff = User.objects.create_user(email="ops@example.com", password="a long staff pw 123")
+    staff = User.objects.create_user(email="ops@example.com", password="a long staff pw 123",
+                                     role=User.Role.SUPPORT)
     client = Client(HTTP_HOST=HOST)
 
     # A customer's sign-in code.
     [(row, message)] = account_emails(lambda: client.post(
         "/accounts/login/code/", {"email": customer.email}))
     assert row.recipient == customer.email and row.user == customer
-    assert re.search(r"^\s*[A-Z0-9]{4}-[A-Z0-9]{4}\s*$", message.body, re.M)
+    code = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", message.body, re.M).group(1)
     assert_under_the_sites_name(row, message, settings)
     assert "pat.o&#x27;neil" not in message.body
+    # Sent, then kept without the code: support staff read the log, they cannot sign in.
+    assert row.carries_secret and row.body == BODY_NOT_KEPT and row.html_body == ""
+    assert code not in row.body
 
     # The address confirmation when a signed-in customer adds a new address.
     signed_in = Client(HTTP_HOST=HOST)
@@ -194,12 +198,21 @@ def test_every_allauth_email_is_recorded_and_sent_under_the_sites_name(settings)
     assert confirm and "/accounts/confirm-email/" in confirm[0][1].body
     for row, message in rows:
         assert_under_the_sites_name(row, message, settings)
+    assert confirm[0][0].body == BODY_NOT_KEPT
 
     # A password reset (staff sign in with a password).
     [(row, message)] = account_emails(lambda: Client(HTTP_HOST=HOST).post(
         "/accounts/password/reset/", {"email": staff.email}))
     assert "/accounts/password/reset/key/" in message.body
     assert_under_the_sites_name(row, message, settings)
+    assert row.body == BODY_NOT_KEPT
+
+    # A staff address asking for a code is told how staff sign in: nothing secret, kept.
+    [(row, message)] = account_emails(lambda: Client(HTTP_HOST=HOST).post(
+        "/accounts/login/code/", {"email": staff.email}))
+    assert_under_the_sites_name(row, message, settings)
+    assert f"{settings.SITE_URL}/accounts/login/" in message.body
+    assert not row.carries_secret and row.body == message.body and row.html_body
 
 
 def test_the_site_row_follows_the_settings(settings):

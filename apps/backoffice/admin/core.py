@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.sites.models import Site
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -48,7 +49,9 @@ class CommunicationAdmin(admin.ModelAdmin):
 
     def html_view(self, request, pk):
         communication = get_object_or_404(Communication, pk=pk)
-        if not self.has_view_permission(request, communication) or not communication.html_body:
+        if not self.has_view_permission(request, communication):
+            raise PermissionDenied
+        if not communication.html_body:
             raise Http404
         return _email_document(communication.html_body)
 
