@@ -9,6 +9,7 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import request_id  # noqa: F401  (connects the Celery signal handlers)
+
         # Here, not at the top: sites.py imports models, loadable only once apps are ready.
         from .sites import site_sync_after_migrate
 
