@@ -63,6 +63,12 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env("SITE_NAME", "Brightwater Training")
+# Emails' branding: the header's logo (an absolute https URL of a PNG/JPEG; empty: the name
+# in the header) and colour, and the postal address in every email's footer.
+BRAND_LOGO_URL = env("BRAND_LOGO_URL", "")
+BRAND_COLOUR = env("BRAND_COLOUR", "#0f766e")
+BRAND_ADDRESS = env("BRAND_ADDRESS", "")
+SITE_ID = 1  # django.contrib.sites' one row, kept in step with SITE_URL/SITE_NAME (apps.core.sites)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sites",  # allauth's emails name the site from it (apps.core.sites)
     "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",

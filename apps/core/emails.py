@@ -6,13 +6,14 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template import Context, engines
 from django.template.loader import get_template
 from django.utils import timezone
 
+from .email_html import email_html
 from .models import Communication
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ def undeliverable(address: str) -> bool:
     domain = address.rpartition("@")[2].lower()
     return domain == "invalid" or domain.endswith(".invalid")
 
+
+BODY_NOT_KEPT = ("[Not kept: this email carried a sign-in code or a link that signs in or "
+                  "sets a password; it was removed once the email had been sent.]\n")
 
 UNDELIVERABLE = Q(recipient__iendswith=".invalid") | Q(recipient__iendswith="@invalid")
 
@@ -74,6 +78,34 @@ def communication_queue(
         logger.info("email %s not queued: undeliverable recipient", kind)
         return None
     subject, body = render_email(template, context)
+    return communication_record(
+        kind=kind, recipient=recipient, subject=subject, body=body, user=user,
+        user_id=user_id, booking=booking, dedupe_key=dedupe_key, attachments=attachments)
+
+
+def communication_record(
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    user=None,
+    user_id: int | None = None,
+    booking=None,
+    dedupe_key: str = "",
+    attachments: list[dict] | None = None,
+    carries_secret: bool = False,
+) -> Communication | None:
+    """Record an email already rendered as plain text (`body`, never HTML-escaped) and send
+    it, with its branded HTML part, once the transaction commits. communication_queue
+    renders our templates into this; allauth's adapter (apps.users.adapter) renders its own.
+    `carries_secret`: the body signs someone in (a code, a reset link); it is kept only until
+    the email has been sent.
+    """
+    if undeliverable(recipient):
+        logger.info("email %s not queued: undeliverable recipient", kind)
+        return None
+    subject = " ".join(subject.split())[:255]
     try:
         with transaction.atomic():
             communication = Communication.objects.create(
@@ -81,10 +113,12 @@ def communication_queue(
                 recipient=recipient.lower(),
                 user_id=user.pk if user is not None else user_id,
                 booking=booking,
-                subject=subject[:255],
+                subject=subject,
                 body=body,
+                html_body=email_html(kind=kind, subject=subject, text=body),
                 attachments=attachments or [],
                 dedupe_key=dedupe_key,
+                carries_secret=carries_secret,
             )
     except IntegrityError:
         return None
@@ -111,13 +145,15 @@ def communication_send(*, communication_id: int) -> bool:
             status=Communication.Status.FAILED,
             last_error="Not sent: the recipient's address was erased.")
         return False
-    message = EmailMessage(
+    message = EmailMultiAlternatives(
         subject=communication.subject,
         body=communication.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[communication.recipient],
         reply_to=[settings.EMAIL_REPLY_TO],
     )
+    if communication.html_body:
+        message.attach_alternative(communication.html_body, "text/html")
     for attachment in communication.attachments:
         content = (base64.b64decode(attachment["content_base64"])
                    if "content_base64" in attachment else attachment["content"])
@@ -132,11 +168,14 @@ def communication_send(*, communication_id: int) -> bool:
         )
         logger.warning("email %s failed: %s", communication_id, error)
         raise
+    secret_removed = ({"body": BODY_NOT_KEPT, "html_body": ""}
+                      if communication.carries_secret else {})
     Communication.objects.filter(pk=communication_id).update(
         status=Communication.Status.SENT,
         attempts=communication.attempts + 1,
         sent_at=timezone.now(),
         last_error="",
+        **secret_removed,
     )
     return True
 

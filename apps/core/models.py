@@ -31,6 +31,7 @@ class Communication(models.Model):
         EMAIL_CHANGED = "email_changed", "Email address changed"
         WAITLIST_JOINED = "waitlist_joined", "Waiting list: joined"
         WAITLIST_OFFER = "waitlist_offer", "Waiting list: seats offered"
+        ACCOUNT = "account", "Account (sign-in code, address confirmation, password)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -55,7 +56,14 @@ class Communication(models.Model):
         related_name="communications",
     )
     subject = models.CharField(max_length=255)
-    body = models.TextField()
+    body = models.TextField(help_text="The plain-text part, as sent.")
+    html_body = models.TextField(
+        blank=True, default="",
+        help_text="The HTML part, as sent (made from the text part); empty on older emails.")
+    carries_secret = models.BooleanField(
+        default=False, editable=False,
+        help_text="It carried a sign-in code or a link that signs in or sets a password: its "
+                  "body is removed once it has been sent, so nobody reading the log can use it.")
     attachments = models.JSONField(
         default=list, blank=True,
         help_text="Attachments: filename, mimetype, and content (text) or content_base64.",

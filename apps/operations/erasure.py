@@ -94,7 +94,8 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
                 actor=actor if getattr(actor, "pk", None) else None,
                 created_at=timezone.now())
         Communication.objects.filter(user=locked).update(recipient=placeholder,
-                                                          body="[removed at the person's request]")
+                                                          body="[removed at the person's request]",
+                                                          html_body="")
         locked.email = placeholder
         locked.first_name = locked.last_name = locked.phone = locked.company_name = ""
         locked.marketing_consent = False

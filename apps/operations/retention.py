@@ -207,7 +207,7 @@ def anonymise_old_copies(*, now: datetime | None = None,
     )
     return {
         "emails": _in_batches(emails, lambda batch: batch.update(
-            recipient=placeholder_email, body=RETENTION_BODY, attachments=[],
+            recipient=placeholder_email, body=RETENTION_BODY, html_body="", attachments=[],
             last_error="")),
         "stripe events": _in_batches(stripe_events, _redact_stripe_events),
         "payment events": _in_batches(payment_events, _redact_payment_events),

@@ -174,6 +174,8 @@ ROUTES = {
     "admin:bookings_booking_phone":   ("GET",  "/admin/bookings/booking/phone/", ADMIN, ADMIN, ADMIN, 403,  403,   OK),
     "admin:bookings_booking_move":    ("GET",  "/admin/bookings/booking/{booking_id}/move/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:payments_payment_refund":  ("GET",  "/admin/payments/payment/{payment}/refund/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    # An email's HTML, shown in a sandboxed frame on its admin page: whoever may read the log.
+    "admin:core_communication_html":  ("GET",  "/admin/core/communication/{communication}/html/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # Passwords: support may not set a staff member's password (that would be a way in).
     "admin:auth_user_password_change": ("GET", "/admin/users/user/{customer}/password/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:auth_user_password_change [an admin's]": ("GET", "/admin/users/user/{admin}/password/", ADMIN, ADMIN, ADMIN, 403, 403, OK),
@@ -332,6 +334,7 @@ def build_world():
         "booking": booking.reference, "booking_id": booking.pk, "payment": payment.pk,
         "certificate": certificate.number, "verification": certificate.verification_code,
         "customer": actors["customer"].pk, "admin": actors["admin"].pk,
+        "communication": objects["core.communication"].pk,
         "other_attendee": other_booking.attendees.get().pk,
         "booking_type": ContentType.objects.get_for_model(booking).pk,
         "session_type": ContentType.objects.get_for_model(session).pk,

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from apps.bookings.models import Booking
+from apps.bookings.models import Booking, WaitingListEntry, WaitingListOffer
 from apps.core.models import Communication
 from apps.payments.models import Payment
 from apps.refunds.models import Refund
@@ -10,7 +10,8 @@ from apps.users.models import User
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [User, Course, Location, CourseSession, Booking, Payment, Refund, Communication]
+MODELS = [User, Course, Location, CourseSession, Booking, Payment, Refund, Communication,
+          WaitingListEntry, WaitingListOffer]
 
 
 def counts():
@@ -31,7 +32,9 @@ def test_seed_demo_has_a_booking_in_every_status_and_consistent_totals():
     assert statuses == set(Booking.Status.values)
     for session in CourseSession.objects.all():
         held = sum(b.seats for b in session.bookings.all() if b.holds_seats)
-        assert session.seats_taken == held, session
+        offered = sum(o.seats for o in session.waitlist_offers.filter(
+            status=WaitingListOffer.Status.LIVE))
+        assert session.seats_taken == held + offered, session
     admin = User.objects.get(email="admin@example.com")
     assert admin.is_superuser and admin.check_password("portal-demo-admin")
 
@@ -100,3 +103,46 @@ def test_seed_demo_tells_the_dashboards_story_through_the_services():
     assert figures["renewal"]["renewed"] >= 1
     assert figures["certificates_expiring"]["count"] >= 1
     assert {name: rows for name, rows in run_checks(now=now).items() if rows} == {}
+
+
+def test_seed_demo_has_a_sold_out_session_with_a_waiting_list_and_a_live_offer():
+    """Issue #19 item 7: the waiting list tells its story through its services: a session
+    sold out, three people queued, a seat freed by a cancellation went to the first in line
+    as a live offer (its email recorded), the others still wait, in the order they joined."""
+    from django.utils import timezone
+
+    call_command("seed_demo", verbosity=0)
+    (offer,) = WaitingListOffer.objects.all()
+    session = offer.session
+    assert offer.status == WaitingListOffer.Status.LIVE and offer.expires_at > timezone.now()
+    assert offer.entry.name == "Marcus Reid" and offer.entry.seats == offer.seats == 1
+    assert session.seats_left == 0  # sold out again: the freed seat is held for Marcus
+    assert session.bookings.filter(status=Booking.Status.CANCELLED).exists()
+    entries = list(session.waiting_list.order_by("joined_at", "pk"))
+    assert [(e.name, e.status) for e in entries] == [
+        ("Marcus Reid", WaitingListEntry.Status.OFFERED),
+        ("Ellie Thompson", WaitingListEntry.Status.WAITING),
+        ("Hamza Ali", WaitingListEntry.Status.WAITING)]
+    assert Communication.objects.filter(kind=Communication.Kind.WAITLIST_OFFER,
+                                        recipient="marcus.reid@example.com").count() == 1
+    assert Communication.objects.filter(kind=Communication.Kind.WAITLIST_JOINED).count() == 3
+
+
+def test_seed_demo_people_have_real_looking_names():
+    """Issue #19: "Colleague 1 of Liam" read as filler; every attendee and account has a
+    first and last name, and a group's colleagues are different people."""
+    import re
+
+    from apps.bookings.models import Attendee
+
+    call_command("seed_demo", verbosity=0)
+    real = re.compile(r"^[A-Z][a-z]+ (O')?[A-Z][a-z]+$")
+    names = set(Attendee.objects.values_list("name", flat=True))
+    assert names and all(real.match(name) for name in names), sorted(names)
+    assert "Siobhan O'Neill" in names
+    assert not any("colleague" in name.lower() or "team" in name.lower() for name in names)
+    for booking in Booking.objects.filter(seats__gt=1):
+        people = list(booking.attendees.values_list("email", flat=True))
+        assert len(set(people)) == len(people), booking.reference
+    for user in User.objects.filter(attendances__isnull=False).distinct():
+        assert user.first_name and user.last_name, user.email

@@ -190,6 +190,7 @@ def test_book_again_prefills_the_same_attendees(client, group_booking):
         assert f'value="{attendee.email}"' in html
 
 
+@pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 def test_sign_in_by_emailed_code(client, group_booking):
     response = client.post("/accounts/login/code/", {"email": "PAT@example.com"})
     assert response.status_code == 302
@@ -201,6 +202,7 @@ def test_sign_in_by_emailed_code(client, group_booking):
     assert client.get("/portal/").status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 def test_code_requests_are_rate_limited(db):
     from django.test import Client
 
@@ -221,6 +223,7 @@ def test_asking_for_a_code_does_not_reveal_whether_an_email_is_a_customer(client
     assert known["Location"] == unknown["Location"]
 
 
+@pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 def test_changing_email_takes_effect_only_after_the_new_address_is_verified(client,
                                                                            group_booking):
     from allauth.account.models import EmailAddress

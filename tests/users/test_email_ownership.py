@@ -12,7 +12,7 @@ from apps.bookings.models import Booking
 from apps.users.models import User
 from tests.factories import SessionFactory, make_booking
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 
 
 def request_code(client: Client, email: str):

@@ -112,6 +112,7 @@ def test_one_account_attacked_from_many_addresses_is_locked_out(staff_user):
     assert User.objects.get(pk=staff_user.pk).last_login is None
 
 
+@pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 def test_an_emailed_code_stops_working_after_three_wrong_guesses(client):
     """Guessing the emailed code is capped too: after ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS
     wrong codes the right one no longer signs in; a new code must be requested."""

@@ -144,6 +144,7 @@ def test_the_lockout_applies_to_the_password_sign_in():
     assert not in_admin(client)
 
 
+@pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 def test_customers_still_sign_in_by_emailed_code():
     user_get_or_create(email="pat@example.com")
     client = Client()
@@ -153,6 +154,7 @@ def test_customers_still_sign_in_by_emailed_code():
     assert client.get("/portal/").status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)  # allauth emails are sent on commit
 def test_a_staff_address_asking_for_a_code_is_told_how_staff_sign_in():
     staff("admin", "boss@example.com", totp=True)
     Client().post("/accounts/login/code/", {"email": "boss@example.com"})

@@ -1,8 +1,13 @@
 """Believable demo data: courses, venues, trainers, sessions over the last three months and
-the next three, bookings in every status made over the last weeks, refunds, attendance
-and certificates (one renewed, one expiring soon). Everything goes through the same
-services staff and customers use. Safe to run again: what exists is kept, nothing is
-duplicated."""
+the next three, bookings in every status made over the last weeks by people with real-looking
+names, refunds, attendance and certificates (one renewed, one expiring soon), and a sold-out
+session with a waiting list whose first entry has been offered a freed seat. Everything goes
+through the same services staff and customers use. Safe to run again: what exists is kept,
+nothing is duplicated.
+
+Not in the demo: disputes. Stripe opens them on card payments, and the demo's payments are
+bank transfers (no PaymentIntent for a dispute to name); a card payment needs the fake
+Stripe server running, which seed_demo does not assume."""
 
 import random
 from datetime import datetime, time, timedelta
@@ -23,6 +28,7 @@ from apps.bookings.services import (
     booking_create,
     booking_transition,
 )
+from apps.bookings.waitlist import waitlist_join, waitlist_offer_free_seats
 from apps.certificates.attendance import attendance_record
 from apps.certificates.services import certificate_issue
 from apps.core.money import format_money
@@ -81,6 +87,22 @@ CUSTOMERS = [
     ("liam.oconnor@example.com", "Liam", "O'Connor", "O'Connor Builders"),
     ("grace.lee@example.com", "Grace", "Lee", ""),
     ("noah.evans@example.com", "Noah", "Evans", "Evans & Co Accountants"),
+]
+
+# Each customer's colleagues, in order, for the seats of their group bookings.
+TEAMS = {
+    "priya.shah@example.com": ["Daniel Okafor", "Hannah Wright", "Mei Lin"],
+    "tom.baker@example.com": ["Rosie Baker", "Callum Fraser", "Ayesha Malik"],
+    "emma.clarke@example.com": ["Sophie Turner", "Jade Campbell", "Olivia Hughes"],
+    "liam.oconnor@example.com": ["Siobhan O'Neill", "Kieran Doyle", "Marek Nowak"],
+    "grace.lee@example.com": ["Ben Carter", "Chloe Adams", "Ravi Kumar"],
+    "noah.evans@example.com": ["Isla Morgan", "Ethan Price", "Fatima Begum"],
+}
+# Who is waiting for the sold-out session: (name, email, seats, days ago they joined).
+WAITING = [
+    ("Marcus Reid", "marcus.reid@example.com", 1, 9),
+    ("Ellie Thompson", "ellie.thompson@example.com", 2, 6),
+    ("Hamza Ali", "hamza.ali@example.com", 1, 2),
 ]
 
 ADMIN_EMAIL = "admin@example.com"
@@ -280,6 +302,8 @@ class Command(BaseCommand):
             made += 1
         made += self._certificate_story(old=old, future=future, customers=customers,
                                         admin=admin, now=now)
+        made += self._waiting_list_story(future=future, customers=customers, admin=admin,
+                                         now=now)
         _demo_backdate_joining(customers)
         return made
 
@@ -301,14 +325,45 @@ class Command(BaseCommand):
                    booked_at=now - timedelta(days=3), now=now)
         return made + 1
 
+    def _waiting_list_story(self, *, future, customers, admin, now):
+        """The smallest session two to five weeks ahead sold out to companies' group
+        bookings; three people joined its waiting list; Grace cancelled her seat yesterday
+        and the first in line, Marcus, was offered it (his offer is live: the seat is held
+        for him). Ellie, wanting two, and Hamza are still waiting."""
+        window = [s for s in future
+                  if now + timedelta(days=14) <= s.starts_at <= now + timedelta(days=35)]
+        session = min(window, key=lambda s: (s.capacity, s.starts_at, s.pk))
+        session.refresh_from_db()
+        made = 0
+        groups = [c for c in customers if c.company_name]
+        while session.seats_left > 1:
+            buyer = groups[made % len(groups)]
+            self._book(session=session, purchaser=buyer, seats=min(4, session.seats_left - 1),
+                       outcome="paid", admin=admin, booked_at=now - timedelta(days=20 - made),
+                       now=now)
+            made += 1
+            session.refresh_from_db()
+        leaver = next(c for c in customers if c.email == "grace.lee@example.com")
+        seat = self._book(session=session, purchaser=leaver, seats=1, outcome="paid",
+                          admin=admin, booked_at=now - timedelta(days=12), now=now)
+        for name, email, seats, days_ago in WAITING:
+            waitlist_join(session_id=session.pk, name=name, email=email, seats=seats,
+                          now=now - timedelta(days=days_ago))
+        booking_cancel(booking_id=seat.pk, actor=admin, reason="Demo: moved to another job",
+                       initiator=Refund.Initiator.CUSTOMER,
+                       refund_amount=seat.total_amount, now=now - timedelta(days=1))
+        # With a worker the cancellation's after-commit task makes the same offer: the
+        # session lock makes it once, whichever comes first.
+        waitlist_offer_free_seats(session_id=session.pk, now=now - timedelta(hours=3))
+        return made + 1
+
     def _book(self, *, session, purchaser, seats, outcome, admin, booked_at, now,
               vegetarian=False):
         attendees = [AttendeeInput(name=purchaser.full_name, email=purchaser.email)]
-        for n in range(1, seats):
+        for name in TEAMS.get(purchaser.email, [])[:seats - 1]:
+            first, _, last = name.partition(" ")
             attendees.append(AttendeeInput(
-                name=f"Colleague {n} of {purchaser.first_name}",
-                email=f"{purchaser.email.split('@')[0]}.team{n}@example.com",
-            ))
+                name=name, email=f"{first}.{last.replace(chr(39), '')}@example.com".lower()))
         booking = booking_create(
             request=BookingRequest(
                 session_id=session.pk,
