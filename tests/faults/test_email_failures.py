@@ -16,7 +16,7 @@ WORKING = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 
 
 def test_failed_emails_are_kept_retried_and_sent_exactly_once(
-        django_capture_on_commit_callbacks, mailoutbox):
+        django_capture_on_commit_callbacks, mailoutbox, celery_as_a_worker):
     booking = make_booking(SessionFactory(), email="a@example.com")
     with override_settings(MAILERS=BROKEN), django_capture_on_commit_callbacks(execute=True):
         payment_record_manual(booking=booking, actor=None)  # sends the confirmation
