@@ -9,4 +9,4 @@ from apps.users.signals import email_changed
 def attendees_follow_their_persons_address(sender, user, old_email, new_email, **kwargs):
     from .models import Attendee
 
-    Attendee.objects.filter(user=user).update(email=new_email)
+    Attendee.all_objects.filter(user=user).update(email=new_email)
