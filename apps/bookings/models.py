@@ -178,12 +178,13 @@ class Attendee(models.Model):
         null=True, blank=True, editable=False,
         help_text="When this one place was cancelled (the rest of the booking stands).")
 
-    objects = ActiveAttendeeManager()
     all_objects = models.Manager()
+    objects = ActiveAttendeeManager()
 
     class Meta:
         ordering = ["id"]
         base_manager_name = "all_objects"
+        default_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["booking", "user"], name="attendee_once_per_booking"),
         ]

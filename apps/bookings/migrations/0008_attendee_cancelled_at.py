@@ -13,13 +13,13 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name='attendee',
-            options={'base_manager_name': 'all_objects', 'ordering': ['id']},
+            options={'base_manager_name': 'all_objects', 'default_manager_name': 'objects', 'ordering': ['id']},
         ),
         migrations.AlterModelManagers(
             name='attendee',
             managers=[
-                ('objects', django.db.models.manager.Manager()),
                 ('all_objects', django.db.models.manager.Manager()),
+                ('objects', django.db.models.manager.Manager()),
             ],
         ),
         migrations.AddField(
