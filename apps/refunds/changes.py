@@ -59,8 +59,10 @@ def _refund_newest_first(*, payments, amount: int, initiator: str, reason: str,
         part = min(refundable_amount(payment), amount)
         if part <= 0:
             continue
-        refunds.append(refund_create(payment=payment, amount=part, initiator=initiator,
-                                     reason=reason, actor=actor, lock_held=True))
+        refund = refund_create(payment=payment, amount=part, initiator=initiator,
+                               reason=reason, actor=actor, lock_held=True)
+        refund.refresh_from_db()  # an invoice refund has already succeeded: say so
+        refunds.append(refund)
         amount -= part
     return refunds
 
