@@ -173,8 +173,9 @@ def booking_transfer(*, booking_id: int, to_session_id: int, actor, initiator: s
     Everyone is told (same calendar UIDs, higher SEQUENCE). Logged with before and after."""
     now = now or timezone.now()
     with transaction.atomic():
-        booking = Booking.objects.select_for_update(of=("self",)).select_related(
-            "session").get(pk=booking_id)
+        # No join in the locking query: after waiting for a concurrent move, PostgreSQL
+        # re-checks the join against the old session row and would find no booking.
+        booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
         target = CourseSession.objects.filter(pk=to_session_id).first()
         if refusal := _transfer_refusal(booking=booking, target=target, initiator=initiator,
                                         now=now):
@@ -265,8 +266,9 @@ def attendee_cancel(*, attendee_id: int, actor, initiator: str,
     if booking_id is None:
         raise DomainError("That attendee does not exist.", code="not_found", status=404)
     with transaction.atomic():
-        booking = Booking.objects.select_for_update(of=("self",)).select_related(
-            "session").get(pk=booking_id)
+        # No join in the locking query: after waiting for a concurrent move, PostgreSQL
+        # re-checks the join against the old session row and would find no booking.
+        booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
         attendee = Attendee.all_objects.get(pk=attendee_id)
         if attendee.cancelled_at is not None:
             return []  # a double click: the first one did it
