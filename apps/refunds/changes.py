@@ -67,6 +67,18 @@ def _refund_newest_first(*, payments, amount: int, initiator: str, reason: str,
     return refunds
 
 
+def refund_destination(booking: Booking) -> str:
+    """Where a refund of this booking goes (its newest payment first): "Visa •••• 4242",
+    or how they paid ("Invoice")."""
+    payment = Payment.objects.filter(booking=booking, status__in=Payment.MONEY_ARRIVED
+                                     ).order_by("-pk").first()
+    if payment is None:
+        return "the way they paid"
+    if payment.card_last4:
+        return f"{payment.card_brand.title()} •••• {payment.card_last4}"
+    return payment.get_method_display()
+
+
 def booking_balance_due(*, booking: Booking) -> int:
     """What a paid booking still owes (a transfer to a dearer date): its total minus
     what its payments hold. 0 for anything but a paid booking."""
