@@ -87,6 +87,22 @@ def booking_balance_due(*, booking: Booking) -> int:
     return max(0, booking.total_amount - _held(Payment.objects.filter(booking=booking)))
 
 
+def booking_change_options(*, booking: Booking, now: datetime | None = None) -> dict:
+    """What the purchaser's booking page offers: moving to another date (until the
+    cut-off), cancelling single places (a paid or pending group booking before the
+    course), and what is still owed."""
+    now = now or timezone.now()
+    open_booking = booking.status in (Booking.Status.PENDING, Booking.Status.PAID)
+    return {
+        "balance_due": booking_balance_due(booking=booking),
+        "can_change_date": booking.status == Booking.Status.PAID
+        and now <= transfer_cutoff(booking=booking),
+        "transfer_cutoff": transfer_cutoff(booking=booking),
+        "can_cancel_places": open_booking and booking.seats > 1
+        and booking.session.starts_at > now,
+    }
+
+
 # --- transfer ------------------------------------------------------------------------
 
 @dataclass(frozen=True)

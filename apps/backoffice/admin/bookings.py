@@ -19,6 +19,7 @@ from apps.core.money import format_money
 from apps.payments.models import Dispute
 from apps.payments.staff_bookings import StaffPayment, staff_booking_create
 from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
+from apps.refunds.changes import booking_balance_due
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
@@ -96,7 +97,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         return response
     readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
                        "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at"]
+                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at",
+                       "balance_due"]
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
@@ -104,6 +106,12 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         # An EXISTS per row, not a join and GROUP BY over every booking.
         disputes = Dispute.objects.filter(payment__booking=OuterRef("pk"))
         return super().get_queryset(request).annotate(has_dispute=Exists(disputes))
+
+    @admin.display(description="Still owed")
+    def balance_due(self, obj):
+        """A move to a dearer date leaves the difference owed (apps/refunds/changes.py)."""
+        due = booking_balance_due(booking=obj)
+        return format_money(due, obj.currency) if due else "—"
 
     @admin.display(description="Disputed", ordering="has_dispute")
     def disputed(self, obj):
