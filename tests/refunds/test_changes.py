@@ -279,3 +279,21 @@ def test_a_cancelled_place_disappears_from_the_attendees_portal(dates):
     attendee_cancel(attendee_id=guest.pk, actor=booking.purchaser, initiator="customer")
     assert list(customer_bookings(user=guest.user)) == []
     assert Booking.objects.get(pk=booking.pk).seats == 2
+
+
+def test_a_cancelled_place_is_offered_to_the_waiting_list(django_capture_on_commit_callbacks):
+    from apps.bookings.models import WaitingListEntry, WaitingListOffer
+    from apps.bookings.waitlist import waitlist_join
+
+    session = SessionFactory(price=5000, capacity=2,
+                             starts_at=timezone.now() + timedelta(days=20))
+    booking = paid_by_invoice(session)
+    entry = waitlist_join(session_id=session.pk, name="Wendy Wait", email="wendy@example.com",
+                          seats=1)
+    guest = booking.attendees.get(email="guest1.pat@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        attendee_cancel(attendee_id=guest.pk, actor=booking.purchaser, initiator="customer")
+    offer = WaitingListOffer.objects.get(entry=entry)
+    assert offer.seats == 1 and offer.status == WaitingListOffer.Status.LIVE
+    assert WaitingListEntry.objects.get(pk=entry.pk).status == WaitingListEntry.Status.OFFERED
+    assert seats_taken(session) == 2  # one booked, one held for the offer
