@@ -297,3 +297,31 @@ def test_a_cancelled_place_is_offered_to_the_waiting_list(django_capture_on_comm
     assert offer.seats == 1 and offer.status == WaitingListOffer.Status.LIVE
     assert WaitingListEntry.objects.get(pk=entry.pk).status == WaitingListEntry.Status.OFFERED
     assert seats_taken(session) == 2  # one booked, one held for the offer
+
+
+def test_a_cancelled_place_gets_no_reminder_attendance_or_certificate(
+        django_capture_on_commit_callbacks, settings):
+    from apps.certificates.attendance import attendance_record
+    from apps.certificates.models import Certificate
+    from apps.operations.reminders import session_reminders
+
+    session = SessionFactory(price=5000, starts_at=timezone.now() + timedelta(days=20))
+    booking = paid_by_invoice(session, seats=3)
+    guest = booking.attendees.get(email="guest1.pat@example.com")
+    attendee_cancel(attendee_id=guest.pk, actor=booking.purchaser, initiator="customer")
+    settings.SESSION_REMINDER_HOURS = 24 * 21
+    with django_capture_on_commit_callbacks(execute=True):
+        session_reminders()
+    reminded = {c.recipient for c in emails("session_reminder")}
+    assert reminded == {"pat@example.com", "guest2.pat@example.com"}
+
+    CourseSession.objects.filter(pk=session.pk).update(
+        starts_at=timezone.now() - timedelta(hours=8), ends_at=timezone.now() - timedelta(hours=2))
+    everyone = list(Attendee.all_objects.filter(booking=booking).values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        attendance_record(attendee_ids=everyone, attendance="attended", actor=None)
+    booking.refresh_from_db()
+    assert booking.status == "completed"
+    assert set(Certificate.objects.values_list("attendee__email", flat=True)) == {
+        "pat@example.com", "guest2.pat@example.com"}
+    assert Attendee.all_objects.get(pk=guest.pk).attendance == "unknown"
