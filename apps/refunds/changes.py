@@ -79,12 +79,19 @@ def refund_destination(booking: Booking) -> str:
     return payment.get_method_display()
 
 
+def _gross(payments) -> int:
+    """What the booking's payments brought in, refunds aside."""
+    return sum(p.amount for p in payments if p.has_succeeded)
+
+
 def booking_balance_due(*, booking: Booking) -> int:
-    """What a paid booking still owes (a transfer to a dearer date): its total minus
-    what its payments hold. 0 for anything but a paid booking."""
+    """What a paid booking still owes (after a move to a dearer date): its total minus
+    what its payments brought in. Refunds are left out on purpose: every refund was money
+    given back deliberately (a cheaper date, a cancelled place, a goodwill gesture), never
+    a reason to ask for it again. 0 for anything but a paid booking."""
     if booking.status != Booking.Status.PAID:
         return 0
-    return max(0, booking.total_amount - _held(Payment.objects.filter(booking=booking)))
+    return max(0, booking.total_amount - _gross(Payment.objects.filter(booking=booking)))
 
 
 def booking_change_options(*, booking: Booking, now: datetime | None = None) -> dict:
@@ -159,10 +166,16 @@ def _transfer_refusal(*, booking: Booking, target: CourseSession | None, initiat
     return ""
 
 
-def _transfer_money(*, booking: Booking, target: CourseSession, held: int) -> TransferQuote:
+def _transfer_money(*, booking: Booking, target: CourseSession, payments) -> TransferQuote:
+    """Cheaper: what was paid towards the current total beyond the new total comes back
+    (never more than the payments still hold; a fee the policy kept on a cancelled place
+    stays kept). Dearer: the new total beyond what was paid is owed."""
     after = target.price * booking.seats
-    refund = max(0, held - after) if booking.status == Booking.Status.PAID else 0
-    owed = max(0, after - held) if booking.status == Booking.Status.PAID else 0
+    refund = owed = 0
+    if booking.status == Booking.Status.PAID:
+        gross = _gross(payments)
+        refund = min(_held(payments), max(0, min(booking.total_amount, gross) - after))
+        owed = max(0, after - gross)
     return TransferQuote(target=target, before=booking.total_amount, after=after,
                          refund=refund, owed=owed, currency=booking.currency)
 
@@ -172,12 +185,13 @@ def transfer_options(*, booking: Booking, initiator: str = CUSTOMER,
     """The dates this booking could move to now, with what each would mean for the money
     (a read for the pages; booking_transfer decides under its locks)."""
     now = now or timezone.now()
-    held = _held(Payment.objects.filter(booking=booking))
+    payments = list(Payment.objects.filter(booking=booking))
     targets = CourseSession.objects.filter(
         course_id=booking.session.course_id, status=CourseSession.Status.SCHEDULED,
         starts_at__gt=now, seats_taken__lte=F("capacity") - booking.seats,
     ).exclude(pk=booking.session_id).select_related("location").order_by("starts_at")
-    return [_transfer_money(booking=booking, target=target, held=held) for target in targets
+    return [_transfer_money(booking=booking, target=target, payments=payments)
+            for target in targets
             if not _transfer_refusal(booking=booking, target=target, initiator=initiator,
                                      now=now)]
 
@@ -215,7 +229,7 @@ def booking_transfer(*, booking_id: int, to_session_id: int, actor, initiator: s
             raise ChangeRefused(f"{names} already {have} on that date.")
         payments = list(Payment.objects.select_for_update(of=("self",)).filter(
             booking=booking).order_by("pk"))
-        quote = _transfer_money(booking=booking, target=target, held=_held(payments))
+        quote = _transfer_money(booking=booking, target=target, payments=payments)
         if confirmed_difference is not None and quote.difference != confirmed_difference:
             raise AmountChanged("The price of that date has changed: please look again "
                                 "before you confirm. Nothing has been moved.")
@@ -241,12 +255,17 @@ def booking_transfer(*, booking_id: int, to_session_id: int, actor, initiator: s
 
 # --- one attendee --------------------------------------------------------------------
 
-def _seat_refund(*, booking: Booking, held: int, initiator: str,
+def _seat_refund(*, booking: Booking, payments, initiator: str,
                  now: datetime) -> CancellationQuote:
-    """What cancelling one place gives back: of the unit price actually paid for it (at
-    most what the booking still holds), the policy's share for a customer, all of it when
-    staff cancel (as for a whole booking)."""
-    seat_paid = min(booking.unit_price, held) if booking.status == Booking.Status.PAID else 0
+    """What cancelling one place gives back, of what was actually paid for it: the unit
+    price, less any balance still owed (a move to a dearer date not yet paid is settled
+    by the cancelled place first), never more than the payments still hold. A customer
+    gets the policy's share of it; staff refund it all (as for a whole booking)."""
+    seat_paid = 0
+    if booking.status == Booking.Status.PAID:
+        others = booking.total_amount - booking.unit_price
+        seat_paid = max(0, min(booking.unit_price, _held(payments),
+                               _gross(payments) - others))
     quote = cancellation_quote(booking=booking, paid=seat_paid, now=now)
     if initiator == CUSTOMER:
         return quote
@@ -273,7 +292,7 @@ def attendee_cancel_quote(*, attendee: Attendee, initiator: str = CUSTOMER,
                           now: datetime | None = None) -> CancellationQuote:
     """A preview of attendee_cancel's refund for the confirmation page."""
     booking = attendee.booking
-    return _seat_refund(booking=booking, held=_held(Payment.objects.filter(booking=booking)),
+    return _seat_refund(booking=booking, payments=list(Payment.objects.filter(booking=booking)),
                         initiator=initiator, now=now or timezone.now())
 
 
@@ -305,8 +324,7 @@ def attendee_cancel(*, attendee_id: int, actor, initiator: str,
             raise ChangeRefused(refusal)
         payments = list(Payment.objects.select_for_update(of=("self",)).filter(
             booking=booking).order_by("pk"))
-        quote = _seat_refund(booking=booking, held=_held(payments), initiator=initiator,
-                             now=now)
+        quote = _seat_refund(booking=booking, payments=payments, initiator=initiator, now=now)
         if confirmed_amount is not None and quote.amount != confirmed_amount:
             raise AmountChanged(f"The refund for that place has changed: cancelling it now "
                                 f"refunds {quote.amount_display}. Nothing has been cancelled "

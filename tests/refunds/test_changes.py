@@ -325,3 +325,26 @@ def test_a_cancelled_place_gets_no_reminder_attendance_or_certificate(
     assert set(Certificate.objects.values_list("attendee__email", flat=True)) == {
         "pat@example.com", "guest2.pat@example.com"}
     assert Attendee.all_objects.get(pk=guest.pk).attendance == "unknown"
+
+
+def test_money_stays_exact_through_a_goodwill_refund_a_dearer_date_and_a_cancelled_place(
+        dates, django_capture_on_commit_callbacks):
+    from apps.refunds.services import refund_create
+
+    first, dearer, _ = dates
+    booking = paid_by_invoice(first, seats=3)          # 3 x £50 paid: £150
+    payment = booking.payments.get()
+    refund_create(payment=payment, amount=1000, initiator="staff", reason="Goodwill")
+    booking_transfer(booking_id=booking.pk, to_session_id=dearer.pk, actor=None,
+                     initiator="staff")                # 3 x £60 = £180: £30 owed, not £40
+    booking.refresh_from_db()
+    assert booking_balance_due(booking=booking) == 3000
+    guest = booking.attendees.get(email="guest1.pat@example.com")
+    # The place's £60 was £30 paid and £30 owed: the customer gets back what was paid.
+    refunds = attendee_cancel(attendee_id=guest.pk, actor=booking.purchaser,
+                              initiator="customer")
+    assert [r.amount for r in refunds] == [3000]
+    booking.refresh_from_db()
+    assert (booking.seats, booking.total_amount) == (2, 12000)
+    assert booking_balance_due(booking=booking) == 0
+    assert sum(r.amount for r in Refund.objects.all()) == 4000
