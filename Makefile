@@ -98,8 +98,13 @@ test-properties-deep: install
 	PROPERTY_EXAMPLES=$(PROPERTY_EXAMPLES) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest -q tests -k "properties or machine"
 
+# Style, then the architecture: the layer contract (import-linter, pyproject.toml; it sees
+# imports inside functions too), no function-level import without a reason, and no status
+# string literal outside the models.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_function_imports.py
 	$(BIN)/python scripts/check_status_literals.py
 
 # --- Supply chain and secrets (CI runs both after lint) ---------------------------------

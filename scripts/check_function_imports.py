@@ -25,9 +25,19 @@ def _function_imports(tree: ast.AST):
 
 
 def _has_reason(lines: list[str], lineno: int) -> bool:
-    line = lines[lineno - 1]
-    above = lines[lineno - 2].strip() if lineno >= 2 else ""
-    return "#" in line or above.startswith("#")
+    """A comment on the import's line, or above it (one comment covers the block of
+    imports that follows it)."""
+    if "#" in lines[lineno - 1]:
+        return True
+    index = lineno - 2
+    while index >= 0:
+        above = lines[index].strip()
+        if above.startswith("#"):
+            return True
+        if not (above == "" or above.startswith(("from ", "import "))):
+            return False
+        index -= 1
+    return False
 
 
 def check(paths: list[Path]) -> list[str]:

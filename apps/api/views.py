@@ -1,7 +1,10 @@
 """Thin API views: validate input, call a selector or service, shape the output."""
 
 from django.db.models import Prefetch, Sum
+from django.http import HttpResponse
+from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.html import escape
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -374,8 +377,6 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     inline script or style, so the site's CSP (script-src 'self') allows it."""
 
     def _swagger_ui_resource(self, filename):
-        from django.templatetags.static import static
-
         return static(f"drf_spectacular_sidecar/swagger-ui-dist/{filename}")
 
     def _swagger_ui_favicon(self):
@@ -385,9 +386,6 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     def get(self, request, *args, **kwargs):
         if request.GET.get("script") is not None:
             return super().get(request, *args, **kwargs)
-        from django.http import HttpResponse
-        from django.utils.html import escape
-
         page = DOCS_PAGE.format(
             title=escape(self.title or "API"),
             favicon=escape(self._swagger_ui_favicon()),

@@ -21,7 +21,11 @@ from apps.users.services import user_get_or_create
 from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
 from .notifications import booking_notify_moved, booking_send_confirmations
 from .selectors import pending_booking_for_same_people, seats_held_on_session
-from .waitlist import waitlist_seats_freed
+from .waitlist import (
+    waitlist_offer_lock_for_claim,
+    waitlist_offer_mark_claimed,
+    waitlist_seats_freed,
+)
 
 NAME_PART_MAX = User._meta.get_field("first_name").max_length
 EMAIL_MAX = User._meta.get_field("email").max_length
@@ -217,8 +221,6 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 raise DomainError("That session does not exist.", code="not_found", status=404)
             offer = None
             if waitlist_offer_id is not None:
-                from .waitlist import waitlist_offer_lock_for_claim
-
                 offer = waitlist_offer_lock_for_claim(offer_id=waitlist_offer_id,
                                                       session=session, seats=seats, now=now)
             elif not _can_take(session, seats=seats, now=now):
@@ -258,8 +260,6 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
             # commit, so bookings of a popular session queue on it as briefly as possible.
             # Sold out raises here and the rollback removes the rows written above.
             if offer is not None:
-                from .waitlist import waitlist_offer_mark_claimed
-
                 waitlist_offer_mark_claimed(offer=offer, booking=booking, actor=actor, now=now)
             else:
                 _take_seats(session_id=session.pk, seats=seats, now=now)

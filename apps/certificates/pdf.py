@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import segno
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -63,8 +64,6 @@ def short_url(url: str) -> str:
 
 def certificate_qr(*, certificate: Certificate):
     """The QR code (a segno QRCode) that encodes the verification URL."""
-    import segno
-
     return segno.make(certificate_verify_url(certificate=certificate), error=QR_ERROR,
                       micro=False)
 

@@ -68,8 +68,6 @@ def certificates_issue_for_booking(*, booking_id: int) -> list[Certificate]:
 
 def certificate_revoke(*, certificate: Certificate, reason: str, actor=None) -> Certificate:
     """Revoke a certificate: the public verify page then says so. Audited."""
-    from django.utils import timezone
-
     Certificate.objects.filter(pk=certificate.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason[:500])
     certificate.refresh_from_db()

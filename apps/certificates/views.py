@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_safe
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
 
+from . import pdf
 from .selectors import certificate_for_owner, certificate_for_staff, certificate_for_verification
 
 VERIFY_TEMPLATE = "certificates/verify.html"
@@ -69,8 +70,6 @@ def verify(request, code):
 @require_GET
 @never_cache
 def portal_certificate_pdf(request, number):
-    from . import pdf
-
     certificate = (certificate_for_owner(user=request.user, number=number)
                    or certificate_for_staff(user=request.user, number=number))
     if certificate is None:

@@ -88,7 +88,7 @@ def communication_queue(
             )
     except IntegrityError:
         return None
-    from .tasks import send_communication_task
+    from .tasks import send_communication_task  # tasks.py imports this module: load on use
 
     send_communication_task.delay_on_commit(communication.pk)
     return communication
@@ -147,7 +147,7 @@ def communications_retry_failed(*, max_attempts: int = 10,
     long after they were recorded (the process died between its commit and handing the
     send task to the broker). Each is claimed before sending, so a retry racing the task's
     own retry (or the original task, late) still sends it once."""
-    from .tasks import send_communication_task
+    from .tasks import send_communication_task  # tasks.py imports this module: load on use
 
     failed = Communication.objects.filter(
         Q(status=Communication.Status.FAILED, attempts__lt=max_attempts)

@@ -1,5 +1,9 @@
+from axes.helpers import get_client_username, get_failure_limit
 from django.conf import settings
-from django.http import JsonResponse
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -30,8 +34,6 @@ def rate_limited(request, exception=None):
 
 def locked_out(request, original_response=None, credentials=None):
     """django-axes answers a locked-out password login with this page (429)."""
-    from axes.helpers import get_client_username, get_failure_limit
-
     minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
     return render(request, "core/locked_out.html", {
         "failure_limit": get_failure_limit(request, credentials),
@@ -49,11 +51,6 @@ def admin_view_on_site(request, content_type_id, object_id):
     """The admin's "View on site" redirect, only to staff who may see that object in admin.
     Django's own shortcut redirects any staff member: it told an instructor the reference
     of any booking, by id."""
-    from django.contrib import admin
-    from django.contrib.contenttypes.models import ContentType
-    from django.contrib.contenttypes.views import shortcut
-    from django.http import Http404
-
     try:
         model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
     except (ValueError, ContentType.DoesNotExist):

@@ -123,7 +123,7 @@ def refund_create(*, payment: Payment, amount: int, initiator: str, reason: str 
         log_action("refund.requested", actor=actor, target=refund, user=payment.user_id,
                    data={"amount": amount, "initiator": initiator, "reason": reason})
         if payment.method == Payment.Method.CARD:
-            from .tasks import submit_refund_task
+            from .tasks import submit_refund_task  # tasks.py imports this module: load on use
 
             submit_refund_task.delay_on_commit(refund.pk)
         else:
@@ -193,9 +193,29 @@ def _find_or_create_from_stripe(stripe_refund: dict) -> Refund | None:
             )
             log_action("refund.recorded_from_stripe", target=refund, user=payment.user_id,
                        data={"amount": refund.amount})
+            _yield_to_stripe_refund(payment=payment, made_in_stripe=refund)
             return refund
     except IntegrityError:
         return Refund.objects.get(stripe_refund_id=stripe_refund["id"])
+
+
+def _yield_to_stripe_refund(*, payment: Payment, made_in_stripe: Refund) -> None:
+    """A refund made in the Stripe dashboard has already happened; one of ours that has not
+    succeeded yet and no longer fits beside it cannot (Stripe refuses a refund beyond the
+    charge). Fail ours, newest first, until the refunds fit the payment again: the ledger
+    never promises more back than was paid. The caller holds the payment's row lock."""
+    over = refunded_total(payment, statuses=Refund.NOT_FAILED) - payment.amount
+    pending = (Refund.objects.filter(payment=payment, status=Refund.Status.PENDING)
+               .exclude(pk=made_in_stripe.pk).order_by("-created_at", "-pk"))
+    for ours in pending:
+        if over <= 0:
+            return
+        already = format_money(made_in_stripe.amount, payment.currency)
+        refund_mark_failed(
+            refund_id=ours.pk,
+            reason=f"Stripe had already refunded {already} from its dashboard, so this refund "
+                   "no longer fitted the payment.")
+        over -= ours.amount
 
 
 def refund_apply_stripe(*, stripe_refund: dict, stripe_event=None) -> Refund | None:
@@ -327,7 +347,7 @@ def refund_resubmit(*, refund_id: int, now: datetime | None = None) -> Refund:
                 return refund_apply_stripe(stripe_refund=stripe_refund) or refund
         Refund.objects.filter(pk=refund.pk, stripe_refund_id__isnull=True,
                               submitted_at=refund.submitted_at).update(submitted_at=None)
-    from .tasks import submit_refund_task
+    from .tasks import submit_refund_task  # tasks.py imports this module: load on use
 
     log_action("refund.resubmitted", target=refund, user=refund.payment.user_id,
                data={"claimed_at": refund.submitted_at.isoformat()

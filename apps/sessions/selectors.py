@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -42,8 +42,6 @@ RENEWAL_WINDOW_DAYS = 90
 def renewal_window(*, expires_on, today):
     """When to renew a certificate: the 90 days before it expires (from today if those have
     begun, or the next 90 days once it has lapsed)."""
-    from datetime import timedelta
-
     window = timedelta(days=RENEWAL_WINDOW_DAYS)
     if expires_on < today:
         return today, today + window

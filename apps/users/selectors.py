@@ -1,5 +1,7 @@
 """User reads."""
 
+from allauth.account.models import EmailAddress
+
 from .models import User, normalize_email
 
 
@@ -11,8 +13,6 @@ def user_for_email(*, email: str) -> User | None:
     sign-in by code). An address someone has only asked to change to (pending, not yet
     verified) routes nowhere: claiming an address proves nothing.
     """
-    from allauth.account.models import EmailAddress
-
     email = normalize_email(email)
     if not email:
         return None

@@ -2,6 +2,8 @@
 (allauth MFA), never an emailed code. One place for the rules the adapter, the sign-in
 code form, the middleware and the admin login page share."""
 
+from allauth.mfa.models import Authenticator
+
 from .models import User
 
 # Roles that must have a second factor before they may do anything signed in; instructors
@@ -15,8 +17,6 @@ def is_staff_account(user) -> bool:
 
 
 def must_set_up_second_factor(user) -> bool:
-    from allauth.mfa.models import Authenticator
-
     required = user.is_superuser or user.role in SECOND_FACTOR_REQUIRED_ROLES
     return required and not Authenticator.objects.filter(
         user=user, type=Authenticator.Type.TOTP).exists()

@@ -111,3 +111,32 @@ def test_refund_event_for_a_payment_we_do_not_know_is_parked(client, db):
                                   "metadata": {}}))
     stored = StripeEvent.objects.get()
     assert stored.status == "parked" and "pi_alien" in stored.last_error
+
+
+def test_a_dashboard_refund_fails_our_unsent_refund_that_no_longer_fits(client, paid_booking):
+    """Found by the money state machine: our refund recorded but not yet sent, then a
+    refund made in Stripe's dashboard meanwhile, promised more back than was paid. Stripe
+    refuses a refund beyond the charge, so ours fails at once and the ledger fits."""
+    _, payment = paid_booking  # £100
+    ours = refund_create(payment=payment, amount=payment.amount, initiator="staff")  # unsent
+    deliver(client, refund_event(stripe_refund(payment, id="re_dash_first", amount=7500),
+                                 type="refund.created"))
+    ours.refresh_from_db()
+    assert ours.status == "failed"
+    assert "already refunded £75.00 from its dashboard" in ours.failure_reason
+    not_failed = sum(r.amount for r in payment.refunds.exclude(status="failed"))
+    assert not_failed == 7500 <= payment.amount
+    # The task that would have sent ours finds nothing left to do at Stripe.
+    refund_submit(refund_id=ours.pk)
+    assert [r["id"] for r in stripe_refunds(payment)] == []
+    payment.user.refresh_from_db()
+    assert payment.user.total_spent == payment.amount - 7500
+
+
+def test_a_dashboard_refund_that_fits_leaves_our_pending_refund_alone(client, paid_booking):
+    _, payment = paid_booking  # £100
+    ours = refund_create(payment=payment, amount=2000, initiator="staff")
+    deliver(client, refund_event(stripe_refund(payment, id="re_dash_fits", amount=5000),
+                                 type="refund.created"))
+    ours.refresh_from_db()
+    assert ours.status == "pending"

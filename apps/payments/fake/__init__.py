@@ -18,6 +18,7 @@ import secrets
 import time
 from pathlib import Path
 
+import stripe
 from aiohttp import web
 from localstripe import webhooks
 from localstripe.errors import UserError
@@ -275,8 +276,6 @@ async def _list_webhook_endpoints(request):
     localstripe has no webhook endpoint objects; its registrations become endpoints whose
     enabled events are the registered filter (``["*"]`` when none) and whose API version is
     the one this SDK sends."""
-    import stripe
-
     endpoints = [
         {
             "id": f"we_{key}",

@@ -26,6 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.STRIPE_USES_LOCAL_FAKE:
             raise CommandError("STRIPE_API_BASE points at real Stripe; the fake is for local use.")
+        # localstripe and aiohttp come with the demo extra, not the production image:
+        # loaded only when the fake is started.
         from aiohttp import web
         from localstripe import resources, server, webhooks
 
