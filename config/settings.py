@@ -323,6 +323,9 @@ PAYMENT_MAX_DECLINES = env_int("PAYMENT_MAX_DECLINES", 5)  # then the booking mu
 # Waiting list: hours an offer holds its seats; joins per client address.
 WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24)
 WAITLIST_RATE_LIMIT = env("WAITLIST_RATE_LIMIT", "20/h")
+# Customers may move a booking to another date until this many hours before the course
+# (staff any time): docs/changes.md.
+TRANSFER_CUTOFF_HOURS = env_int("TRANSFER_CUTOFF_HOURS", 48)
 RATELIMIT_VIEW = "apps.core.views.rate_limited"
 # With Redis down, let bookings through rather than refuse everyone (the seat rules live
 # in PostgreSQL, not in the cache).

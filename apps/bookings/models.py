@@ -146,9 +146,19 @@ class Booking(models.Model):
         return new_status in ALLOWED_TRANSITIONS.get(self.status, frozenset())
 
 
+class ActiveAttendeeManager(models.Manager):
+    """Attendees whose seat stands: every count, list, register, certificate and email
+    reads these (`booking.attendees` included). A cancelled place keeps its row for the
+    history; `Attendee.all_objects` reads those too (erasure, retention, data export)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(cancelled_at__isnull=True)
+
+
 class Attendee(models.Model):
     """One seat of a booking, named. Each attendee is (or becomes) a user and gets
-    their own certificate."""
+    their own certificate. A place cancelled on its own (apps.refunds.changes.
+    attendee_cancel) keeps its row with `cancelled_at` set: it no longer counts anywhere."""
 
     class Attendance(models.TextChoices):
         UNKNOWN = "unknown", "Not marked"
@@ -164,9 +174,17 @@ class Attendee(models.Model):
     attendance = models.CharField(
         max_length=10, choices=Attendance.choices, default=Attendance.UNKNOWN
     )
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When this one place was cancelled (the rest of the booking stands).")
+
+    all_objects = models.Manager()
+    objects = ActiveAttendeeManager()
 
     class Meta:
         ordering = ["id"]
+        base_manager_name = "all_objects"
+        default_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["booking", "user"], name="attendee_once_per_booking"),
         ]

@@ -123,12 +123,13 @@ def audience(bookings, *, guests_told=None) -> list[Person]:
 
 def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | None = None,
                    reason: str = "", refunds=(), previous: dict | None = None,
-                   guests_told=None) -> list[Communication]:
+                   guests_told=None, extra: dict | None = None) -> list[Communication]:
     """Queue one email per affected person about `change` to `bookings` (call inside the
     transaction that made the change: nothing is sent unless it commits).
 
     `refunds`: the refund rows this change created (their status now is what the purchaser
-    is told); `previous`: what the entry said before (starts_at, ends_at, location).
+    is told); `previous`: what the entry said before (starts_at, ends_at, location);
+    `extra`: more context for the template (the money of a transfer).
     """
     now = now or timezone.now()
     kind, template, method = CHANGES[change]
@@ -157,7 +158,7 @@ def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | No
             context={"change": change, "person": person, "items": person.items,
                      "recipient_name": person.name, "booking": first,
                      "session": first.session, "reason": reason, "previous": previous,
-                     "link": booking_portal_url(first)},
+                     "link": booking_portal_url(first), **(extra or {})},
             user_id=person.user_id,
             booking=first,
             dedupe_key=dedupe_key,
@@ -182,14 +183,59 @@ def booking_send_confirmations(booking, *, resend: str = "") -> None:
                    dedupe_key=f"{booking.reference}{resend}")
 
 
-def booking_notify_moved(*, booking, previous_session, now=None) -> None:
-    """The booking now belongs to another session (the caller raised its sequence)."""
+def booking_notify_moved(*, booking, previous_session, now=None, refunds=(),
+                         price_change: dict | None = None) -> None:
+    """The booking now belongs to another session (the caller raised its sequence). Every
+    seat keeps its calendar UID, so the invitation (higher SEQUENCE) moves the event from
+    the old date to the new one in the recipient's calendar. `price_change` (a transfer):
+    {"before", "after", "owed", "refunded"} in minor units, told to the purchaser."""
     booking_notify(change=MOVED, bookings=[_with_related(booking)], now=now,
                    dedupe_key=f"{booking.reference}:moved:{booking.calendar_sequence}",
                    previous={"starts_at": previous_session.starts_at,
                              "ends_at": previous_session.ends_at,
                              "location": previous_session.location},
-                   guests_told=lambda b: b.status != b.Status.PENDING)
+                   guests_told=lambda b: b.status != b.Status.PENDING, refunds=refunds,
+                   extra={"price_change": price_change})
+
+
+def booking_notify_attendee_cancelled(*, booking, attendee, refunds, now=None) -> None:
+    """One place of a group booking was cancelled: its attendee gets a cancellation of
+    their own calendar entry (METHOD:CANCEL, their seat's UID), the purchaser what
+    happens to the money for that seat (one email if they are the same person). The
+    other attendees' entries are unchanged: they are not written to."""
+    now = now or timezone.now()
+    booking = _with_related(booking)
+    purchaser = booking.purchaser
+    refunded = sum(r.amount for r in refunds)
+    pending = [r for r in refunds if r.status == r.Status.PENDING]
+    card = next((p for p in booking.payments.all() if p.has_succeeded and p.card_last4), None)
+    recipients = [(attendee.email, attendee.user_id, (attendee.name.split() or [""])[0],
+                   attendee.user_id == purchaser.pk)]
+    if attendee.user_id != purchaser.pk:
+        recipients.append((purchaser.email, purchaser.pk, purchaser.first_name, True))
+    for email, user_id, name, is_purchaser in recipients:
+        is_attendee = user_id == attendee.user_id
+        attachments = [{
+            "filename": f"{booking.reference}.ics", "mimetype": "text/calendar",
+            "content": entry_calendar(booking=booking, attendee=attendee, method=CANCEL,
+                                      recipient_email=email, recipient_name=attendee.name,
+                                      now=now),
+        }] if is_attendee else []
+        communication_queue(
+            kind=Communication.Kind.BOOKING_CANCELLED if is_attendee
+            else Communication.Kind.BOOKING_CHANGED,
+            recipient=email,
+            template="emails/attendee_cancelled.txt",
+            context={"booking": booking, "session": booking.session, "attendee": attendee,
+                     "recipient_name": name, "is_purchaser": is_purchaser,
+                     "is_attendee": is_attendee, "refunds": refunds, "refunded": refunded,
+                     "pending": bool(pending), "card": card,
+                     "link": booking_portal_url(booking)},
+            user_id=user_id,
+            booking=booking,
+            dedupe_key=f"{booking.reference}:seat-cancelled:{attendee.pk}",
+            attachments=attachments,
+        )
 
 
 def booking_notify_cancelled(*, booking, refunds, reason: str, was_confirmed: bool,

@@ -438,10 +438,12 @@ def attendance_mark(*, attendee_ids: list[int], attendance: str, actor: User | N
 
 
 def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = None,
-                 now: datetime | None = None) -> Booking:
+                 now: datetime | None = None, refunds=(),
+                 price_change: dict | None = None) -> Booking:
     """Move a pending or paid booking to another session of the same course: the new
     session's seats are taken (capacity checked in the UPDATE) and the old ones released,
-    in one transaction. The price paid stays as it was."""
+    in one transaction. The price stays as it was (apps.refunds.changes.booking_transfer
+    changes it first and passes the `refunds` and `price_change` people are told of)."""
     now = now or timezone.now()
     with transaction.atomic():
         booking = Booking.objects.select_for_update(of=("self",)).select_related(
@@ -463,5 +465,23 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
         booking.save(update_fields=["session", "calendar_sequence", "updated_at"])
         log_action("booking.moved", actor=actor, target=booking, user=booking.purchaser_id,
                    data={"from_session": previous_session.pk, "to_session": target.pk})
-        booking_notify_moved(booking=booking, previous_session=previous_session, now=now)
+        booking_notify_moved(booking=booking, previous_session=previous_session, now=now,
+                             refunds=refunds, price_change=price_change)
     return booking
+
+
+def attendee_seat_release(*, booking: Booking, attendee: Attendee, now: datetime) -> None:
+    """One place of a booking the caller has locked ends: the attendee row is kept, marked
+    cancelled (it stops counting anywhere: Attendee.objects), the booking has one seat
+    fewer and one unit price less, its calendar sequence rises (the attendee's calendar
+    cancellation must outrank their invitation) and the session gets the seat back; the
+    waiting list hears of it after commit. The money is the caller's."""
+    Attendee.all_objects.filter(pk=attendee.pk).update(cancelled_at=now)
+    attendee.cancelled_at = now
+    Booking.objects.filter(pk=booking.pk).update(
+        seats=F("seats") - 1, total_amount=F("total_amount") - booking.unit_price,
+        calendar_sequence=F("calendar_sequence") + 1)
+    _release_seats(session_id=booking.session_id, seats=1)
+    booking.refresh_from_db()
+    session_id = booking.session_id
+    transaction.on_commit(lambda: waitlist_seats_freed(session_id=session_id))

@@ -80,7 +80,7 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
         if locked.anonymised_at:
             return locked
         placeholder = f"deleted-{locked.pk}@deleted.invalid"
-        Attendee.objects.filter(user=locked).update(name="Deleted person", email=placeholder)
+        Attendee.all_objects.filter(user=locked).update(name="Deleted person", email=placeholder)
         Booking.objects.filter(purchaser=locked).update(company_name="",
                                                          special_requirements="")
         EmailAddress.objects.filter(user=locked).delete()

@@ -1,6 +1,7 @@
 """A person's data, as they may ask for it (GDPR right of access): everything kept about
 them across the domain, in one JSON-ready dict. Erasure is in apps.operations.erasure."""
 
+from apps.bookings.models import Attendee
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
 from apps.refunds.selectors import bookings_naming_person
@@ -37,8 +38,10 @@ def user_export_data(*, user: User) -> dict:
                                 "at": _iso(booking.terms_accepted_at)}
                                if own and booking.terms_document_id else None),
             "attendees": [
-                {"name": a.name, "email": a.email, "attendance": a.attendance}
-                for a in booking.attendees.all()
+                {"name": a.name, "email": a.email, "attendance": a.attendance,
+                 "cancelled_at": _iso(a.cancelled_at)}
+                # Cancelled places too: the export holds everything kept about them.
+                for a in Attendee.all_objects.filter(booking=booking)
                 if own or a.user_id == user.pk
             ],
             "payments": [

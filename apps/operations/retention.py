@@ -128,7 +128,7 @@ def anonymise_old_payment_data(*, now: datetime | None = None,
     # special_requirements is encrypted: empty is NULL, anything else is some text.
     bookings = old_bookings.filter(~Q(company_name="")
                                    | Q(special_requirements__isnull=False))
-    attendees = Attendee.objects.filter(booking__in=old_bookings).exclude(
+    attendees = Attendee.all_objects.filter(booking__in=old_bookings).exclude(
         name=DELETED_NAME, email__endswith=f"@{DELETED_DOMAIN}"
     )
     if dry_run:

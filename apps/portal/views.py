@@ -23,6 +23,7 @@ from apps.refunds.cancellation import (
     booking_cancel_by_customer,
     booking_cancellation_quote,
 )
+from apps.refunds.changes import booking_change_options
 from apps.refunds.receipts import receipt_html, receipt_pdf
 from apps.refunds.selectors import customer_booking, customer_bookings, customer_view_of_booking
 from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
@@ -76,6 +77,8 @@ def portal_booking(request, reference):
     context = customer_view_of_booking(booking=booking, user=request.user)
     if context["is_purchaser"] and booking.can_become(Booking.Status.CANCELLED):
         context["quote"] = _quote(booking)
+    if context["is_purchaser"]:
+        context.update(booking_change_options(booking=booking))
     return render(request, "portal/booking.html", context)
 
 

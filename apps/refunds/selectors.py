@@ -16,7 +16,8 @@ def customer_bookings(*, user):
     the attendee's once the booking was paid (`paid_at`); someone else's unpaid booking
     (pending, or expired/cancelled before payment) is the purchaser's business only."""
     return _with_customer_rows(Booking.objects.filter(
-        Q(purchaser=user) | Q(attendees__user=user, paid_at__isnull=False)))
+        Q(purchaser=user) | Q(attendees__user=user, attendees__cancelled_at__isnull=True,
+          paid_at__isnull=False)))
 
 
 def _with_customer_rows(bookings):

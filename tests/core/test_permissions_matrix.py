@@ -91,6 +91,8 @@ ROUTES = {
     "portal:home":                    ("GET",  "/portal/",                     LOGIN, OK,    OK,    OK,    OK,    OK),
     "portal:booking":                 ("GET",  "/portal/bookings/{booking}/",  LOGIN, OK,    404,   404,   404,   404),
     "portal:cancel":                  ("GET",  "/portal/bookings/{booking}/cancel/", LOGIN, OK, 404, 404,  404,   404),
+    "portal:transfer":                ("GET",  "/portal/bookings/{booking}/change-date/", LOGIN, OK, 404, 404, 404, 404),
+    "portal:cancel-attendee":         ("GET",  "/portal/bookings/{booking}/places/{attendee}/cancel/", LOGIN, OK, 404, 404, 404, 404),
     "portal:receipt":                 ("GET",  "/portal/bookings/{booking}/receipt/", LOGIN, OK, 404, 404, 404,   404),
     "portal:receipt-pdf":             ("GET",  "/portal/bookings/{booking}/receipt.pdf", LOGIN, OK, 404, 404, 404, 404),
     "portal:profile":                 ("GET",  "/portal/profile/",             LOGIN, OK,    OK,    OK,    OK,    OK),
@@ -170,9 +172,11 @@ ROUTES = {
     "admin:app_list":                 ("GET",  "/admin/payments/",             ADMIN, ADMIN, ADMIN, 404,   OK,    OK),
     "admin:app_list [instructor's app]": ("GET", "/admin/course_sessions/",    ADMIN, ADMIN, ADMIN, OK,    OK,    OK),
     "admin/(?P<url>.*)$":             ("GET",  "/admin/no-such-page/",         ADMIN, ADMIN, ADMIN, 404,   404,   404),
-    # Custom admin views: phone booking (admins), move and refund (support and admins).
+    # Custom admin views: phone booking (admins), move, transfer, cancel a place and refund (support and admins).
     "admin:bookings_booking_phone":   ("GET",  "/admin/bookings/booking/phone/", ADMIN, ADMIN, ADMIN, 403,  403,   OK),
     "admin:bookings_booking_move":    ("GET",  "/admin/bookings/booking/{booking_id}/move/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:bookings_booking_transfer": ("GET", "/admin/bookings/booking/{booking_id}/transfer/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:bookings_booking_cancel_attendee": ("GET", "/admin/bookings/booking/attendee/{attendee}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:payments_payment_refund":  ("GET",  "/admin/payments/payment/{payment}/refund/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # An email's HTML, shown in a sandboxed frame on its admin page: whoever may read the log.
     "admin:core_communication_html":  ("GET",  "/admin/core/communication/{communication}/html/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
@@ -335,7 +339,7 @@ def build_world():
         "certificate": certificate.number, "verification": certificate.verification_code,
         "customer": actors["customer"].pk, "admin": actors["admin"].pk,
         "communication": objects["core.communication"].pk,
-        "other_attendee": other_booking.attendees.get().pk,
+        "other_attendee": other_booking.attendees.get().pk, "attendee": attendee.pk,
         "booking_type": ContentType.objects.get_for_model(booking).pk,
         "session_type": ContentType.objects.get_for_model(session).pk,
     }

@@ -3,9 +3,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
+from apps.backoffice.admin.changes import change_urls
 from apps.backoffice.forms import PhoneBookingForm
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.bookings.models import Attendee, Booking
@@ -17,6 +19,7 @@ from apps.core.money import format_money
 from apps.payments.models import Dispute
 from apps.payments.staff_bookings import StaffPayment, staff_booking_create
 from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
+from apps.refunds.changes import booking_balance_due
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import User, normalize_email
@@ -27,10 +30,18 @@ from apps.users.services import personal_data_viewed
 class AttendeeInline(admin.TabularInline):
     model = Attendee
     extra = 0
-    fields = ["name", "email", "user", "attendance"]
+    fields = ["name", "email", "user", "attendance", "cancel_place"]
     # The email is the person's: it follows their account (change it on the user), and every
     # email about the seat goes to their current address.
-    readonly_fields = ["email", "user", "attendance"]  # attendance: through the actions
+    readonly_fields = ["email", "user", "attendance", "cancel_place"]  # attendance: actions
+
+    @admin.display(description="Place")
+    def cancel_place(self, obj):
+        if obj.pk is None or obj.booking.seats <= 1 or \
+                obj.booking.status not in (Booking.Status.PENDING, Booking.Status.PAID):
+            return ""
+        return format_html('<a href="{}">Cancel this place…</a>',
+                           reverse("admin:bookings_booking_cancel_attendee", args=[obj.pk]))
 
 
 def _made_by_or_for(email: str) -> Q:
@@ -86,7 +97,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         return response
     readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
                        "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at"]
+                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at",
+                       "balance_due"]
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
@@ -94,6 +106,12 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         # An EXISTS per row, not a join and GROUP BY over every booking.
         disputes = Dispute.objects.filter(payment__booking=OuterRef("pk"))
         return super().get_queryset(request).annotate(has_dispute=Exists(disputes))
+
+    @admin.display(description="Still owed")
+    def balance_due(self, obj):
+        """A move to a dearer date leaves the difference owed (apps/refunds/changes.py)."""
+        due = booking_balance_due(booking=obj)
+        return format_money(due, obj.currency) if due else "—"
 
     @admin.display(description="Disputed", ordering="has_dispute")
     def disputed(self, obj):
@@ -118,13 +136,15 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one booking to move.", messages.ERROR)
             return None
-        return redirect("admin:bookings_booking_move", queryset.get().pk)
+        # The transfer: the target's price, the difference refunded or owed.
+        return redirect("admin:bookings_booking_transfer", queryset.get().pk)
 
     def get_urls(self):
         return [path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view),
                      name="bookings_booking_move"),
                 path("phone/", self.admin_site.admin_view(self.phone_booking_view),
-                     name="bookings_booking_phone")] + super().get_urls()
+                     name="bookings_booking_phone"),
+                *change_urls(self)] + super().get_urls()
 
     def add_view(self, request, form_url="", extra_context=None):
         # Bookings are created through the booking rules, never as a raw form.

@@ -15,7 +15,7 @@ def refresh_role_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bookings", "0007_waitlist"),
+        ("bookings", "0008_attendee_cancelled_at"),
         ("users", "0008_consent_source_erasure"),
     ]
 
