@@ -316,6 +316,13 @@ PAYMENT_MAX_DECLINES = env_int("PAYMENT_MAX_DECLINES", 5)  # then the booking mu
 # Waiting list: hours an offer holds its seats; joins per client address.
 WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24)
 WAITLIST_RATE_LIMIT = env("WAITLIST_RATE_LIMIT", "20/h")
+# Emailed booking links: each works until this many days after its session ends (and at
+# least this many days after it was sent); requests for a fresh link per client address.
+BOOKING_LINK_DAYS = env_int("BOOKING_LINK_DAYS", 30)
+BOOKING_LINK_RESEND_RATE_LIMIT = env("BOOKING_LINK_RESEND_RATE_LIMIT", "10/h")
+# Customers may hand their seat to someone else until this many hours before the start
+# (staff any time).
+SUBSTITUTION_CUTOFF_HOURS = env_int("SUBSTITUTION_CUTOFF_HOURS", 24)
 RATELIMIT_VIEW = "apps.core.views.rate_limited"
 # With Redis down, let bookings through rather than refuse everyone (the seat rules live
 # in PostgreSQL, not in the cache).

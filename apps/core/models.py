@@ -31,6 +31,7 @@ class Communication(models.Model):
         EMAIL_CHANGED = "email_changed", "Email address changed"
         WAITLIST_JOINED = "waitlist_joined", "Waiting list: joined"
         WAITLIST_OFFER = "waitlist_offer", "Waiting list: seats offered"
+        BOOKING_LINK = "booking_link", "Booking link (a fresh one, asked for)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
