@@ -33,8 +33,10 @@ PROBLEM_STATUS = {"expired": 410, "revoked": 410, "invalid": 404}
 
 
 def _private(response):
-    # The key is in the address: keep it out of Referer headers, caches and search engines.
-    response["Referrer-Policy"] = "no-referrer"
+    # The key is in the address: keep it out of other sites' Referer headers, caches and
+    # search engines. (Not "no-referrer": the browser would then send "Origin: null" with
+    # the page's own forms, and the CSRF check would refuse them.)
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

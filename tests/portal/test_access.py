@@ -44,7 +44,7 @@ def test_the_purchasers_link_opens_the_whole_booking_signed_out(booking):
     assert "<h2>Payments</h2>" in page and "View receipt" in page
     assert "ann@example.com" in page and "bob@example.com" in page
     assert "Cancel this booking" in page and "Substitute…" in page
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 
