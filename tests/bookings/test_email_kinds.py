@@ -5,7 +5,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
