@@ -326,6 +326,13 @@ WAITLIST_RATE_LIMIT = env("WAITLIST_RATE_LIMIT", "20/h")
 # Customers may move a booking to another date until this many hours before the course
 # (staff any time): docs/changes.md.
 TRANSFER_CUTOFF_HOURS = env_int("TRANSFER_CUTOFF_HOURS", 48)
+# Emailed booking links: each works until this many days after its session ends (and at
+# least this many days after it was sent); requests for a fresh link per client address.
+BOOKING_LINK_DAYS = env_int("BOOKING_LINK_DAYS", 30)
+BOOKING_LINK_RESEND_RATE_LIMIT = env("BOOKING_LINK_RESEND_RATE_LIMIT", "10/h")
+# Customers may hand their seat to someone else until this many hours before the start
+# (staff any time).
+SUBSTITUTION_CUTOFF_HOURS = env_int("SUBSTITUTION_CUTOFF_HOURS", 24)
 RATELIMIT_VIEW = "apps.core.views.rate_limited"
 # With Redis down, let bookings through rather than refuse everyone (the seat rules live
 # in PostgreSQL, not in the cache).

@@ -22,6 +22,7 @@ from django.utils import timezone
 from apps.core.emails import communication_queue
 from apps.core.models import Communication
 
+from .access import booking_link
 from .calendar import CANCEL, REQUEST, entry_calendar
 
 CONFIRMED = "confirmed"
@@ -29,6 +30,11 @@ MOVED = "moved"
 SESSION_CHANGED = "session_changed"
 BOOKING_CANCELLED = "booking_cancelled"
 SESSION_CANCELLED = "session_cancelled"
+# A seat passed to someone else: the person who had it, the person who has it now, and
+# the purchaser (who did it, or was told staff did).
+SEAT_GIVEN_UP = "seat_given_up"
+SEAT_TAKEN_OVER = "seat_taken_over"
+SUBSTITUTED = "substituted"
 
 # change -> (kind of email, template, calendar method)
 CHANGES = {
@@ -41,6 +47,10 @@ CHANGES = {
                         CANCEL),
     SESSION_CANCELLED: (Communication.Kind.SESSION_CANCELLED, "emails/session_cancelled.txt",
                         CANCEL),
+    SEAT_GIVEN_UP: (Communication.Kind.BOOKING_CANCELLED, "emails/seat_given_up.txt", CANCEL),
+    SEAT_TAKEN_OVER: (Communication.Kind.BOOKING_CONFIRMATION,
+                      "emails/booking_confirmation.txt", REQUEST),
+    SUBSTITUTED: (Communication.Kind.BOOKING_CHANGED, "emails/seat_substituted.txt", REQUEST),
 }
 
 
@@ -88,9 +98,12 @@ class Person:
         return item
 
 
-def booking_portal_url(booking) -> str:
-    """The booking's page in the portal: the purchaser sees everything, an attendee their
-    own seat; signed out, it asks them to sign in and then opens."""
+def booking_portal_url(booking, email: str = "", *, now=None) -> str:
+    """The link to a booking for the person at `email`: signed for them, it opens without
+    signing in and shows what is theirs (access.py). Without an address, the portal page
+    (which asks them to sign in): never hand one person's link to another."""
+    if email:
+        return booking_link(booking=booking, email=email, now=now)
     return settings.SITE_URL + reverse("portal:booking", args=[booking.reference])
 
 
@@ -123,13 +136,14 @@ def audience(bookings, *, guests_told=None) -> list[Person]:
 
 def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | None = None,
                    reason: str = "", refunds=(), previous: dict | None = None,
-                   guests_told=None, extra: dict | None = None) -> list[Communication]:
+                   guests_told=None, extra: dict | None = None, only=None) -> list[Communication]:
     """Queue one email per affected person about `change` to `bookings` (call inside the
     transaction that made the change: nothing is sent unless it commits).
 
     `refunds`: the refund rows this change created (their status now is what the purchaser
     is told); `previous`: what the entry said before (starts_at, ends_at, location);
     `extra`: more context for the template (the money of a transfer).
+    `only(person)`: tell only the people it accepts (a change that concerns a few).
     """
     now = now or timezone.now()
     kind, template, method = CHANGES[change]
@@ -139,6 +153,8 @@ def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | No
         refunds_by_booking.setdefault(refund.payment.booking_id, []).append(refund)
     queued = []
     for person in audience(bookings, guests_told=guests_told):
+        if only is not None and not only(person):
+            continue
         for item in person.items:
             if item.purchaser:
                 item.refunds = refunds_by_booking.get(item.booking.pk, [])
@@ -158,7 +174,7 @@ def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | No
             context={"change": change, "person": person, "items": person.items,
                      "recipient_name": person.name, "booking": first,
                      "session": first.session, "reason": reason, "previous": previous,
-                     "link": booking_portal_url(first), **(extra or {})},
+                     "link": booking_portal_url(first, person.email, now=now), **(extra or {})},
             user_id=person.user_id,
             booking=first,
             dedupe_key=dedupe_key,
@@ -247,6 +263,51 @@ def booking_notify_cancelled(*, booking, refunds, reason: str, was_confirmed: bo
                    refunds=refunds, guests_told=lambda b: was_confirmed)
 
 
+def booking_notify_substituted(*, booking, attendee, before: dict, now=None) -> None:
+    """A seat passed from `before` (name, email, user_id) to the attendee row's person
+    now: the old person is told their seat is gone (a calendar cancellation), the new one
+    gets a confirmation with the invitation, the purchaser a change notice (each once;
+    the caller raised the sequence)."""
+    booking = _with_related(booking)
+    attendee = next(a for a in booking.attendees.all() if a.pk == attendee.pk)
+    key = f"{booking.reference}:substituted:{attendee.pk}:{booking.calendar_sequence}"
+    old_email = before["email"].lower()
+    if old_email != booking.purchaser.email.lower():
+        # The old person is on the booking no more: tell them as the seat they had.
+        gone = type(attendee)(pk=attendee.pk, booking=booking, name=before["name"],
+                              email=before["email"], user_id=before["user_id"])
+        _notify_one(change=SEAT_GIVEN_UP, booking=booking, seat=gone, key=key, now=now,
+                    link="")
+    booking_notify(change=SEAT_TAKEN_OVER, bookings=[booking], dedupe_key=key, now=now,
+                   only=lambda person: any(i.seat is not None and i.seat.pk == attendee.pk
+                                           and not i.purchaser for i in person.items))
+    booking_notify(change=SUBSTITUTED, bookings=[booking], dedupe_key=key, now=now,
+                   previous={"name": before["name"], "email": before["email"],
+                             "attendee": attendee},
+                   only=lambda person: any(i.purchaser for i in person.items))
+
+
+def _notify_one(*, change, booking, seat, key, now, link):
+    """One email about one seat to its (former) holder, who may no longer be on the
+    booking, so cannot be found through `audience`."""
+    now = now or timezone.now()
+    kind, template, method = CHANGES[change]
+    first_name = (seat.name.split() or [""])[0]
+    person = Person(email=seat.email, name=first_name, user_id=seat.user_id)
+    person.items.append(Item(booking=booking, seat=seat))
+    communication_queue(
+        kind=kind, recipient=seat.email, template=template,
+        context={"change": change, "person": person, "items": person.items,
+                 "recipient_name": first_name, "booking": booking,
+                 "session": booking.session, "link": link},
+        user_id=seat.user_id, booking=booking, dedupe_key=key,
+        attachments=[{
+            "filename": f"{booking.reference}.ics", "mimetype": "text/calendar",
+            "content": entry_calendar(booking=booking, attendee=seat, method=method,
+                                      recipient_email=seat.email, recipient_name=seat.name,
+                                      now=now)}])
+
+
 def booking_send_late_refund(booking, payment) -> None:
     communication_queue(
         kind=Communication.Kind.LATE_PAYMENT_REFUNDED,
@@ -267,7 +328,7 @@ def refund_notify_outcome(*, refund, booking, payment) -> None:
         recipient=booking.purchaser.email,
         template="emails/refund_issued.txt" if succeeded else "emails/refund_failed.txt",
         context={"booking": booking, "refund": refund, "payment": payment,
-                 "link": booking_portal_url(booking)},
+                 "link": booking_portal_url(booking, booking.purchaser.email)},
         user=booking.purchaser,
         booking=booking,
         dedupe_key=f"refund:{refund.pk}",

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.bookings.models import Attendee, Booking
+from apps.bookings.notifications import booking_portal_url
 from apps.core.emails import binary_attachment, communication_queue
 from apps.core.models import Communication
 from apps.users.audit import log_action
@@ -55,7 +56,8 @@ def certificates_issue_for_booking(*, booking_id: int) -> list[Certificate]:
             recipient=attendee.email,
             template="emails/certificate_issued.txt",
             context={"certificate": certificate, "attendee": attendee,
-                     "verify_url": certificate_verify_url(certificate=certificate)},
+                     "verify_url": certificate_verify_url(certificate=certificate),
+                     "link": booking_portal_url(booking, attendee.email)},
             user_id=attendee.user_id,
             booking=booking,
             dedupe_key=certificate.number,

@@ -32,6 +32,7 @@ class Communication(models.Model):
         WAITLIST_JOINED = "waitlist_joined", "Waiting list: joined"
         WAITLIST_OFFER = "waitlist_offer", "Waiting list: seats offered"
         ACCOUNT = "account", "Account (sign-in code, address confirmation, password)"
+        BOOKING_LINK = "booking_link", "Booking link (a fresh one, asked for)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

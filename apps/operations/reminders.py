@@ -48,7 +48,7 @@ def session_reminders(*, now: datetime | None = None) -> int:
             template="emails/session_reminder.txt",
             context={"attendee": attendee, "session": attendee.booking.session,
                      "booking": attendee.booking,
-                     "link": booking_portal_url(attendee.booking)},
+                     "link": booking_portal_url(attendee.booking, attendee.email, now=now)},
             user_id=attendee.user_id, booking=attendee.booking, dedupe_key=key,
         ):
             sent += 1

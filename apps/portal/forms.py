@@ -203,3 +203,19 @@ class CancelConfirmForm(forms.Form):
     ahead only if it is still what the policy gives."""
 
     confirmed_amount = forms.IntegerField(min_value=0, max_value=10**9)
+
+
+class SubstituteForm(forms.Form):
+    """Who takes the seat instead; `replacing` is the address the page showed on the seat,
+    so a seat that changed hands meanwhile is not changed again on top."""
+
+    name = forms.CharField(label="Their full name", max_length=200)
+    email = forms.EmailField(label="Their email address", max_length=254)
+    replacing = forms.EmailField(widget=forms.HiddenInput)
+
+
+class FreshLinkForm(forms.Form):
+    """Ask for a fresh booking link: it goes to this address only if it is on the booking."""
+
+    reference = forms.CharField(label="Booking reference", max_length=12)
+    email = forms.EmailField(label="Your email address", max_length=254)

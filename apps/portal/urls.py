@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import changes
+from . import access, changes
 from . import views as portal
 
 app_name = "portal"
@@ -15,6 +15,20 @@ urlpatterns = [
     path("bookings/<code:reference>/receipt/", portal.portal_receipt, name="receipt"),
     path("bookings/<code:reference>/receipt.pdf", portal.portal_receipt, {"fmt": "pdf"},
          name="receipt-pdf"),
+    path("bookings/<code:reference>/substitute/<int:attendee_id>/", portal.portal_substitute,
+         name="substitute"),
+    # An emailed link: the key says who is looking (no sign-in).
+    path("b/<str:token>/", access.access_booking, name="access"),
+    path("b/<str:token>/cancel/", access.access_cancel, name="access-cancel"),
+    path("b/<str:token>/receipt/", access.access_receipt, name="access-receipt"),
+    path("b/<str:token>/receipt.pdf", access.access_receipt, {"fmt": "pdf"},
+         name="access-receipt-pdf"),
+    path("b/<str:token>/calendar.ics", access.access_calendar, name="access-calendar"),
+    path("b/<str:token>/certificates/<code:number>.pdf", access.access_certificate,
+         name="access-certificate"),
+    path("b/<str:token>/substitute/<int:attendee_id>/", access.access_substitute,
+         name="access-substitute"),
+    path("link/", access.access_fresh_link, name="access-fresh"),
     path("profile/", portal.portal_profile, name="profile"),
     path("data.json", portal.portal_export, name="export"),
     path("delete/", portal.portal_delete, name="delete"),

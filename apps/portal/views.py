@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -15,23 +16,21 @@ from apps.bookings.models import Booking
 from apps.bookings.selectors import booking_is_upcoming
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
-from apps.core.money import format_money
 from apps.operations.erasure import customer_erase, erasure_preview
 from apps.operations.personal_data import user_export_data
-from apps.refunds.cancellation import (
-    QuoteChanged,
-    booking_cancel_by_customer,
-    booking_cancellation_quote,
-)
-from apps.refunds.changes import booking_change_options
-from apps.refunds.receipts import receipt_html, receipt_pdf
 from apps.refunds.selectors import customer_booking, customer_bookings, customer_view_of_booking
 from apps.sessions.selectors import next_session_by_course, renewal_session, renewal_window
 from apps.users.forms import ProfileForm
 from apps.users.models import MarketingConsentChange, User
 from apps.users.services import marketing_consent_set
 
-from .forms import CancelConfirmForm
+from .booking_page import (
+    PageLinks,
+    booking_page,
+    cancel_page,
+    receipt_response,
+    substitute_page,
+)
 
 
 def _own_booking(request, reference, *, purchaser_only=False) -> Booking:
@@ -70,78 +69,45 @@ def portal_home(request):
     })
 
 
+def _portal_links(booking) -> PageLinks:
+    ref = booking.reference
+    return PageLinks(
+        page=reverse("portal:booking", args=[ref]), cancel=reverse("portal:cancel", args=[ref]),
+        receipt=reverse("portal:receipt", args=[ref]),
+        receipt_pdf=reverse("portal:receipt-pdf", args=[ref]),
+        substitute=reverse("portal:substitute", args=[ref, 0]).replace("/0/", "/{}/"),
+        back=reverse("portal:home"))
+
+
 @login_required
 @require_GET
 def portal_booking(request, reference):
     booking = _own_booking(request, reference)
-    context = customer_view_of_booking(booking=booking, user=request.user)
-    if context["is_purchaser"] and booking.can_become(Booking.Status.CANCELLED):
-        context["quote"] = _quote(booking)
-    if context["is_purchaser"]:
-        context.update(booking_change_options(booking=booking))
-    return render(request, "portal/booking.html", context)
-
-
-def _quote(booking):
-    return booking_cancellation_quote(booking=booking)
+    return booking_page(request, booking=booking, viewer=request.user,
+                        links=_portal_links(booking))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def portal_cancel(request, reference):
     booking = _own_booking(request, reference, purchaser_only=True)
-    if not booking.can_become(Booking.Status.CANCELLED):
-        messages.error(request, f"Booking {booking.reference} can no longer be cancelled.")
-        return redirect("portal:booking", booking.reference)
-    quote = _quote(booking)
-    problem = ""
-    if request.method == "POST":
-        form = CancelConfirmForm(request.POST)
-        if not form.is_valid():
-            problem = ("We could not tell which refund you confirmed. Please check the "
-                       "amount below and confirm again.")
-        else:
-            try:
-                refunds = booking_cancel_by_customer(
-                    booking=booking, actor=request.user,
-                    confirmed_amount=form.cleaned_data["confirmed_amount"])
-            except QuoteChanged as changed:
-                quote, problem = changed.quote, changed.message
-            except DomainError as error:
-                messages.error(request, error.message)
-                return redirect("portal:booking", booking.reference)
-            else:
-                refunded = sum(refund.amount for refund in refunds)
-                if refunded:
-                    how = "to your card" if _paid_by_card(booking) else "the way you paid"
-                    told = f"{format_money(refunded, booking.currency)} will be refunded {how}."
-                else:
-                    told = "No refund is due."
-                messages.success(request, f"Booking {booking.reference} is cancelled. {told}")
-                return redirect("portal:booking", booking.reference)
-    return render(request, "portal/cancel.html", {
-        **customer_view_of_booking(booking=booking, user=request.user),
-        "quote": quote, "paid_by_card": _paid_by_card(booking), "problem": problem})
+    return cancel_page(request, booking=booking, actor=request.user,
+                       links=_portal_links(booking))
 
 
-def _paid_by_card(booking) -> bool:
-    return any(p.method == "card" and p.has_succeeded for p in booking.payments.all())
+@login_required
+@require_http_methods(["GET", "POST"])
+def portal_substitute(request, reference, attendee_id):
+    booking = _own_booking(request, reference, purchaser_only=True)
+    return substitute_page(request, booking=booking, attendee_id=attendee_id,
+                           actor=request.user, links=_portal_links(booking))
 
 
 @login_required
 @require_GET
 def portal_receipt(request, reference, fmt="html"):
     booking = _own_booking(request, reference, purchaser_only=True)
-    try:
-        if fmt == "pdf":
-            response = HttpResponse(receipt_pdf(booking=booking),
-                                    content_type="application/pdf")
-            response["Content-Disposition"] = (
-                f'attachment; filename="receipt-{booking.reference}.pdf"')
-            return response
-        return HttpResponse(receipt_html(booking=booking, request=request))
-    except DomainError as error:
-        raise Http404(error.message) from error
+    return receipt_response(request, booking=booking, fmt=fmt)
 
 
 @login_required

@@ -34,6 +34,12 @@ def _with_customer_rows(bookings):
     )
 
 
+def bookings_for_customer_pages():
+    """Bookings with the rows customer pages show (an emailed link's page, where the link,
+    not a signed-in user, says whose view it is)."""
+    return _with_customer_rows(Booking.objects.all())
+
+
 def customer_booking(*, user, reference: str) -> Booking | None:
     """One of the customer's bookings by reference; None (a 404) for anyone else's."""
     return customer_bookings(user=user).filter(reference=reference.upper()).first()

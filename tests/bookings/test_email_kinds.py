@@ -3,15 +3,14 @@ checked as its recipient would meet it (#27 items 6-11 and "Done when")."""
 
 import re
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar
 
+from apps.bookings.access import booking_link_resend
 from apps.bookings.notifications import (
     booking_send_late_refund,
     booking_send_payment_link,
@@ -23,6 +22,7 @@ from apps.bookings.services import (
     booking_create,
     booking_move,
 )
+from apps.bookings.substitution import attendee_substitute
 from apps.certificates.services import certificates_issue_for_booking
 from apps.core.emails import communication_send
 from apps.core.models import Communication
@@ -87,6 +87,13 @@ def every_email(django_capture_on_commit_callbacks):
         booking_send_payment_link(phone)                                # payment link
         hold_expiry_reminders(now=phone.hold_expires_at - timedelta(minutes=2))  # hold
         session_reminders(now=session.starts_at - timedelta(hours=24))  # reminders
+        handed = pay(_request(session, purchaser=("Dee Moss", "dee@example.com"),
+                              attendees=[("Old Colleague", "old@example.com"),
+                                         ("Dee Moss", "dee@example.com")]))
+        attendee_substitute(attendee_id=handed.attendees.get(email="old@example.com").pk,
+                            name="New Colleague", email="new@example.com",
+                            actor=handed.purchaser)                     # substitution
+        booking_link_resend(reference=handed.reference, email="new@example.com")  # fresh
         booking_move(booking_id=group.pk, to_session_id=later.pk)       # changed
         (refund,) = booking_cancel(booking_id=group.pk, reason="Customer's request")
         refund_mark_failed(refund_id=refund.pk, reason="Stripe refused")  # refund failed
@@ -103,7 +110,7 @@ def every_email(django_capture_on_commit_callbacks):
         (certificate,) = certificates_issue_for_booking(booking_id=free.pk)  # certificate
         certificate_expiry_reminders(now=timezone.make_aware(datetime.combine(
             certificate.expires_on - timedelta(days=20), datetime.min.time())))  # expiry
-    return {"group": group, "phone": phone, "night": night, "free": free,
+    return {"group": group, "phone": phone, "night": night, "free": free, "handed": handed,
             "session": session, "later": later}
 
 
@@ -186,19 +193,30 @@ def test_dates_times_venue_and_money_read_right(every_email):
         assert "£" not in row.body
 
 
-def _opens(client, url, *, signed_in: bool) -> bool:
+def _opens(client, url) -> bool:
+    """The page itself, at once: no sign-in page, no 404/403/500 (#17 item 2)."""
     response = client.get(url.removeprefix("http://testserver"))
-    if response.status_code == 200:
-        return True
-    if not signed_in and response.status_code == 302:
-        target = urlsplit(response["Location"])
-        next_url = parse_qs(target.query).get("next", [""])[0]
-        return target.path == settings.LOGIN_URL and url.endswith(next_url) and next_url
-    return False
+    return response.status_code == 200
+
+
+def _given_away(communication, url) -> bool:
+    """A link to a seat its recipient has since handed to someone else (the confirmation
+    the old colleague got): it opens nothing of the booking any more, but says so and
+    offers a fresh link (410), rather than a 404."""
+    booking = communication.booking
+    if booking is None or "/portal/b/" not in url or communication.recipient in (
+            {a.email for a in booking.attendees.all()} | {booking.purchaser.email}):
+        return False
+    response = Client().get(url.removeprefix("http://testserver"))
+    assert response.status_code == 410, url
+    assert "no longer opens the booking" in response.content.decode()
+    return True
 
 
 def test_every_link_opens_for_its_recipient_signed_in_and_signed_out(every_email):
-    checked = 0
+    """Every link in every email, opened by the person it was sent to, in a fresh browser
+    (signed out) and signed in to their own account: the page opens, with no sign-in."""
+    checked, kinds = 0, set()
     for communication in Communication.objects.order_by("pk"):
         links = LINK.findall(communication.body)
         assert links, communication.kind
@@ -206,10 +224,38 @@ def test_every_link_opens_for_its_recipient_signed_in_and_signed_out(every_email
         signed_in = Client()
         signed_in.force_login(user)
         for url in links:
-            assert _opens(signed_in, url, signed_in=True), (communication.kind, url)
-            assert _opens(Client(), url, signed_in=False), (communication.kind, url)
+            if _given_away(communication, url):
+                continue
+            assert _opens(signed_in, url), (communication.kind, communication.recipient, url)
+            assert _opens(Client(), url), (communication.kind, communication.recipient, url)
             checked += 1
+        kinds.add(communication.kind)
     assert checked > 40
+    assert kinds >= {KIND.BOOKING_CONFIRMATION, KIND.PAYMENT_LINK, KIND.HOLD_EXPIRED,
+                     KIND.SESSION_REMINDER, KIND.BOOKING_CHANGED, KIND.BOOKING_CANCELLED,
+                     KIND.REFUND_FAILED, KIND.REFUND_ISSUED, KIND.LATE_PAYMENT_REFUNDED,
+                     KIND.SESSION_CANCELLED, KIND.CERTIFICATE_ISSUED,
+                     KIND.CERTIFICATE_EXPIRY, KIND.BOOKING_LINK}
+
+
+def test_every_booking_link_is_the_recipients_own(every_email):
+    """A booking's link in an email is signed for the person it went to: the purchaser's
+    shows the payments, an attendee's only their seat."""
+    for communication in Communication.objects.filter(booking__isnull=False):
+        booking = communication.booking
+        for url in LINK.findall(communication.body):
+            if "/portal/b/" not in url or _given_away(communication, url):
+                continue
+            page = Client().get(url.removeprefix("http://testserver")).content.decode()
+            if communication.recipient == booking.purchaser.email:
+                assert "<h2>Payments</h2>" in page, (communication.kind, url)
+            else:
+                assert "<h2>Payments</h2>" not in page and "Your seat" in page, (
+                    communication.kind, communication.recipient)
+                others = [a for a in booking.attendees.all()
+                          if a.email != communication.recipient]
+                for other in others:
+                    assert other.email not in page, (communication.kind, other.email)
 
 
 def test_every_calendar_file_is_strict_and_replaces_or_cancels_its_entry(every_email):

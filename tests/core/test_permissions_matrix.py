@@ -30,6 +30,7 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
+from apps.bookings.access import booking_link_token
 from apps.bookings.models import Attendee, WaitingListEntry
 from apps.certificates.models import Certificate
 from apps.core.models import Communication
@@ -95,6 +96,18 @@ ROUTES = {
     "portal:cancel-attendee":         ("GET",  "/portal/bookings/{booking}/places/{attendee}/cancel/", LOGIN, OK, 404, 404, 404, 404),
     "portal:receipt":                 ("GET",  "/portal/bookings/{booking}/receipt/", LOGIN, OK, 404, 404, 404,   404),
     "portal:receipt-pdf":             ("GET",  "/portal/bookings/{booking}/receipt.pdf", LOGIN, OK, 404, 404, 404, 404),
+    "portal:substitute":              ("GET",  "/portal/bookings/{booking}/substitute/{attendee_id}/", LOGIN, OK, 404, 404, 404, 404),
+    # An emailed link: the key (here the purchaser's) decides, whoever is signed in.
+    "portal:access":                  ("GET",  "/portal/b/{purchaser_link}/",   OK,    OK,    OK,    OK,    OK,    OK),
+    "portal:access [a broken key]":   ("GET",  "/portal/b/not-a-key/",          404,   404,   404,   404,   404,   404),
+    "portal:access [not on the booking]": ("GET", "/portal/b/{stranger_link}/",  410,   410,   410,   410,   410,   410),
+    "portal:access-cancel":           ("GET",  "/portal/b/{purchaser_link}/cancel/", OK, OK,   OK,    OK,    OK,    OK),
+    "portal:access-receipt":          ("GET",  "/portal/b/{purchaser_link}/receipt/", OK, OK,  OK,    OK,    OK,    OK),
+    "portal:access-receipt-pdf":      ("GET",  "/portal/b/{purchaser_link}/receipt.pdf", OK, OK, OK,  OK,    OK,    OK),
+    "portal:access-calendar":         ("GET",  "/portal/b/{purchaser_link}/calendar.ics", OK, OK, OK, OK,    OK,    OK),
+    "portal:access-certificate":      ("GET",  "/portal/b/{purchaser_link}/certificates/{certificate}.pdf", OK, OK, OK, OK, OK, OK),
+    "portal:access-substitute":       ("GET",  "/portal/b/{purchaser_link}/substitute/{attendee_id}/", OK, OK, OK, OK, OK, OK),
+    "portal:access-fresh":            ("POST", "/portal/link/",                 400,   400,   400,   400,   400,   400),
     "portal:profile":                 ("GET",  "/portal/profile/",             LOGIN, OK,    OK,    OK,    OK,    OK),
     "portal:export":                  ("GET",  "/portal/data.json",            LOGIN, OK,    OK,    OK,    OK,    OK),
     "portal:delete":                  ("GET",  "/portal/delete/",              LOGIN, OK,    OK,    OK,    OK,    OK),
@@ -174,6 +187,7 @@ ROUTES = {
     "admin/(?P<url>.*)$":             ("GET",  "/admin/no-such-page/",         ADMIN, ADMIN, ADMIN, 404,   404,   404),
     # Custom admin views: phone booking (admins), move, transfer, cancel a place and refund (support and admins).
     "admin:bookings_booking_phone":   ("GET",  "/admin/bookings/booking/phone/", ADMIN, ADMIN, ADMIN, 403,  403,   OK),
+    "admin:bookings_booking_substitute": ("GET", "/admin/bookings/booking/attendees/{attendee_id}/substitute/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_move":    ("GET",  "/admin/bookings/booking/{booking_id}/move/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_transfer": ("GET", "/admin/bookings/booking/{booking_id}/transfer/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_cancel_attendee": ("GET", "/admin/bookings/booking/attendee/{attendee}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
@@ -214,7 +228,8 @@ ADMIN_MODELS = {
     "course_sessions.location":       ("",        "v",     "vacd"),
     "course_sessions.coursesession":  ("v",       "v",     "vacd"),
     "bookings.booking":               ("",        "vc",    "vacd"),
-    "bookings.attendee":              ("vc",      "vc",    "vacd"),
+    # Seats come with bookings (no add); the person on one changes through "Substitute".
+    "bookings.attendee":              ("vc",      "vc",    "vcd"),
     # Support manages waiting lists; nobody adds or deletes an entry by hand (people join
     # on the site; staff remove them, which is recorded).
     "bookings.waitinglistentry":      ("",        "vc",    "vc"),
@@ -342,6 +357,10 @@ def build_world():
         "other_attendee": other_booking.attendees.get().pk, "attendee": attendee.pk,
         "booking_type": ContentType.objects.get_for_model(booking).pk,
         "session_type": ContentType.objects.get_for_model(session).pk,
+        "attendee_id": attendee.pk,
+        "purchaser_link": booking_link_token(booking=booking, email="customer@example.com"),
+        # A genuine key for an address that is not on the booking: it opens nothing.
+        "stranger_link": booking_link_token(booking=booking, email="other@example.com"),
     }
     return {"actors": actors, "objects": objects, "values": values}
 

@@ -26,14 +26,20 @@ from apps.users.models import User, normalize_email
 from apps.users.roles import is_instructor_only
 from apps.users.services import personal_data_viewed
 
+from .substitution import substitute_link, substitute_view
+
 
 class AttendeeInline(admin.TabularInline):
     model = Attendee
     extra = 0
-    fields = ["name", "email", "user", "attendance", "cancel_place"]
-    # The email is the person's: it follows their account (change it on the user), and every
-    # email about the seat goes to their current address.
-    readonly_fields = ["email", "user", "attendance", "cancel_place"]  # attendance: actions
+    fields = ["name", "email", "user", "attendance", "substitute", "cancel_place"]
+    # The person on a seat changes only through the substitution service (which moves the
+    # account, tells both people and logs it); a misspelt name is corrected there too.
+    readonly_fields = ["name", "email", "user", "attendance", "substitute", "cancel_place"]
+
+    @admin.display(description="")
+    def substitute(self, obj):
+        return substitute_link(obj)
 
     @admin.display(description="Place")
     def cancel_place(self, obj):
@@ -144,7 +150,13 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
                      name="bookings_booking_move"),
                 path("phone/", self.admin_site.admin_view(self.phone_booking_view),
                      name="bookings_booking_phone"),
-                *change_urls(self)] + super().get_urls()
+                *change_urls(self),
+                path("attendees/<int:attendee_id>/substitute/",
+                     self.admin_site.admin_view(self.substitute_view),
+                     name="bookings_booking_substitute")] + super().get_urls()
+
+    def substitute_view(self, request, attendee_id):
+        return substitute_view(self, request, attendee_id)
 
     def add_view(self, request, form_url="", extra_context=None):
         # Bookings are created through the booking rules, never as a raw form.
@@ -235,8 +247,16 @@ class AttendeeAdmin(admin.ModelAdmin):
     search_fields = ["name", "email", "booking__reference"]
     list_select_related = ["booking__session__course"]
     raw_id_fields = ["booking", "user"]
-    readonly_fields = ["attendance"]
+    # Who holds the seat changes only through "Substitute…" (the service), never by editing.
+    readonly_fields = ["name", "email", "booking", "user", "attendance", "substitute"]
     actions = ["mark_attended", "mark_no_show"]
+
+    @admin.display(description="Substitute")
+    def substitute(self, obj):
+        return substitute_link(obj)
+
+    def has_add_permission(self, request):
+        return False  # seats come with bookings
 
     @admin.display(description="Session")
     def session(self, obj):
