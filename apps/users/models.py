@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from encrypted_fields.fields import EncryptedTextField
 
+from apps.core.ledger import LedgerModel
+
 from .roles import Role, role_set_at_creation
 
 
@@ -148,7 +150,7 @@ class UserNote(models.Model):
         return f"Note on {self.user} ({self.created_at:%d %b %Y})"
 
 
-class ActivityLog(models.Model):
+class ActivityLog(LedgerModel):
     """Who did what, when: every state change and role change, with a namespaced action
     (`booking.paid`, `user.role_changed`). Read-only in admin."""
 

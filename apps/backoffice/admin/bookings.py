@@ -7,6 +7,7 @@ from django.urls import path
 from django.utils import timezone
 
 from apps.backoffice.forms import PhoneBookingForm
+from apps.backoffice.admin.common import KeptOnceMoneyMoved
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_send_confirmations
@@ -62,7 +63,7 @@ class DisputedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Booking)
-class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
+class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["reference", "purchaser", "session", "seats", "total", "status", "disputed",
                     "created_at"]
     list_filter = ["status", DisputedFilter, "session__course", "session__starts_at",
@@ -89,6 +90,9 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
                        "cancelled_at", "disputed", "terms_document", "terms_accepted_at"]
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
+
+    def money_moved(self, obj) -> bool:
+        return obj.payments.exists()
 
     def get_queryset(self, request):
         # An EXISTS per row, not a join and GROUP BY over every booking.

@@ -1,6 +1,9 @@
 """Pieces the back office's admins share."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
+
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -15,3 +18,47 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class NeverDeleted:
+    """A ledger record's admin (apps/core/ledger.py): no delete button, no delete action,
+    no delete page, for every role; the model refuses below the admin too."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class KeptOnceMoneyMoved:
+    """Bookings and people with money against them are never deleted, only anonymised:
+    the delete page says so and points at erasure instead of listing protected rows."""
+
+    kept_message = ("{obj} is kept: money has moved on it, and payments are never deleted. "
+                    "To remove the person's data, erase their account (the customer does it "
+                    "from their portal profile); the accounting stays, anonymised.")
+
+    def money_moved(self, obj) -> bool:
+        raise NotImplementedError
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and self.money_moved(obj):
+            self.message_user(request, self.kept_message.format(obj=obj), messages.ERROR)
+            return redirect(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}"
+                                    "_change", args=[obj.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            delete_selected, name, description = actions["delete_selected"]
+
+            def guarded(modeladmin, request, queryset):
+                kept = [obj for obj in queryset if self.money_moved(obj)]
+                if kept:
+                    self.message_user(request, self.kept_message.format(
+                        obj=", ".join(str(obj) for obj in kept)), messages.ERROR)
+                    return None
+                return delete_selected(modeladmin, request, queryset)
+
+            actions["delete_selected"] = (guarded, name, description)
+        return actions

@@ -3,13 +3,15 @@ from django.contrib import admin
 
 from apps.core.models import Communication
 
+from .common import NeverDeleted
+
 admin.site.site_header = f"{settings.SITE_NAME} back office"
 admin.site.site_title = f"{settings.SITE_NAME} back office"
 admin.site.index_title = "Run the business"
 
 
 @admin.register(Communication)
-class CommunicationAdmin(admin.ModelAdmin):
+class CommunicationAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "kind", "recipient", "subject", "status", "booking", "sent_at"]
     list_filter = ["kind", "status"]
     search_fields = ["recipient", "subject", "booking__reference", "dedupe_key"]
@@ -18,8 +20,5 @@ class CommunicationAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Communication._meta.fields]
 
     def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 

@@ -16,7 +16,7 @@ from apps.refunds.services import refund_create, refundable_amount
 from apps.stripe_sync.tasks import stripe_event_requeue
 from apps.users.models import normalize_email
 
-from .common import ReadOnlyInline
+from .common import NeverDeleted, ReadOnlyInline
 
 
 class PaymentEventInline(ReadOnlyInline):
@@ -41,7 +41,7 @@ class DisputeEventInline(ReadOnlyInline):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(NeverDeleted, admin.ModelAdmin):
     """Chargebacks, read-only: they change only through Stripe's events."""
 
     list_display = ["created_at", "booking", "money", "reason", "status", "evidence_due_by",
@@ -59,9 +59,6 @@ class DisputeAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="Booking", ordering="payment__booking__reference")
     def booking(self, obj):
         return obj.payment.booking.reference
@@ -76,7 +73,7 @@ class DisputeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
+class PaymentAdmin(NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["created_at", "booking", "user", "method", "money", "status", "card",
                     "stripe_payment_intent_id"]
     list_filter = ["status", "method", "card_brand", "created_at"]
@@ -148,7 +145,7 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["received_at", "type", "stripe_id", "object_id", "status", "attempts",
                     "last_error"]
     list_filter = ["status", "type"]
@@ -166,7 +163,7 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(admin.ModelAdmin):
+class PaymentEventAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "payment", "kind", "stripe_event"]
     list_filter = ["kind"]
     search_fields = ["payment__stripe_payment_intent_id", "payment__booking__reference"]

@@ -5,9 +5,11 @@ from apps.core.money import format_money
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_retry
 
+from .common import NeverDeleted
+
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "payment", "money", "status", "initiator", "reason",
                     "failure_reason", "stripe_refund_id"]
     list_filter = ["status", "initiator"]

@@ -27,7 +27,7 @@ from apps.users.services import (
     user_change_role,
 )
 
-from .common import ReadOnlyInline
+from .common import KeptOnceMoneyMoved, NeverDeleted, ReadOnlyInline
 
 
 class PurchasedBookingsInline(ReadOnlyInline):
@@ -95,7 +95,7 @@ class StaffUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(KeptOnceMoneyMoved, DjangoUserAdmin):
     form = StaffUserChangeForm
     ordering = ["email"]
     list_display = ["email", "full_name", "company_name", "role", "total_bookings",
@@ -118,6 +118,9 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name",
                                                                "last_name", "role"]})]
+
+    def money_moved(self, obj) -> bool:
+        return obj.bookings.exists() or obj.payments.exists() or obj.attendances.exists()
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not may_manage_account(request.user, obj):
@@ -204,7 +207,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ActivityLog)
-class ActivityLogAdmin(admin.ModelAdmin):
+class ActivityLogAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "action", "actor", "user", "target_type", "target_id"]
     list_filter = ["action", "target_type"]
     search_fields = ["action", "target_id", "user__email", "actor__email"]
@@ -215,9 +218,6 @@ class ActivityLogAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 
