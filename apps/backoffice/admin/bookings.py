@@ -6,8 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from apps.backoffice.forms import PhoneBookingForm
 from apps.backoffice.admin.common import KeptOnceMoneyMoved
+from apps.backoffice.forms import PhoneBookingForm
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_send_confirmations

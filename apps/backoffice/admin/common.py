@@ -5,7 +5,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 
-
 class ReadOnlyInline(admin.TabularInline):
     """A history shown on its parent's page: nothing is added, changed or deleted here."""
 
