@@ -1,6 +1,9 @@
 """Pieces the back office's admins share."""
 
+from dataclasses import replace
+
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -46,10 +49,10 @@ class KeptOnceMoneyMoved:
                                     "_change", args=[obj.pk]))
         return super().delete_view(request, object_id, extra_context)
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
         if "delete_selected" in actions:
-            delete_selected, name, description = actions["delete_selected"]
+            delete_selected = actions["delete_selected"].func
 
             def guarded(modeladmin, request, queryset):
                 kept = [obj for obj in queryset if self.money_moved(obj)]
@@ -59,5 +62,5 @@ class KeptOnceMoneyMoved:
                     return None
                 return delete_selected(modeladmin, request, queryset)
 
-            actions["delete_selected"] = (guarded, name, description)
+            actions["delete_selected"] = replace(actions["delete_selected"], func=guarded)
         return actions
