@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from apps.backoffice.admin.common import KeptOnceMoneyMoved
 from apps.backoffice.forms import PhoneBookingForm
+from apps.backoffice.money import money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
+from apps.backoffice.text import counted
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_send_confirmations
 from apps.bookings.services import BookingRequest, booking_move
@@ -85,9 +87,10 @@ class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
             personal_data_viewed(viewer=request.user, user_id=booking.purchaser_id,
                                  target=booking, where="admin: booking page")
         return response
-    readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
-                       "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at"]
+    readonly_fields = money_fields(Booking, [
+        "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
+        "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
+        "terms_document", "terms_accepted_at"])
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
@@ -114,7 +117,7 @@ class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
                                                      Booking.Status.COMPLETED]):
             booking_send_confirmations(booking, resend=stamp)
             sent += 1
-        self.message_user(request, f"Confirmation resent for {sent} paid booking(s).")
+        self.message_user(request, f"Confirmation resent for {counted(sent, 'paid booking')}.")
 
     @admin.action(description="Move to another session of the same course…",
                   permissions=["change"])
@@ -203,7 +206,7 @@ class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
             refund_ids += [refund.pk for refund in refunds]
         if done:
             refunds = Refund.objects.filter(pk__in=refund_ids)
-            self.message_user(request, f"{done} booking(s) cancelled; "
+            self.message_user(request, f"{counted(done, 'booking')} cancelled; "
                                        f"{refund_outcomes_text(refunds=refunds, currency='GBP')}.")
 
     @admin.display(description="Total", ordering="total_amount")

@@ -6,7 +6,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.backoffice.money import money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
+from apps.backoffice.text import counted
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
@@ -28,14 +30,15 @@ class PaymentEventInline(ReadOnlyInline):
 
 class DisputeInline(ReadOnlyInline):
     model = Dispute
-    fields = ["stripe_dispute_id", "status", "amount", "reason", "evidence_due_by",
-              "money_lost"]
+    fields = money_fields(Dispute, ["stripe_dispute_id", "status", "amount", "reason",
+                                    "evidence_due_by", "money_lost"])
     readonly_fields = fields
 
 
 class DisputeEventInline(ReadOnlyInline):
     model = DisputeEvent
-    fields = ["created_at", "type", "status", "money_effect", "stripe_created", "source_id"]
+    fields = money_fields(DisputeEvent, ["created_at", "type", "status", "money_effect",
+                                         "stripe_created", "source_id"])
     readonly_fields = fields
     show_change_link = False
 
@@ -50,7 +53,7 @@ class DisputeAdmin(NeverDeleted, admin.ModelAdmin):
     search_fields = ["stripe_dispute_id", "payment__stripe_payment_intent_id",
                      "payment__booking__reference"]
     list_select_related = ["payment__booking"]
-    readonly_fields = [f.name for f in Dispute._meta.fields]
+    readonly_fields = money_fields(Dispute, [f.name for f in Dispute._meta.fields])
     inlines = [DisputeEventInline]
 
     def has_add_permission(self, request):
@@ -85,7 +88,8 @@ class PaymentAdmin(NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
     ]
     list_select_related = ["booking", "user"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Payment._meta.fields] + ["refund_link"]
+    readonly_fields = money_fields(Payment, [f.name for f in Payment._meta.fields]) + [
+        "refund_link"]
     inlines = [DisputeInline, PaymentEventInline]
     actions = ["refund_selected"]
 
@@ -156,7 +160,7 @@ class StripeEventAdmin(NeverDeleted, admin.ModelAdmin):
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request, queryset):
         count = stripe_event_requeue(event_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} event(s) queued for processing again.")
+        self.message_user(request, f"{counted(count, 'event')} queued for processing again.")
 
     def has_add_permission(self, request):
         return False

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from apps.backoffice.money import money_fields
+from apps.backoffice.text import counted
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.refunds.models import Refund
@@ -16,7 +18,7 @@ class RefundAdmin(NeverDeleted, admin.ModelAdmin):
     search_fields = ["stripe_refund_id", "payment__stripe_payment_intent_id",
                      "payment__booking__reference"]
     list_select_related = ["payment"]
-    readonly_fields = [f.name for f in Refund._meta.fields]
+    readonly_fields = money_fields(Refund, [f.name for f in Refund._meta.fields])
     actions = ["retry_failed"]
 
     @admin.action(description="Retry the selected failed or stuck pending refunds",
@@ -30,7 +32,7 @@ class RefundAdmin(NeverDeleted, admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, error.message, messages.WARNING)
         if done:
-            self.message_user(request, f"{done} refund(s) sent again.")
+            self.message_user(request, f"{counted(done, 'refund')} sent again.")
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

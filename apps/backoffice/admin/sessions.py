@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
 
+from apps.backoffice.money import MoneyFormMixin, money_display
+from apps.backoffice.text import counted
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.session_changes import (
     session_capacity_error,
@@ -42,8 +44,10 @@ class ChangesCatalogue:
 
 
 @admin.register(Course)
-class CourseAdmin(ChangesCatalogue, admin.ModelAdmin):
-    list_display = ["title", "price", "currency", "validity_months", "is_active"]
+class CourseAdmin(MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
+    list_display = ["title", money_display("price", currency=lambda obj: obj.currency,
+                                           label="Price per seat"),
+                    "validity_months", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
@@ -56,7 +60,7 @@ class LocationAdmin(ChangesCatalogue, admin.ModelAdmin):
 
 
 @admin.register(CourseSession)
-class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
+class CourseSessionAdmin(MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
     list_display = ["starts_at", "course", "location", "trainer", "capacity", "seats_taken",
                     "seats_left", "status"]
     list_filter = ["status", "course", "location", "trainer"]
@@ -92,8 +96,9 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         told = session_save_edit(session=obj, actor=request.user)
         if told:
-            self.message_user(request, f"Date, time or venue changed: the people on {len(told)} "
-                                       "booking(s) have been sent an updated invitation.")
+            self.message_user(request, "Date, time or venue changed: the people on "
+                                       f"{counted(len(told), 'booking')} have been sent an "
+                                       "updated invitation.")
 
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
     def export_attendees_csv(self, request, queryset):
@@ -145,7 +150,8 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
             failed = refunds.filter(status=Refund.Status.FAILED).exists()
             self.message_user(
                 request,
-                f"{session}: cancelled; this run cancelled {summary['bookings']} booking(s). "
+                f"{session}: cancelled; this run cancelled "
+                f"{counted(summary['bookings'], 'booking')}. "
                 f"Refunds: {refund_outcomes_text(refunds=refunds, currency=session.currency)}."
                 + (" Retry the failed ones with the action “Retry failed refunds” here."
                    if failed else ""),
@@ -165,8 +171,8 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
                                   messages.WARNING)
             else:
                 retried += 1
-        self.message_user(request, f"{retried} failed refund(s) sent again; the refund list "
-                                   "shows how each one ends.")
+        self.message_user(request, f"{counted(retried, 'failed refund')} sent again; the "
+                                   "refund list shows how each one ends.")
 
     @admin.display(description="Refunds (from the ledger)")
     def refund_summary(self, obj):

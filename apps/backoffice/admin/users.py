@@ -7,6 +7,8 @@ from django.contrib.auth.forms import UserChangeForm
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.backoffice.money import money_fields
+from apps.backoffice.text import counted
 from apps.bookings.models import Booking
 from apps.certificates.models import Certificate
 from apps.core.money import format_money
@@ -34,7 +36,8 @@ class PurchasedBookingsInline(ReadOnlyInline):
     model = Booking
     fk_name = "purchaser"
     verbose_name_plural = "Bookings (most recent first)"
-    fields = ["reference", "session", "seats", "total_amount", "status", "created_at"]
+    fields = money_fields(Booking, ["reference", "session", "seats", "total_amount", "status",
+                                    "created_at"])
     readonly_fields = fields
     ordering = ["-created_at"]
 
@@ -45,7 +48,8 @@ class PurchasedBookingsInline(ReadOnlyInline):
 class PaymentsInline(ReadOnlyInline):
     model = Payment
     verbose_name_plural = "Payment history"
-    fields = ["created_at", "booking", "method", "amount", "status", "card_brand", "card_last4"]
+    fields = money_fields(Payment, ["created_at", "booking", "method", "amount", "status",
+                                    "card_brand", "card_last4"])
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -102,8 +106,8 @@ class UserAdmin(KeptOnceMoneyMoved, DjangoUserAdmin):
                     "spent", "date_joined"]
     list_filter = ["role", "is_staff", "is_active", "marketing_consent"]
     search_fields = ["email", "first_name", "last_name", "company_name", "phone"]
-    readonly_fields = ["statistics", "total_bookings", "total_spent", "date_joined",
-                       "last_login", "anonymised_at"]
+    readonly_fields = money_fields(User, ["statistics", "total_bookings", "total_spent",
+                                          "date_joined", "last_login", "anonymised_at"])
     inlines = [NotesInline, PurchasedBookingsInline, PaymentsInline, CertificatesInline,
                ActivityInline]
     fieldsets = [
@@ -193,10 +197,11 @@ class UserAdmin(KeptOnceMoneyMoved, DjangoUserAdmin):
         certificates = obj.certificates.filter(revoked_at__isnull=True)
         expiring = certificates.filter(expires_on__gte=today).order_by("expires_on").first()
         return format_html(
-            "{} paid booking(s) · {} spent net of refunds · last booking {} · {} certificate(s)"
-            "{}",
-            obj.total_bookings, format_money(obj.total_spent, settings.DEFAULT_CURRENCY),
-            last.strftime("%d %b %Y") if last else "never", certificates.count(),
+            "{} · {} spent net of refunds · last booking {} · {}{}",
+            counted(obj.total_bookings, "paid booking"),
+            format_money(obj.total_spent, settings.DEFAULT_CURRENCY),
+            last.strftime("%d %b %Y") if last else "never",
+            counted(certificates.count(), "certificate"),
             format_html(" · next expiry {}", expiring.expires_on.strftime("%d %b %Y"))
             if expiring and expiring.expires_on else "",
         )
