@@ -40,10 +40,16 @@ def money_display(field: str, *, currency: Callable, label: str | None = None):
 
 
 def money_fields(model, names: Iterable[str]) -> list:
-    """`names` with each money field of `model` replaced by its money display."""
+    """`names` with each money field of `model` replaced by its money display. An admin
+    using it for read-only fields also sets `exclude = money_field_names(model)`: the raw
+    field must not come back as an editable one."""
     fields, currency = MONEY_FIELDS.get(model._meta.label_lower, ((), None))
     return [money_display(name, currency=currency) if name in fields else name
             for name in names]
+
+
+def money_field_names(model) -> tuple[str, ...]:
+    return MONEY_FIELDS.get(model._meta.label_lower, ((), None))[0]
 
 
 class MoneyFormMixin:

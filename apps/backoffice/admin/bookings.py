@@ -6,9 +6,10 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from apps.backoffice.admin.booking_hub import BookingHubMixin
 from apps.backoffice.admin.common import KeptOnceMoneyMoved
 from apps.backoffice.forms import PhoneBookingForm
-from apps.backoffice.money import money_fields
+from apps.backoffice.money import money_field_names, money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.backoffice.text import counted
 from apps.bookings.models import Attendee, Booking
@@ -65,7 +66,7 @@ class DisputedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Booking)
-class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
+class BookingAdmin(BookingHubMixin, KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["reference", "purchaser", "session", "seats", "total", "status", "disputed",
                     "created_at"]
     list_filter = ["status", DisputedFilter, "session__course", "session__starts_at",
@@ -91,6 +92,7 @@ class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
         "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
         "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
         "terms_document", "terms_accepted_at"])
+    exclude = money_field_names(Booking)
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
@@ -131,7 +133,7 @@ class BookingAdmin(KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
         return [path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view),
                      name="bookings_booking_move"),
                 path("phone/", self.admin_site.admin_view(self.phone_booking_view),
-                     name="bookings_booking_phone")] + super().get_urls()
+                     name="bookings_booking_phone")] + self.hub_urls() + super().get_urls()
 
     def add_view(self, request, form_url="", extra_context=None):
         # Bookings are created through the booking rules, never as a raw form.

@@ -1,20 +1,14 @@
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.backoffice.money import money_fields
+from apps.backoffice.money import money_field_names, money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
 from apps.backoffice.text import counted
-from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
-from apps.refunds.forms import RefundForm
-from apps.refunds.models import Refund
-from apps.refunds.services import refund_create, refundable_amount
 from apps.stripe_sync.tasks import stripe_event_requeue
 from apps.users.models import normalize_email
 
@@ -54,6 +48,7 @@ class DisputeAdmin(NeverDeleted, admin.ModelAdmin):
                      "payment__booking__reference"]
     list_select_related = ["payment__booking"]
     readonly_fields = money_fields(Dispute, [f.name for f in Dispute._meta.fields])
+    exclude = money_field_names(Dispute)
     inlines = [DisputeEventInline]
 
     def has_add_permission(self, request):
@@ -90,6 +85,7 @@ class PaymentAdmin(NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = money_fields(Payment, [f.name for f in Payment._meta.fields]) + [
         "refund_link"]
+    exclude = money_field_names(Payment)
     inlines = [DisputeInline, PaymentEventInline]
     actions = ["refund_selected"]
 
@@ -114,30 +110,9 @@ class PaymentAdmin(NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
         return redirect("admin:payments_payment_refund", queryset.get().pk)
 
     def refund_view(self, request, payment_id):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        payment = get_object_or_404(Payment.objects.select_related("booking", "user"),
-                                    pk=payment_id)
-        available = refundable_amount(payment)
-        form = RefundForm(request.POST or None, payment=payment, available=available)
-        if request.method == "POST" and form.is_valid():
-            try:
-                refund = refund_create(payment=payment, amount=form.cleaned_data["amount"],
-                                       reason=form.cleaned_data["reason"], actor=request.user,
-                                       initiator=Refund.Initiator.STAFF)
-            except DomainError as error:
-                form.add_error("amount", error.message)
-            else:
-                status = Refund.objects.get(pk=refund.pk).get_status_display().lower()
-                amount = format_money(refund.amount, refund.currency)
-                self.message_user(request, f"Refund of {amount} requested: it is {status}.")
-                return redirect("admin:payments_payment_change", payment.pk)
-        return TemplateResponse(request, "admin/payments/refund_form.html", {
-            **self.admin_site.each_context(request), "payment": payment, "form": form,
-            "available": available, "already": payment.amount - available,
-            "title": f"Refund payment for {payment.booking.reference}",
-            "opts": self.model._meta,
-        })
+        """Refunds are made from the booking's page, with its confirmation step."""
+        payment = get_object_or_404(Payment, pk=payment_id)
+        return redirect("admin:bookings_booking_refund", payment.booking_id, payment.pk)
 
     @admin.display(description="Amount", ordering="amount")
     def money(self, obj):

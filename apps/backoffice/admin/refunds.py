@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from apps.backoffice.money import money_fields
+from apps.backoffice.money import money_field_names, money_fields
 from apps.backoffice.text import counted
 from apps.core.errors import DomainError
 from apps.core.money import format_money
@@ -19,6 +19,7 @@ class RefundAdmin(NeverDeleted, admin.ModelAdmin):
                      "payment__booking__reference"]
     list_select_related = ["payment"]
     readonly_fields = money_fields(Refund, [f.name for f in Refund._meta.fields])
+    exclude = money_field_names(Refund)
     actions = ["retry_failed"]
 
     @admin.action(description="Retry the selected failed or stuck pending refunds",
