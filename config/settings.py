@@ -65,7 +65,7 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env("SITE_NAME", "Brightwater Training")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.backoffice.admin_config.BackOfficeAdminConfig",  # django.contrib.admin, our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

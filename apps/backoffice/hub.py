@@ -14,7 +14,7 @@ from apps.core.money import format_money
 from apps.payments.models import Dispute, Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refundable_amount
-from apps.users.models import ActivityLog
+from apps.users.models import ActivityLog, User
 
 
 def payment_label(payment: Payment) -> str:
@@ -131,3 +131,51 @@ def booking_hub(booking: Booking) -> dict:
     return {"attendees": attendees, "payments": payments, "refunds": refunds,
             "disputes": disputes, "communications": communications, "timeline": timeline,
             "refundable_payments": [p for p in payments if p.refundable > 0]}
+
+
+def history_activity_query(obj) -> Q:
+    """The activity entries an object's History shows: about it, and about the records
+    that belong to it (a booking's payments, refunds and attendees; a payment's refunds;
+    everything about a person)."""
+    label, pk = obj._meta.label_lower, str(obj.pk)
+    own = Q(target_type=label, target_id=pk)
+    if label == "bookings.booking":
+        payment_ids = list(Payment.objects.filter(booking=obj).values_list("pk", flat=True))
+        return _activity_targets(
+            obj, payment_ids,
+            list(Refund.objects.filter(payment_id__in=payment_ids).values_list("pk", flat=True)),
+            list(Attendee.objects.filter(booking=obj).values_list("pk", flat=True)))
+    if label == "payments.payment":
+        refund_ids = [str(pk) for pk in obj.refunds.values_list("pk", flat=True)]
+        return own | Q(target_type="refunds.refund", target_id__in=refund_ids)
+    if label == "users.user":
+        return own | Q(user_id=obj.pk)
+    return own
+
+
+TARGET_LABELS = {
+    "bookings.booking": (Booking, lambda b: b.reference),
+    "users.user": (User, lambda u: u.get_full_name()),
+    "payments.payment": (Payment, lambda p: f"Payment {format_money(p.amount, p.currency)} "
+                                            f"for {p.booking.reference}"),
+    "refunds.refund": (Refund, lambda r: f"Refund {format_money(r.amount, r.currency)} "
+                                         f"for {r.payment.booking.reference}"),
+    "bookings.attendee": (Attendee, lambda a: f"{a.name} on {a.booking.reference}"),
+}
+TARGET_RELATED = {"payments.payment": ["booking"], "refunds.refund": ["payment__booking"],
+                  "bookings.attendee": ["booking"]}
+
+
+def activity_target_names(entries) -> dict[tuple[str, str], str]:
+    """{(target_type, target_id): "BK-7K3M9Q" / "Priya Shah" / …} for a page of activity
+    entries: one query per kind of target, not one per row."""
+    wanted: dict[str, set[str]] = {}
+    for entry in entries:
+        if entry.target_type in TARGET_LABELS and entry.target_id.isdigit():
+            wanted.setdefault(entry.target_type, set()).add(entry.target_id)
+    names = {}
+    for label, ids in wanted.items():
+        model, name = TARGET_LABELS[label]
+        rows = model.objects.filter(pk__in=ids).select_related(*TARGET_RELATED.get(label, []))
+        names.update({(label, str(row.pk)): name(row) for row in rows})
+    return names

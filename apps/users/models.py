@@ -109,7 +109,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self):
-        return self.email
+        """"Priya Shah <priya@example.com>", or the address alone when no name is known:
+        how people appear in admin lists, dropdowns and autocompletes."""
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
 
     def clean(self):
         super().clean()

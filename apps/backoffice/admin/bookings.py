@@ -7,7 +7,7 @@ from django.urls import path
 from django.utils import timezone
 
 from apps.backoffice.admin.booking_hub import BookingHubMixin
-from apps.backoffice.admin.common import KeptOnceMoneyMoved
+from apps.backoffice.admin.common import KeptOnceMoneyMoved, UnifiedHistory
 from apps.backoffice.forms import PhoneBookingForm
 from apps.backoffice.money import money_field_names, money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
@@ -66,7 +66,8 @@ class DisputedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Booking)
-class BookingAdmin(BookingHubMixin, KeptOnceMoneyMoved, ExactSearchMixin, admin.ModelAdmin):
+class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSearchMixin,
+                   admin.ModelAdmin):
     list_display = ["reference", "purchaser", "session", "seats", "total", "status", "disputed",
                     "created_at"]
     list_filter = ["status", DisputedFilter, "session__course", "session__starts_at",
@@ -78,7 +79,7 @@ class BookingAdmin(BookingHubMixin, KeptOnceMoneyMoved, ExactSearchMixin, admin.
         (is_email, lambda term: _made_by_or_for(normalize_email(term))),
         (is_booking_reference, lambda term: Q(reference=term.upper())),
     ]
-    list_select_related = ["purchaser", "session__course"]
+    list_select_related = ["purchaser", "session__course", "session__location"]
     show_full_result_count = False  # one COUNT(*) per page, not two
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -172,7 +173,8 @@ class BookingAdmin(BookingHubMixin, KeptOnceMoneyMoved, ExactSearchMixin, admin.
     def move_view(self, request, booking_id):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        booking = get_object_or_404(Booking.objects.select_related("session__course"),
+        booking = get_object_or_404(Booking.objects.select_related("session__course",
+                                                                   "session__location"),
                                     pk=booking_id)
         choices = CourseSession.objects.upcoming(timezone.now()).filter(
             course_id=booking.session.course_id).exclude(pk=booking.session_id).select_related(
@@ -222,8 +224,8 @@ class AttendeeAdmin(admin.ModelAdmin):
                     "attendance"]
     list_filter = ["attendance", "booking__session__course"]
     search_fields = ["name", "email", "booking__reference"]
-    list_select_related = ["booking__session__course"]
-    raw_id_fields = ["booking", "user"]
+    list_select_related = ["booking__session__course", "booking__session__location"]
+    autocomplete_fields = ["booking", "user"]
     readonly_fields = ["attendance"]
     actions = ["mark_attended", "mark_no_show"]
 

@@ -7,6 +7,8 @@ from django.contrib.admin.options import ActionLocation
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from apps.backoffice.hub import activity_timeline, admin_edits, history_activity_query
+
 
 class ReadOnlyInline(admin.TabularInline):
     """A history shown on its parent's page: nothing is added, changed or deleted here."""
@@ -64,3 +66,17 @@ class KeptOnceMoneyMoved:
 
             actions["delete_selected"] = replace(actions["delete_selected"], func=guarded)
         return actions
+
+
+class UnifiedHistory:
+    """An object's History page shows one timeline: the domain activity log (who, when,
+    what, before → after) and the admin's own edit log together, newest first."""
+
+    object_history_template = "admin/unified_history.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "timeline": activity_timeline(
+                activity_query=history_activity_query(obj), log_entries=admin_edits(obj))}
+        return super().history_view(request, object_id, extra_context)

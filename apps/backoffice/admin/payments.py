@@ -12,7 +12,7 @@ from apps.payments.models import Dispute, DisputeEvent, Payment, PaymentEvent, S
 from apps.stripe_sync.tasks import stripe_event_requeue
 from apps.users.models import normalize_email
 
-from .common import NeverDeleted, ReadOnlyInline
+from .common import NeverDeleted, ReadOnlyInline, UnifiedHistory
 
 
 class PaymentEventInline(ReadOnlyInline):
@@ -71,7 +71,7 @@ class DisputeAdmin(NeverDeleted, admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
+class PaymentAdmin(UnifiedHistory, NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["created_at", "booking", "user", "method", "money", "status", "card",
                     "stripe_payment_intent_id"]
     list_filter = ["status", "method", "card_brand", "created_at"]

@@ -7,11 +7,11 @@ from apps.core.money import format_money
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_retry
 
-from .common import NeverDeleted
+from .common import NeverDeleted, UnifiedHistory
 
 
 @admin.register(Refund)
-class RefundAdmin(NeverDeleted, admin.ModelAdmin):
+class RefundAdmin(UnifiedHistory, NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "payment", "money", "status", "initiator", "reason",
                     "failure_reason", "stripe_refund_id"]
     list_filter = ["status", "initiator"]

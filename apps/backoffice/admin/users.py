@@ -4,9 +4,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.backoffice.hub import activity_target_names, describe_data
 from apps.backoffice.money import money_fields
 from apps.backoffice.text import counted
 from apps.bookings.models import Booking
@@ -29,7 +31,7 @@ from apps.users.services import (
     user_change_role,
 )
 
-from .common import KeptOnceMoneyMoved, NeverDeleted, ReadOnlyInline
+from .common import KeptOnceMoneyMoved, NeverDeleted, ReadOnlyInline, UnifiedHistory
 
 
 class PurchasedBookingsInline(ReadOnlyInline):
@@ -42,7 +44,7 @@ class PurchasedBookingsInline(ReadOnlyInline):
     ordering = ["-created_at"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("session__course")
+        return super().get_queryset(request).select_related("session__course", "session__location")
 
 
 class PaymentsInline(ReadOnlyInline):
@@ -99,7 +101,7 @@ class StaffUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(KeptOnceMoneyMoved, DjangoUserAdmin):
+class UserAdmin(UnifiedHistory, KeptOnceMoneyMoved, DjangoUserAdmin):
     form = StaffUserChangeForm
     ordering = ["email"]
     list_display = ["email", "full_name", "company_name", "role", "total_bookings",
@@ -213,11 +215,48 @@ class UserAdmin(KeptOnceMoneyMoved, DjangoUserAdmin):
 
 @admin.register(ActivityLog)
 class ActivityLogAdmin(NeverDeleted, admin.ModelAdmin):
-    list_display = ["created_at", "action", "actor", "user", "target_type", "target_id"]
+    list_display = ["created_at", "action", "actor_name", "about", "target", "change"]
     list_filter = ["action", "target_type"]
     search_fields = ["action", "target_id", "user__email", "actor__email"]
     list_select_related = ["actor", "user"]
     date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "action", "actor", "user", "target", "change", "data"]
+    fields = readonly_fields
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._target_names = activity_target_names(changelist.result_list)
+        return changelist
+
+    @admin.display(description="By", ordering="actor__last_name")
+    def actor_name(self, obj):
+        return obj.actor.get_full_name() if obj.actor else "System"
+
+    @admin.display(description="Customer", ordering="user__last_name")
+    def about(self, obj):
+        if obj.user is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:users_user_change",
+                                                         args=[obj.user_id]),
+                           obj.user.get_full_name())
+
+    @admin.display(description="About")
+    def target(self, obj):
+        if not obj.target_type:
+            return "—"
+        names = getattr(self, "_target_names", None)
+        if names is None or (obj.target_type, obj.target_id) not in names:
+            names = activity_target_names([obj])
+        name = names.get((obj.target_type, obj.target_id))
+        if name is None:
+            return f"{obj.target_type} {obj.target_id} (no longer kept)"
+        app_label, model = obj.target_type.split(".")
+        return format_html('<a href="{}">{}</a>', reverse(
+            f"admin:{app_label}_{model}_change", args=[obj.target_id]), name)
+
+    @admin.display(description="What changed")
+    def change(self, obj):
+        return describe_data(obj.data) or "—"
 
     def has_add_permission(self, request):
         return False
