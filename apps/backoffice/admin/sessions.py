@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
 
+from apps.backoffice.admin.trainer_day import TrainersDayMixin
 from apps.backoffice.money import MoneyFormMixin, money_display
 from apps.backoffice.text import counted
 from apps.bookings.models import Attendee, Booking
@@ -60,7 +61,7 @@ class LocationAdmin(ChangesCatalogue, admin.ModelAdmin):
 
 
 @admin.register(CourseSession)
-class CourseSessionAdmin(MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
+class CourseSessionAdmin(TrainersDayMixin, MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
     list_display = ["starts_at", "course", "location", "trainer", "capacity", "seats_taken",
                     "seats_left", "status"]
     list_filter = ["status", "course", "location", "trainer"]
@@ -68,9 +69,13 @@ class CourseSessionAdmin(MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
     list_select_related = ["course", "location", "trainer"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
-    readonly_fields = ["seats_taken", "status", "refund_summary", "attendee_list"]
-    actions = ["cancel_sessions", "retry_failed_refunds", "mark_everyone_attended",
-               "export_attendees_csv"]
+    readonly_fields = ["trainer_day_links", "seats_taken", "status", "refund_summary",
+                       "attendee_list"]
+    actions = ["print_register", "cancel_sessions", "retry_failed_refunds",
+               "mark_everyone_attended", "export_attendees_csv"]
+
+    def get_urls(self):
+        return self.trainer_day_urls() + super().get_urls()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
