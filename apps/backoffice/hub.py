@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q
 
 from apps.bookings.models import Attendee, Booking
 from apps.core.models import Communication
-from apps.core.money import format_money
+from apps.core.money import DEFAULT_CURRENCY, format_money
 from apps.payments.models import Dispute, Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refundable_amount
@@ -72,6 +72,11 @@ def person_name(user) -> str:
     return user.get_full_name()
 
 
+# Activity data keys that hold an amount in minor units (shown as money).
+MONEY_KEYS = {"amount", "refund", "refunded", "total", "total_amount", "unit_price", "price",
+              "money_lost", "money_effect", "paid"}
+
+
 def describe_data(data: dict) -> str:
     """before → after when the entry says so, else its data as short key: value pairs."""
     if not data:
@@ -79,8 +84,11 @@ def describe_data(data: dict) -> str:
     if "from" in data and "to" in data:
         return f"{data['from']} → {data['to']}"
     parts = []
+    currency = str(data.get("currency") or DEFAULT_CURRENCY)
     for key, value in data.items():
-        if isinstance(value, dict) and {"from", "to"} <= set(value):
+        if key in MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f"{key.replace('_', ' ')}: {format_money(value, currency)}")
+        elif isinstance(value, dict) and {"from", "to"} <= set(value):
             parts.append(f"{key}: {value['from']} → {value['to']}")
         else:
             parts.append(f"{key}: {value}")
@@ -176,6 +184,8 @@ def activity_target_names(entries) -> dict[tuple[str, str], str]:
     names = {}
     for label, ids in wanted.items():
         model, name = TARGET_LABELS[label]
-        rows = model.objects.filter(pk__in=ids).select_related(*TARGET_RELATED.get(label, []))
+        rows = model.objects.filter(pk__in=ids)
+        if label in TARGET_RELATED:
+            rows = rows.select_related(*TARGET_RELATED[label])
         names.update({(label, str(row.pk)): name(row) for row in rows})
     return names
