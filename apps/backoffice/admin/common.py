@@ -43,6 +43,11 @@ class KeptOnceMoneyMoved:
     def money_moved(self, obj) -> bool:
         raise NotImplementedError
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self.money_moved(obj):
+            return False  # no Delete button; the delete page explains (below)
+        return super().has_delete_permission(request, obj)
+
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
         if obj is not None and self.money_moved(obj):
