@@ -216,7 +216,7 @@ class UserAdmin(UnifiedHistory, KeptOnceMoneyMoved, DjangoUserAdmin):
 @admin.register(ActivityLog)
 class ActivityLogAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "action", "actor_name", "about", "target", "change"]
-    list_filter = ["action", "target_type"]
+    list_filter = ["action"]  # the "About" column names each target
     search_fields = ["action", "target_id", "user__email", "actor__email"]
     list_select_related = ["actor", "user"]
     date_hierarchy = "created_at"
