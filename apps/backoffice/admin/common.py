@@ -50,7 +50,9 @@ class KeptOnceMoneyMoved:
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
-        if obj is not None and self.money_moved(obj):
+        # Only someone who could otherwise delete it is told why not; others get a 403.
+        may_delete = super().has_delete_permission(request, obj)
+        if obj is not None and may_delete and self.money_moved(obj):
             self.message_user(request, self.kept_message.format(obj=obj), messages.ERROR)
             return redirect(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}"
                                     "_change", args=[obj.pk]))

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -111,6 +112,8 @@ class PaymentAdmin(UnifiedHistory, NeverDeleted, ExactSearchMixin, admin.ModelAd
 
     def refund_view(self, request, payment_id):
         """Refunds are made from the booking's page, with its confirmation step."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         payment = get_object_or_404(Payment, pk=payment_id)
         return redirect("admin:bookings_booking_refund", payment.booking_id, payment.pk)
 
