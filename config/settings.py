@@ -71,7 +71,7 @@ BRAND_ADDRESS = env("BRAND_ADDRESS", "")
 SITE_ID = 1  # django.contrib.sites' one row, kept in step with SITE_URL/SITE_NAME (apps.core.sites)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.backoffice.admin_config.BackOfficeAdminConfig",  # django.contrib.admin, our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -2,14 +2,22 @@ from django import forms
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from apps.backoffice.text import counted
 from apps.bookings.services import AttendeeInput
 from apps.sessions.models import CourseSession
+
+
+class SessionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        """"First Aid — Tue 8 Dec 09:30 — Leeds · 3 seats left": course, time and venue."""
+        left = obj.seats_left
+        return f"{obj} · " + (f"{counted(left, 'seat')} left" if left else "sold out")
 
 
 class PhoneBookingForm(forms.Form):
     """A booking taken on the phone: the customer, the seats, and how they will pay."""
 
-    session = forms.ModelChoiceField(queryset=CourseSession.objects.none())
+    session = SessionChoiceField(queryset=CourseSession.objects.none())
     email = forms.EmailField(label="Customer email")
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)

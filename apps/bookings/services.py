@@ -361,9 +361,10 @@ class AttendanceResult:
         return self.changed
 
     def summary(self, attendance: str, then: str = ".") -> str:
-        """"3 attendee(s) marked attended." — with, when some were refused, how many in
+        """"3 attendees marked attended." — with, when some were refused, how many in
         each booking and what was refused and why."""
-        text = f"{self.changed} attendee(s) marked {attendance.replace('_', '-')}"
+        people = "attendee" if self.changed == 1 else "attendees"
+        text = f"{self.changed} {people} marked {attendance.replace('_', '-')}"
         if self.refused:
             text += " (" + ", ".join(f"{ref}: {n}" for ref, n in self.marked.items()) + ")"
         text += then

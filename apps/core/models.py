@@ -2,8 +2,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.core.ledger import LedgerModel
 
-class Communication(models.Model):
+
+class Communication(LedgerModel):
     """Every email the portal sends, so staff can read it and nothing is sent twice.
 
     `dedupe_key` names the thing a message is about (a booking reference, a

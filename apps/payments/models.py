@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.bookings.models import TransitionError
+from apps.core.ledger import LedgerModel
 from apps.core.money import DEFAULT_CURRENCY
 
 
@@ -13,7 +14,7 @@ def new_stripe_key_nonce() -> str:
     return secrets.token_hex(8)
 
 
-class Payment(models.Model):
+class Payment(LedgerModel):
     """One attempt to take money for a booking. A booking may have several (a declined
     card then a good one; a balance paid later). Only the card brand and last four
     digits are kept."""
@@ -125,7 +126,7 @@ class Payment(models.Model):
         self.status = new_status
 
 
-class StripeEvent(models.Model):
+class StripeEvent(LedgerModel):
     """A webhook delivery, stored once by Stripe's event id before anything else happens."""
 
     class Status(models.TextChoices):
@@ -152,7 +153,7 @@ class StripeEvent(models.Model):
         return f"{self.type} {self.stripe_id}"
 
 
-class PaymentEvent(models.Model):
+class PaymentEvent(LedgerModel):
     """Everything that happened to a payment, from us or from Stripe, in order."""
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
@@ -170,7 +171,7 @@ class PaymentEvent(models.Model):
         return self.kind
 
 
-class Dispute(models.Model):
+class Dispute(LedgerModel):
     """A chargeback (or an inquiry) against a payment, as Stripe's dispute events describe
     it. The money it costs us is the sum of its events' `money_effect` (a ledger of
     append-only rows); the fields here are the latest state those events showed."""
@@ -217,7 +218,7 @@ class Dispute(models.Model):
         return self.status not in self.CLOSED
 
 
-class DisputeEvent(models.Model):
+class DisputeEvent(LedgerModel):
     """One Stripe dispute event as applied, never changed: `money_effect` is how much more
     (or, negative, less) the dispute cost us after it."""
 

@@ -3,11 +3,12 @@ from django.db import models
 from django.db.models import Q
 
 from apps.bookings.models import TransitionError
+from apps.core.ledger import LedgerModel
 from apps.core.money import DEFAULT_CURRENCY
 from apps.payments.models import new_stripe_key_nonce
 
 
-class Refund(models.Model):
+class Refund(LedgerModel):
     """Money going back on one payment, full or partial. The sum of refunds that have
     not failed never exceeds the payment: refunds.services locks the payment row."""
 

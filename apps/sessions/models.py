@@ -100,7 +100,12 @@ class CourseSession(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.course} — {timezone.localtime(self.starts_at):%a %d %b %Y %H:%M}"
+        """"First Aid at Work — Tue 8 Dec 09:30 — Leeds Training Centre" (with the year when
+        not this one): two venues' sessions of a course at the same time read differently
+        everywhere. Lists that show many load course and venue with the session."""
+        starts = timezone.localtime(self.starts_at)
+        year = "" if starts.year == timezone.localdate().year else f" {starts.year}"
+        return f"{self.course} — {starts:%a %-d %b}{year} {starts:%H:%M} — {self.location.name}"
 
     def get_absolute_url(self):
         return reverse("sessions:detail", args=[self.pk])

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from encrypted_fields.fields import EncryptedTextField
 
+from apps.core.ledger import LedgerModel
+
 from .roles import Role, role_set_at_creation
 
 
@@ -107,7 +109,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self):
-        return self.email
+        """"Priya Shah <priya@example.com>", or the address alone when no name is known:
+        how people appear in admin lists, dropdowns and autocompletes."""
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
 
     def clean(self):
         super().clean()
@@ -148,7 +152,7 @@ class UserNote(models.Model):
         return f"Note on {self.user} ({self.created_at:%d %b %Y})"
 
 
-class ActivityLog(models.Model):
+class ActivityLog(LedgerModel):
     """Who did what, when: every state change and role change, with a namespaced action
     (`booking.paid`, `user.role_changed`). Read-only in admin."""
 

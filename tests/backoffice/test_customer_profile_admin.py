@@ -19,7 +19,7 @@ def test_customer_page_shows_statistics_bookings_payments_and_activity(admin_cli
     payment_record_manual(booking=booking, actor=None)
     customer = booking.purchaser
     page = admin_client.get(f"/admin/users/user/{customer.pk}/change/").content.decode()
-    assert "1 paid booking(s) · £190.00 spent net of refunds" in page
+    assert "1 paid booking · £190.00 spent net of refunds" in page
     assert booking.reference in page
     assert "Payment history" in page and "Activity history" in page
     assert "booking.paid" in page

@@ -11,18 +11,23 @@ def test_staff_refund_part_of_a_payment_from_admin(admin_client, paid_booking,
     booking, payment = paid_booking
     change = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
     assert f"/admin/payments/payment/{payment.pk}/refund/" in change
-    form = admin_client.get(f"/admin/payments/payment/{payment.pk}/refund/").content.decode()
+    # The payment's refund link leads to the booking's refund step, with its confirmation.
+    url = f"/admin/bookings/booking/{booking.pk}/refund/{payment.pk}/"
+    assert admin_client.get(f"/admin/payments/payment/{payment.pk}/refund/").url == url
+    form = admin_client.get(url).content.decode()
     assert "Still refundable: <strong>£100.00</strong>" in form
 
-    too_much = admin_client.post(f"/admin/payments/payment/{payment.pk}/refund/",
-                                 {"amount": "100.01", "reason": "x"})
+    too_much = admin_client.post(url, {"amount": "100.01", "reason": "x"})
     assert "At most £100.00 can still be refunded" in too_much.content.decode()
+    confirm = admin_client.post(url, {"amount": "25.50", "reason": "Arrived late"})
+    assert "Refund £25.50 to Visa •••• 4242; the booking stays paid." in \
+        confirm.content.decode()
     assert not Refund.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(f"/admin/payments/payment/{payment.pk}/refund/",
-                                     {"amount": "25.50", "reason": "Arrived late"}, follow=True)
-    assert "Refund of £25.50 requested" in response.content.decode()
+        response = admin_client.post(url, {"amount": "25.50", "reason": "Arrived late",
+                                           "confirmed": "yes"}, follow=True)
+    assert "Refund of £25.50 sent to Stripe" in response.content.decode()
     refund = Refund.objects.get()
     assert (refund.amount, refund.initiator, refund.reason) == (2550, "staff", "Arrived late")
     refund.refresh_from_db()
@@ -40,7 +45,7 @@ def test_booking_admin_cancel_with_full_refund(admin_client, paid_booking,
             "action": "cancel_with_full_refund", "_selected_action": [booking.pk]}, follow=True)
     # The message reads the ledger when the page is drawn: in this test the refund is sent
     # to Stripe only when the captured commit callbacks run, after the response.
-    assert "1 booking(s) cancelled; £100.00 pending at Stripe (on its way)." in \
+    assert "1 booking cancelled; £100.00 pending at Stripe (on its way)." in \
         response.content.decode()
     booking.refresh_from_db()
     assert booking.status == "cancelled"
@@ -62,7 +67,7 @@ def test_staff_retry_a_refund_stuck_pending_from_the_refunds_list(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/refunds/refund/", {
             "action": "retry_failed", "_selected_action": [refund.pk]}, follow=True)
-    assert "1 refund(s) sent again." in response.content.decode()
+    assert "1 refund sent again." in response.content.decode()
     refund.refresh_from_db()
     assert refund.status == "succeeded"
     assert Refund.objects.count() == 1 and len(stripe_refunds(payment)) == 1

@@ -191,9 +191,18 @@ ROUTES = {
     "admin:bookings_booking_move":    ("GET",  "/admin/bookings/booking/{booking_id}/move/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_transfer": ("GET", "/admin/bookings/booking/{booking_id}/transfer/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_cancel_attendee": ("GET", "/admin/bookings/booking/attendee/{attendee}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
-    "admin:payments_payment_refund":  ("GET",  "/admin/payments/payment/{payment}/refund/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # An email's HTML, shown in a sandboxed frame on its admin page: whoever may read the log.
     "admin:core_communication_html":  ("GET",  "/admin/core/communication/{communication}/html/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    # A payment's refund link leads to its booking's refund step (with the confirmation).
+    "admin:payments_payment_refund":  ("GET",  "/admin/payments/payment/{payment}/refund/", ADMIN, ADMIN, ADMIN, 403, TO("/admin/bookings/booking/"), TO("/admin/bookings/booking/")),
+    # The booking hub's actions (support and admins), each a page stating its consequence.
+    "admin:bookings_booking_refund":  ("GET",  "/admin/bookings/booking/{booking_id}/refund/{payment}/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:bookings_booking_cancel":  ("GET",  "/admin/bookings/booking/{booking_id}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:bookings_booking_resend":  ("GET",  "/admin/bookings/booking/{booking_id}/resend/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    # The trainer's day: the register and the attendance page of a session they may see.
+    "admin:course_sessions_coursesession_register": ("GET", "/admin/course_sessions/coursesession/{session}/register.pdf", ADMIN, ADMIN, ADMIN, OK, OK, OK),
+    "admin:course_sessions_coursesession_attendance": ("GET", "/admin/course_sessions/coursesession/{session}/attendance/", ADMIN, ADMIN, ADMIN, OK, OK, OK),
+    "admin:course_sessions_coursesession_attendance [another trainer's]": ("GET", "/admin/course_sessions/coursesession/{other_session}/attendance/", ADMIN, ADMIN, ADMIN, 404, OK, OK),
     # Passwords: support may not set a staff member's password (that would be a way in).
     "admin:auth_user_password_change": ("GET", "/admin/users/user/{customer}/password/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:auth_user_password_change [an admin's]": ("GET", "/admin/users/user/{admin}/password/", ADMIN, ADMIN, ADMIN, 403, 403, OK),
@@ -233,11 +242,12 @@ ADMIN_MODELS = {
     # Support manages waiting lists; nobody adds or deletes an entry by hand (people join
     # on the site; staff remove them, which is recorded).
     "bookings.waitinglistentry":      ("",        "vc",    "vc"),
-    "payments.payment":               ("",        "vc",    "vacd"),
-    "payments.stripeevent":           ("",        "v",     "vcd"),
-    "payments.paymentevent":          ("",        "v",     "vcd"),
+    # Money records are never deleted, by anyone (apps/core/ledger.py).
+    "payments.payment":               ("",        "vc",    "vac"),
+    "payments.stripeevent":           ("",        "v",     "vc"),
+    "payments.paymentevent":          ("",        "v",     "vc"),
     "payments.dispute":               ("",        "v",     "v"),
-    "refunds.refund":                 ("",        "v",     "vd"),
+    "refunds.refund":                 ("",        "v",     "v"),
     "certificates.certificate":       ("",        "v",     "vcd"),
     "legal.legaldocument":            ("",        "v",     "vac"),
 }
@@ -248,6 +258,10 @@ ADMIN_PAGES = ("changelist", "add", "change", "history", "delete")
 PHONE = TO("/admin/bookings/booking/phone/")
 ADMIN_PAGE_EXCEPTIONS = {
     ("bookings.booking", "add"): (ADMIN, ADMIN, ADMIN, PHONE, PHONE, PHONE),
+    # Money has moved on them: kept, and an admin is pointed at erasure on the change page.
+    ("bookings.booking", "delete"): (ADMIN, ADMIN, ADMIN, 403, 403,
+                                     TO("/admin/bookings/booking/")),
+    ("users.user", "delete"): (ADMIN, ADMIN, ADMIN, 403, 403, TO("/admin/users/user/")),
 }
 
 

@@ -86,7 +86,7 @@ def test_staff_find_a_booking_and_cancel_it_with_a_full_refund(
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     screenshot(page, "booking-found")
     run_action(page, booking.reference, "Cancel and refund in full")
-    expect(admin_message(page)).to_have_text("1 booking(s) cancelled; £190.00 refunded.")
+    expect(admin_message(page)).to_have_text("1 booking cancelled; £190.00 refunded.")
     screenshot(page, "cancelled")
 
     booking.refresh_from_db()
@@ -100,34 +100,46 @@ def test_staff_find_a_booking_and_cancel_it_with_a_full_refund(
     assert not page.errors, f"the browser reported errors: {page.errors}"
 
 
-def test_staff_refund_part_of_a_payment_and_cannot_refund_more_than_is_left(
+def test_staff_refund_part_of_a_payment_from_the_booking_with_a_confirmation_step(
         page, live_server, admin_user, screenshot):
+    """The booking is the hub: find it, see its money, refund part of it; the refund is
+    made only after a page that says what will happen, and more than is left is refused."""
     booking = paid_booking(SessionFactory(price=9500), "fay@example.com")
     payment = Payment.objects.get(booking=booking)
     sign_in_as_admin(page, live_server, screenshot)
 
-    open_changelist(page, live_server, "payment")
+    open_changelist(page, live_server, "booking")
     page.locator("#searchbar").fill(booking.reference)
     page.locator("#searchbar").press("Enter")
     page.locator("#result_list tbody tr th a").first.click()
-    expect(page).to_have_url(re.compile(rf"/admin/payments/payment/{payment.pk}/change/"))
-    page.get_by_role("link", name="Refund part or all…").click()
+    expect(page).to_have_url(re.compile(rf"/admin/bookings/booking/{booking.pk}/change/"))
+    expect(page.locator("#hub-money")).to_be_visible()
+    expect(page.locator(".hub-payment")).to_contain_text("£95.00")
+    screenshot(page, "booking-hub")
+    page.get_by_role("link", name="Refund…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(  # one h1, not two
-        f"Refund payment for {booking.reference}")
+        f"Refund {booking.reference}")
     expect(page.get_by_text("Still refundable: £95.00")).to_be_visible()
-    page.get_by_label("Amount to refund").fill("40.00")
+    page.get_by_label("Amount to refund").fill("40")
     page.get_by_label("Reason (the customer sees it)").fill("Lunch was not provided.")
     screenshot(page, "partial-refund-form")
-    page.locator("input[type=submit][value='Refund']").click()
-    expect(admin_message(page)).to_have_text("Refund of £40.00 requested: it is succeeded.")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".hub-consequence")).to_contain_text(
+        "Refund £40.00 to the account that paid the invoice; the booking stays paid")
+    assert not Refund.objects.exists()  # nothing happens before the confirmation
+    screenshot(page, "partial-refund-confirm")
+    page.get_by_role("button", name="Yes, refund").click()
+    expect(admin_message(page)).to_have_text(
+        "£40.00 refunded: the money is on its way back to the customer.")
+    expect(page.locator(".hub-refund")).to_contain_text("−£40.00")
     screenshot(page, "partial-refund-done")
 
     # More than what is left: a clear error on the form, nothing refunded.
-    page.get_by_role("link", name="Refund part or all…").click()
+    page.get_by_role("link", name="Refund…").click()
     expect(page.get_by_text("Still refundable: £55.00")).to_be_visible()
     page.get_by_label("Amount to refund").fill("60.00")
     page.get_by_label("Reason (the customer sees it)").fill("Too much.")
-    page.locator("input[type=submit][value='Refund']").click()
+    page.get_by_role("button", name="Continue").click()
     expect(page.locator(".errorlist")).to_contain_text(
         "At most £55.00 can still be refunded on this payment.")
     expect(page.get_by_label("Amount to refund")).to_have_value("60.00")
@@ -153,7 +165,7 @@ def test_staff_mark_a_past_session_attended_and_certificates_are_issued(
     run_action(page, "Manual Handling",
                "Mark every paid attendee attended (issues certificates)")
     expect(admin_message(page)).to_have_text(
-        "2 attendee(s) marked attended; their certificates are being issued and emailed.",
+        "2 attendees marked attended; their certificates are being issued and emailed.",
         timeout=30_000)  # two PDFs are made inside the request (tasks run eagerly here)
     screenshot(page, "attended")
 

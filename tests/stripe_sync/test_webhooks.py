@@ -177,7 +177,7 @@ def test_admin_reprocess_action(admin_client, payment, django_capture_on_commit_
         response = admin_client.post("/admin/payments/stripeevent/", {
             "action": "reprocess", "_selected_action": [stored.pk]}, follow=True)
     assert response.status_code == 200
-    assert "1 event(s) queued" in response.content.decode()
+    assert "1 event queued" in response.content.decode()
     stored.refresh_from_db()
     assert stored.status == "processed"
     payment.refresh_from_db()

@@ -7,9 +7,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.backoffice.admin.booking_hub import BookingHubMixin
 from apps.backoffice.admin.changes import change_urls
+from apps.backoffice.admin.common import KeptOnceMoneyMoved, UnifiedHistory
 from apps.backoffice.forms import PhoneBookingForm
+from apps.backoffice.money import money_field_names, money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
+from apps.backoffice.text import counted
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_send_confirmations
 from apps.bookings.services import BookingRequest, booking_move
@@ -79,7 +83,8 @@ class DisputedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Booking)
-class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
+class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSearchMixin,
+                   admin.ModelAdmin):
     list_display = ["reference", "purchaser", "session", "seats", "total", "status", "disputed",
                     "created_at"]
     list_filter = ["status", DisputedFilter, "session__course", "session__starts_at",
@@ -91,7 +96,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
         (is_email, lambda term: _made_by_or_for(normalize_email(term))),
         (is_booking_reference, lambda term: Q(reference=term.upper())),
     ]
-    list_select_related = ["purchaser", "session__course"]
+    list_select_related = ["purchaser", "session__course", "session__location"]
     show_full_result_count = False  # one COUNT(*) per page, not two
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -101,12 +106,16 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
             personal_data_viewed(viewer=request.user, user_id=booking.purchaser_id,
                                  target=booking, where="admin: booking page")
         return response
-    readonly_fields = ["reference", "status", "purchaser", "session", "seats", "unit_price",
-                       "total_amount", "currency", "hold_expires_at", "created_at", "paid_at",
-                       "cancelled_at", "disputed", "terms_document", "terms_accepted_at",
-                       "balance_due"]
+    readonly_fields = money_fields(Booking, [
+        "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
+        "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
+        "terms_document", "terms_accepted_at", "balance_due"])
+    exclude = money_field_names(Booking)
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
+
+    def money_moved(self, obj) -> bool:
+        return obj.payments.exists()
 
     def get_queryset(self, request):
         # An EXISTS per row, not a join and GROUP BY over every booking.
@@ -134,7 +143,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
                                                      Booking.Status.COMPLETED]):
             booking_send_confirmations(booking, resend=stamp)
             sent += 1
-        self.message_user(request, f"Confirmation resent for {sent} paid booking(s).")
+        self.message_user(request, f"Confirmation resent for {counted(sent, 'paid booking')}.")
 
     @admin.action(description="Move to another session of the same course…",
                   permissions=["change"])
@@ -153,7 +162,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
                 *change_urls(self),
                 path("attendees/<int:attendee_id>/substitute/",
                      self.admin_site.admin_view(self.substitute_view),
-                     name="bookings_booking_substitute")] + super().get_urls()
+                     name="bookings_booking_substitute")] + self.hub_urls() + super().get_urls()
 
     def substitute_view(self, request, attendee_id):
         return substitute_view(self, request, attendee_id)
@@ -195,7 +204,8 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
     def move_view(self, request, booking_id):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        booking = get_object_or_404(Booking.objects.select_related("session__course"),
+        booking = get_object_or_404(Booking.objects.select_related("session__course",
+                                                                   "session__location"),
                                     pk=booking_id)
         choices = CourseSession.objects.upcoming(timezone.now()).filter(
             course_id=booking.session.course_id).exclude(pk=booking.session_id).select_related(
@@ -231,7 +241,7 @@ class BookingAdmin(ExactSearchMixin, admin.ModelAdmin):
             refund_ids += [refund.pk for refund in refunds]
         if done:
             refunds = Refund.objects.filter(pk__in=refund_ids)
-            self.message_user(request, f"{done} booking(s) cancelled; "
+            self.message_user(request, f"{counted(done, 'booking')} cancelled; "
                                        f"{refund_outcomes_text(refunds=refunds, currency='GBP')}.")
 
     @admin.display(description="Total", ordering="total_amount")
@@ -245,8 +255,7 @@ class AttendeeAdmin(admin.ModelAdmin):
                     "attendance"]
     list_filter = ["attendance", "booking__session__course"]
     search_fields = ["name", "email", "booking__reference"]
-    list_select_related = ["booking__session__course"]
-    raw_id_fields = ["booking", "user"]
+    list_select_related = ["booking__session__course", "booking__session__location"]
     # Who holds the seat changes only through "Substitute…" (the service), never by editing.
     readonly_fields = ["name", "email", "booking", "user", "attendance", "substitute"]
     actions = ["mark_attended", "mark_no_show"]

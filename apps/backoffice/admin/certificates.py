@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.backoffice.text import counted
 from apps.certificates.models import Certificate
 from apps.certificates.services import certificate_revoke
 
@@ -48,4 +49,4 @@ class CertificateAdmin(admin.ModelAdmin):
             certificate_revoke(certificate=certificate, actor=request.user,
                                reason=certificate.revoked_reason or "Revoked by staff")
             done += 1
-        self.message_user(request, f"{done} certificate(s) revoked.")
+        self.message_user(request, f"{counted(done, 'certificate')} revoked.")

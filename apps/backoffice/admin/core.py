@@ -11,6 +11,8 @@ from django.views.decorators.csp import csp_override
 
 from apps.core.models import Communication
 
+from .common import NeverDeleted
+
 # The one Site row follows SITE_URL/SITE_NAME (apps.core.sites): editing it here would not last.
 admin.site.unregister(Site)
 
@@ -20,13 +22,14 @@ EMAIL_PREVIEW_CSP = {"default-src": ["'none'"], "style-src": ["'unsafe-inline'"]
                      "img-src": ["https:", "data:"], "frame-ancestors": ["'self'"],
                      "sandbox": True}
 
+
 admin.site.site_header = f"{settings.SITE_NAME} back office"
 admin.site.site_title = f"{settings.SITE_NAME} back office"
 admin.site.index_title = "Run the business"
 
 
 @admin.register(Communication)
-class CommunicationAdmin(admin.ModelAdmin):
+class CommunicationAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "kind", "recipient", "subject", "status", "booking", "sent_at"]
     list_filter = ["kind", "status"]
     search_fields = ["recipient", "subject", "booking__reference", "dedupe_key"]
@@ -57,10 +60,6 @@ class CommunicationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 
 @xframe_options_sameorigin

@@ -2,21 +2,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.backoffice.money import money_field_names, money_fields
 from apps.backoffice.search import ExactSearchMixin, is_booking_reference, is_email
-from apps.core.errors import DomainError
+from apps.backoffice.text import counted
 from apps.core.money import format_money
 from apps.payments.models import Dispute, DisputeEvent, Payment, PaymentEvent, StripeEvent
-from apps.refunds.forms import RefundForm
-from apps.refunds.models import Refund
-from apps.refunds.services import refund_create, refundable_amount
 from apps.stripe_sync.tasks import stripe_event_requeue
 from apps.users.models import normalize_email
 
-from .common import ReadOnlyInline
+from .common import NeverDeleted, ReadOnlyInline, UnifiedHistory
 
 
 class PaymentEventInline(ReadOnlyInline):
@@ -28,20 +25,21 @@ class PaymentEventInline(ReadOnlyInline):
 
 class DisputeInline(ReadOnlyInline):
     model = Dispute
-    fields = ["stripe_dispute_id", "status", "amount", "reason", "evidence_due_by",
-              "money_lost"]
+    fields = money_fields(Dispute, ["stripe_dispute_id", "status", "amount", "reason",
+                                    "evidence_due_by", "money_lost"])
     readonly_fields = fields
 
 
 class DisputeEventInline(ReadOnlyInline):
     model = DisputeEvent
-    fields = ["created_at", "type", "status", "money_effect", "stripe_created", "source_id"]
+    fields = money_fields(DisputeEvent, ["created_at", "type", "status", "money_effect",
+                                         "stripe_created", "source_id"])
     readonly_fields = fields
     show_change_link = False
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(NeverDeleted, admin.ModelAdmin):
     """Chargebacks, read-only: they change only through Stripe's events."""
 
     list_display = ["created_at", "booking", "money", "reason", "status", "evidence_due_by",
@@ -50,16 +48,14 @@ class DisputeAdmin(admin.ModelAdmin):
     search_fields = ["stripe_dispute_id", "payment__stripe_payment_intent_id",
                      "payment__booking__reference"]
     list_select_related = ["payment__booking"]
-    readonly_fields = [f.name for f in Dispute._meta.fields]
+    readonly_fields = money_fields(Dispute, [f.name for f in Dispute._meta.fields])
+    exclude = money_field_names(Dispute)
     inlines = [DisputeEventInline]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="Booking", ordering="payment__booking__reference")
@@ -76,7 +72,7 @@ class DisputeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
+class PaymentAdmin(UnifiedHistory, NeverDeleted, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["created_at", "booking", "user", "method", "money", "status", "card",
                     "stripe_payment_intent_id"]
     list_filter = ["status", "method", "card_brand", "created_at"]
@@ -88,7 +84,9 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
     ]
     list_select_related = ["booking", "user"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in Payment._meta.fields] + ["refund_link"]
+    readonly_fields = money_fields(Payment, [f.name for f in Payment._meta.fields]) + [
+        "refund_link"]
+    exclude = money_field_names(Payment)
     inlines = [DisputeInline, PaymentEventInline]
     actions = ["refund_selected"]
 
@@ -113,30 +111,11 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
         return redirect("admin:payments_payment_refund", queryset.get().pk)
 
     def refund_view(self, request, payment_id):
+        """Refunds are made from the booking's page, with its confirmation step."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        payment = get_object_or_404(Payment.objects.select_related("booking", "user"),
-                                    pk=payment_id)
-        available = refundable_amount(payment)
-        form = RefundForm(request.POST or None, payment=payment, available=available)
-        if request.method == "POST" and form.is_valid():
-            try:
-                refund = refund_create(payment=payment, amount=form.cleaned_data["amount"],
-                                       reason=form.cleaned_data["reason"], actor=request.user,
-                                       initiator=Refund.Initiator.STAFF)
-            except DomainError as error:
-                form.add_error("amount", error.message)
-            else:
-                status = Refund.objects.get(pk=refund.pk).get_status_display().lower()
-                amount = format_money(refund.amount, refund.currency)
-                self.message_user(request, f"Refund of {amount} requested: it is {status}.")
-                return redirect("admin:payments_payment_change", payment.pk)
-        return TemplateResponse(request, "admin/payments/refund_form.html", {
-            **self.admin_site.each_context(request), "payment": payment, "form": form,
-            "available": available, "already": payment.amount - available,
-            "title": f"Refund payment for {payment.booking.reference}",
-            "opts": self.model._meta,
-        })
+        payment = get_object_or_404(Payment, pk=payment_id)
+        return redirect("admin:bookings_booking_refund", payment.booking_id, payment.pk)
 
     @admin.display(description="Amount", ordering="amount")
     def money(self, obj):
@@ -148,7 +127,7 @@ class PaymentAdmin(ExactSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["received_at", "type", "stripe_id", "object_id", "status", "attempts",
                     "last_error"]
     list_filter = ["status", "type"]
@@ -159,14 +138,14 @@ class StripeEventAdmin(admin.ModelAdmin):
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request, queryset):
         count = stripe_event_requeue(event_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} event(s) queued for processing again.")
+        self.message_user(request, f"{counted(count, 'event')} queued for processing again.")
 
     def has_add_permission(self, request):
         return False
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(admin.ModelAdmin):
+class PaymentEventAdmin(NeverDeleted, admin.ModelAdmin):
     list_display = ["created_at", "payment", "kind", "stripe_event"]
     list_filter = ["kind"]
     search_fields = ["payment__stripe_payment_intent_id", "payment__booking__reference"]

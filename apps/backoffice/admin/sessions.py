@@ -4,6 +4,9 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
 
+from apps.backoffice.admin.trainer_day import TrainersDayMixin
+from apps.backoffice.money import MoneyFormMixin, money_display
+from apps.backoffice.text import counted
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.session_changes import (
     session_capacity_error,
@@ -42,8 +45,10 @@ class ChangesCatalogue:
 
 
 @admin.register(Course)
-class CourseAdmin(ChangesCatalogue, admin.ModelAdmin):
-    list_display = ["title", "price", "currency", "validity_months", "is_active"]
+class CourseAdmin(MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
+    list_display = ["title", money_display("price", currency=lambda obj: obj.currency,
+                                           label="Price per seat"),
+                    "validity_months", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
@@ -56,7 +61,7 @@ class LocationAdmin(ChangesCatalogue, admin.ModelAdmin):
 
 
 @admin.register(CourseSession)
-class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
+class CourseSessionAdmin(TrainersDayMixin, MoneyFormMixin, ChangesCatalogue, admin.ModelAdmin):
     list_display = ["starts_at", "course", "location", "trainer", "capacity", "seats_taken",
                     "seats_left", "status"]
     list_filter = ["status", "course", "location", "trainer"]
@@ -64,9 +69,13 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
     list_select_related = ["course", "location", "trainer"]
     date_hierarchy = "starts_at"
     autocomplete_fields = ["trainer"]
-    readonly_fields = ["seats_taken", "status", "refund_summary", "attendee_list"]
-    actions = ["cancel_sessions", "retry_failed_refunds", "mark_everyone_attended",
-               "export_attendees_csv"]
+    readonly_fields = ["trainer_day_links", "seats_taken", "status", "refund_summary",
+                       "attendee_list"]
+    actions = ["print_register", "cancel_sessions", "retry_failed_refunds",
+               "mark_everyone_attended", "export_attendees_csv"]
+
+    def get_urls(self):
+        return self.trainer_day_urls() + super().get_urls()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -92,8 +101,9 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         told = session_save_edit(session=obj, actor=request.user)
         if told:
-            self.message_user(request, f"Date, time or venue changed: the people on {len(told)} "
-                                       "booking(s) have been sent an updated invitation.")
+            self.message_user(request, "Date, time or venue changed: the people on "
+                                       f"{counted(len(told), 'booking')} have been sent an "
+                                       "updated invitation.")
 
     @admin.action(description="Export attendee lists (CSV)", permissions=["view"])
     def export_attendees_csv(self, request, queryset):
@@ -145,7 +155,8 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
             failed = refunds.filter(status=Refund.Status.FAILED).exists()
             self.message_user(
                 request,
-                f"{session}: cancelled; this run cancelled {summary['bookings']} booking(s). "
+                f"{session}: cancelled; this run cancelled "
+                f"{counted(summary['bookings'], 'booking')}. "
                 f"Refunds: {refund_outcomes_text(refunds=refunds, currency=session.currency)}."
                 + (" Retry the failed ones with the action “Retry failed refunds” here."
                    if failed else ""),
@@ -165,8 +176,8 @@ class CourseSessionAdmin(ChangesCatalogue, admin.ModelAdmin):
                                   messages.WARNING)
             else:
                 retried += 1
-        self.message_user(request, f"{retried} failed refund(s) sent again; the refund list "
-                                   "shows how each one ends.")
+        self.message_user(request, f"{counted(retried, 'failed refund')} sent again; the "
+                                   "refund list shows how each one ends.")
 
     @admin.display(description="Refunds (from the ledger)")
     def refund_summary(self, obj):

@@ -4,9 +4,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.backoffice.hub import activity_target_names, describe_data
+from apps.backoffice.money import money_fields
+from apps.backoffice.text import counted
 from apps.bookings.models import Booking
 from apps.certificates.models import Certificate
 from apps.core.money import format_money
@@ -27,25 +31,27 @@ from apps.users.services import (
     user_change_role,
 )
 
-from .common import ReadOnlyInline
+from .common import KeptOnceMoneyMoved, NeverDeleted, ReadOnlyInline, UnifiedHistory
 
 
 class PurchasedBookingsInline(ReadOnlyInline):
     model = Booking
     fk_name = "purchaser"
     verbose_name_plural = "Bookings (most recent first)"
-    fields = ["reference", "session", "seats", "total_amount", "status", "created_at"]
+    fields = money_fields(Booking, ["reference", "session", "seats", "total_amount", "status",
+                                    "created_at"])
     readonly_fields = fields
     ordering = ["-created_at"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("session__course")
+        return super().get_queryset(request).select_related("session__course", "session__location")
 
 
 class PaymentsInline(ReadOnlyInline):
     model = Payment
     verbose_name_plural = "Payment history"
-    fields = ["created_at", "booking", "method", "amount", "status", "card_brand", "card_last4"]
+    fields = money_fields(Payment, ["created_at", "booking", "method", "amount", "status",
+                                    "card_brand", "card_last4"])
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -95,15 +101,15 @@ class StaffUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(UnifiedHistory, KeptOnceMoneyMoved, DjangoUserAdmin):
     form = StaffUserChangeForm
     ordering = ["email"]
     list_display = ["email", "full_name", "company_name", "role", "total_bookings",
                     "spent", "date_joined"]
     list_filter = ["role", "is_staff", "is_active", "marketing_consent"]
     search_fields = ["email", "first_name", "last_name", "company_name", "phone"]
-    readonly_fields = ["statistics", "total_bookings", "total_spent", "date_joined",
-                       "last_login", "anonymised_at"]
+    readonly_fields = money_fields(User, ["statistics", "total_bookings", "total_spent",
+                                          "date_joined", "last_login", "anonymised_at"])
     inlines = [NotesInline, PurchasedBookingsInline, PaymentsInline, CertificatesInline,
                ActivityInline]
     fieldsets = [
@@ -118,6 +124,9 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "first_name",
                                                                "last_name", "role"]})]
+
+    def money_moved(self, obj) -> bool:
+        return obj.bookings.exists() or obj.payments.exists() or obj.attendances.exists()
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not may_manage_account(request.user, obj):
@@ -190,10 +199,11 @@ class UserAdmin(DjangoUserAdmin):
         certificates = obj.certificates.filter(revoked_at__isnull=True)
         expiring = certificates.filter(expires_on__gte=today).order_by("expires_on").first()
         return format_html(
-            "{} paid booking(s) · {} spent net of refunds · last booking {} · {} certificate(s)"
-            "{}",
-            obj.total_bookings, format_money(obj.total_spent, settings.DEFAULT_CURRENCY),
-            last.strftime("%d %b %Y") if last else "never", certificates.count(),
+            "{} · {} spent net of refunds · last booking {} · {}{}",
+            counted(obj.total_bookings, "paid booking"),
+            format_money(obj.total_spent, settings.DEFAULT_CURRENCY),
+            last.strftime("%d %b %Y") if last else "never",
+            counted(certificates.count(), "certificate"),
             format_html(" · next expiry {}", expiring.expires_on.strftime("%d %b %Y"))
             if expiring and expiring.expires_on else "",
         )
@@ -204,20 +214,54 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ActivityLog)
-class ActivityLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "actor", "user", "target_type", "target_id"]
-    list_filter = ["action", "target_type"]
+class ActivityLogAdmin(NeverDeleted, admin.ModelAdmin):
+    list_display = ["created_at", "action", "actor_name", "about", "target", "change"]
+    list_filter = ["action"]  # the "About" column names each target
     search_fields = ["action", "target_id", "user__email", "actor__email"]
     list_select_related = ["actor", "user"]
     date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "action", "actor", "user", "target", "change", "data"]
+    fields = readonly_fields
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._target_names = activity_target_names(changelist.result_list)
+        return changelist
+
+    @admin.display(description="By", ordering="actor__last_name")
+    def actor_name(self, obj):
+        return obj.actor.get_full_name() if obj.actor else "System"
+
+    @admin.display(description="Customer", ordering="user__last_name")
+    def about(self, obj):
+        if obj.user is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:users_user_change",
+                                                         args=[obj.user_id]),
+                           obj.user.get_full_name())
+
+    @admin.display(description="About")
+    def target(self, obj):
+        if not obj.target_type:
+            return "—"
+        names = getattr(self, "_target_names", None)
+        if names is None or (obj.target_type, obj.target_id) not in names:
+            names = activity_target_names([obj])
+        name = names.get((obj.target_type, obj.target_id))
+        if name is None:
+            return f"{obj.target_type} {obj.target_id} (no longer kept)"
+        app_label, model = obj.target_type.split(".")
+        return format_html('<a href="{}">{}</a>', reverse(
+            f"admin:{app_label}_{model}_change", args=[obj.target_id]), name)
+
+    @admin.display(description="What changed")
+    def change(self, obj):
+        return describe_data(obj.data) or "—"
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -25,7 +25,7 @@ class WaitingListEntryAdmin(admin.ModelAdmin):
                     "offer_expires_at", "joined_at"]
     list_filter = ["status", ("session", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["email", "name"]
-    list_select_related = ["session__course"]
+    list_select_related = ["session__course", "session__location"]
     ordering = ["session__starts_at", "session_id", "joined_at", "id"]
     readonly_fields = ["session", "name", "email", "seats", "status", "consent_at",
                        "joined_at", "created_at", "updated_at"]
