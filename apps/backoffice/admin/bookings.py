@@ -22,6 +22,7 @@ from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute
 from apps.payments.staff_bookings import StaffPayment, staff_booking_create
+from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
 from apps.refunds.changes import booking_balance_due
 from apps.refunds.models import Refund
@@ -185,10 +186,13 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
                     purchaser_first_name=data["first_name"],
                     purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
                     company_name=data["company_name"], attendees=data["attendees"],
-                    special_requirements=data["special_requirements"]),
+                    special_requirements=data["special_requirements"],
+                    discount_code=data["discount_code"]),
                     payment=(StaffPayment.INVOICE if data["payment"] == "invoice"
                              else StaffPayment.CARD),
                     actor=request.user)
+            except DiscountCodeError as error:
+                form.add_error("discount_code", error.message)
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
