@@ -31,6 +31,7 @@ from apps.users.models import User, normalize_email
 from apps.users.roles import is_instructor_only
 from apps.users.services import personal_data_viewed
 
+from .pricing import BookingDiscountInline
 from .substitution import substitute_link, substitute_view
 
 
@@ -108,11 +109,12 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
                                  target=booking, where="admin: booking page")
         return response
     readonly_fields = money_fields(Booking, [
-        "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
+        "reference", "status", "purchaser", "session", "seats", "unit_price", "list_amount",
+        "total_amount",
         "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
         "terms_document", "terms_accepted_at", "balance_due"])
     exclude = money_field_names(Booking)
-    inlines = [AttendeeInline]
+    inlines = [AttendeeInline, BookingDiscountInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
     def money_moved(self, obj) -> bool:
