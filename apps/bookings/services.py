@@ -343,6 +343,9 @@ def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, d
     status in the same transaction: this is the only place statuses change."""
     old_status = booking.status
     check_transition(old_status, new_status)
+    # The code's row before the session's, as booking_create takes them: no deadlock.
+    _follow_code_use(booking, old_status=old_status, new_status=new_status, actor=actor,
+                     now=now)
     held_before = old_status in SEAT_HOLDING_STATUSES
     held_after = new_status in SEAT_HOLDING_STATUSES
     if held_before and not held_after:
@@ -356,8 +359,6 @@ def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, d
         User.objects.filter(pk=booking.purchaser_id).update(
             total_bookings=F("total_bookings") + (1 if counted_after else -1)
         )
-    _follow_code_use(booking, old_status=old_status, new_status=new_status, actor=actor,
-                     now=now)
 
     booking.status = new_status
     fields = ["status", "updated_at"]
