@@ -273,11 +273,12 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 for a, user in attendee_users
             )
             _record_discounts(booking=booking, quote=quote, session=session, now=now)
+            priced = {"list_price": quote.list_amount, "discount": quote.discount_total,
+                      "code": getattr(quote.code_discount, "code", "")
+                      } if quote.discounts else {}
             log_action("booking.created", actor=actor, target=booking, user=purchaser,
-                       data={"session": session.pk, "seats": seats,
-                             "list": booking.list_amount, "total": booking.total_amount,
-                             "discounts": [[d.kind, d.code, d.amount]
-                                           for d in quote.discounts]})
+                       data={"session": session.pk, "seats": seats, **priced,
+                             "total": booking.total_amount})
             # The seats last: the session row stays locked only from this UPDATE to the
             # commit, so bookings of a popular session queue on it as briefly as possible.
             # Sold out raises here and the rollback removes the rows written above.

@@ -36,7 +36,8 @@ def test_a_percentage_code_takes_its_share_off_and_the_booking_records_it():
     assert (line.kind, line.code_id, line.amount) == ("code", code.pk, 1500)
     assert uses(code) == 1
     created = ActivityLog.objects.get(action="booking.created", target_id=str(booking.pk))
-    assert created.data["discounts"] == [["code", "SPRING10", 1500]]
+    assert (created.data["list_price"], created.data["discount"], created.data["code"],
+            created.data["total"]) == (14997, 1500, "SPRING10", 13497)
 
 
 def test_group_price_then_code_on_what_remains():
