@@ -129,6 +129,20 @@ def test_api_bad_code_is_a_400_with_a_json_error(staff_client, setup):
     assert not Booking.objects.exists()
 
 
+def test_api_bad_code_with_an_idempotency_key_can_be_retried_once_the_code_exists(
+        staff_client):
+    """A 400 is bad input, not an outcome kept for the key: the same request succeeds
+    once the code is there."""
+    session = SessionFactory(price=5000)
+    body = {**booking_body(session), "discount_code": "LATER"}
+    assert_error(staff_client.post(API_URL, body, format="json",
+                                   HTTP_IDEMPOTENCY_KEY="order-9"), 400, "discount_code_invalid")
+    make_code("LATER", percent=10)
+    response = staff_client.post(API_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="order-9")
+    assert response.status_code == 201, response.content
+    assert response.json()["total_amount"] == 9000
+
+
 # --- the phone booking and the admin -------------------------------------------------
 
 def test_phone_booking_takes_a_code_and_says_why_a_bad_one_is_refused(admin_client):
