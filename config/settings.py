@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.users",
     "apps.sessions",
+    "apps.pricing",
     "apps.bookings",
     "apps.payments",
     "apps.refunds",

@@ -4,9 +4,10 @@ Business rules stay in the services."""
 from django.conf import settings
 from rest_framework import serializers
 
-from apps.bookings.models import Booking
+from apps.bookings.models import Booking, BookingDiscount
 from apps.payments.models import Payment
 from apps.payments.staff_bookings import StaffPayment
+from apps.pricing.quotes import CODE_MAX_LENGTH
 from apps.refunds.selectors import customer_view_of_booking
 from apps.sessions.models import CourseSession
 from apps.users.models import User
@@ -237,6 +238,16 @@ class AdminUserSerializer(serializers.Serializer):
     total_spent = serializers.IntegerField()
 
 
+class BookingDiscountOutSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text=_values(BookingDiscount.Kind))
+    code = serializers.SerializerMethodField()
+    label = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Taken off the list price, minor units.")
+
+    def get_code(self, discount) -> str | None:
+        return discount.code.code if discount.code_id else None
+
+
 class AdminBookingSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField()
@@ -245,7 +256,9 @@ class AdminBookingSerializer(serializers.Serializer):
     purchaser = serializers.SerializerMethodField()
     seats = serializers.IntegerField()
     unit_price = serializers.IntegerField()
-    total_amount = serializers.IntegerField()
+    list_amount = serializers.IntegerField(help_text="Seats × unit price, minor units.")
+    discounts = BookingDiscountOutSerializer(many=True)
+    total_amount = serializers.IntegerField(help_text="What is charged, minor units.")
     currency = serializers.CharField()
     company_name = serializers.CharField()
     hold_expires_at = serializers.DateTimeField(allow_null=True)
@@ -318,6 +331,11 @@ class AdminBookingCreateSerializer(serializers.Serializer):
         choices=StaffPayment.choices)
     special_requirements = serializers.CharField(required=False, allow_blank=True,
                                                  max_length=2000, default="")
+    discount_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=CODE_MAX_LENGTH, default="",
+        help_text="A discount code (any case; one per booking). One that cannot be used "
+                  "(unknown, inactive, expired, used up, for another course or session) "
+                  "is a 400 with code `discount_code_invalid`.")
 
     def validate_session_id(self, value):
         if not CourseSession.objects.filter(pk=value).exists():

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.bookings.idempotency import idempotent_booking_submit
-from apps.bookings.models import Attendee, Booking
+from apps.bookings.models import Attendee, Booking, BookingDiscount
 from apps.bookings.selectors import upcoming_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest
 from apps.certificates.models import Certificate
@@ -173,6 +173,7 @@ def _admin_bookings():
         Prefetch("attendees", queryset=Attendee.objects.select_related("certificate")),
         Prefetch("payments", queryset=Payment.objects.order_by("attempt")
                  .prefetch_related("refunds")),
+        Prefetch("discounts", queryset=BookingDiscount.objects.select_related("code")),
     )
 
 
@@ -302,6 +303,7 @@ class AdminBookingCreateView(ApiMixin, APIView):
                            for a in data["attendees"]],
                 special_requirements=data["special_requirements"],
                 submission_token=token,
+                discount_code=data["discount_code"],
             ),
             payment=data["payment"],
             actor=request.user,

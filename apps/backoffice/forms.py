@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from apps.backoffice.text import counted
 from apps.bookings.services import AttendeeInput
+from apps.pricing.quotes import CODE_MAX_LENGTH
 from apps.sessions.models import CourseSession
 
 
@@ -29,6 +30,8 @@ class PhoneBookingForm(forms.Form):
     )
     special_requirements = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}),
                                            required=False)
+    discount_code = forms.CharField(max_length=CODE_MAX_LENGTH, required=False,
+                                    help_text="Optional: one code per booking.")
     payment = forms.ChoiceField(choices=[
         ("link", "Send a payment link by email (card)"),
         ("invoice", "Mark as paid by invoice / bank transfer"),

@@ -74,7 +74,7 @@ def person_name(user) -> str:
 
 # Activity data keys that hold an amount in minor units (shown as money).
 MONEY_KEYS = {"amount", "refund", "refunded", "total", "total_amount", "unit_price", "price",
-              "money_lost", "money_effect", "paid"}
+              "money_lost", "money_effect", "paid", "list_price", "discount"}
 
 
 def describe_data(data: dict) -> str:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.core.errors import ConflictError
 from apps.core.fields import EncryptedOptionalText
 from apps.core.money import DEFAULT_CURRENCY
+from apps.pricing.models import DiscountSource
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
@@ -88,7 +89,11 @@ class Booking(models.Model):
     )
     seats = models.PositiveSmallIntegerField()
     unit_price = models.PositiveIntegerField(help_text="Per seat, minor units.")
-    total_amount = models.PositiveIntegerField(help_text="Minor units.")
+    list_amount = models.PositiveIntegerField(
+        default=0, help_text="Seats × unit price before any discount, minor units.")
+    total_amount = models.PositiveIntegerField(
+        help_text="What the customer is charged: the list price less the discounts "
+                  "(BookingDiscount rows), minor units.")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     company_name = models.CharField(max_length=200, blank=True)
     # Often health data (access needs, allergies): encrypted at rest.
@@ -144,6 +149,36 @@ class Booking(models.Model):
 
     def can_become(self, new_status: str) -> bool:
         return new_status in ALLOWED_TRANSITIONS.get(self.status, frozenset())
+
+
+class BookingDiscount(models.Model):
+    """One discount taken off a booking's list price when it was made: a group price or a
+    discount code (at most one code per booking), with the exact amount. Together with
+    `list_amount` they explain `total_amount`. A code's use is given back when the booking
+    ends unpaid (`use_released_at`), and counted again if it is paid after all."""
+
+    Kind = DiscountSource
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="discounts")
+    kind = models.CharField(max_length=10, choices=DiscountSource.choices)
+    code = models.ForeignKey("pricing.DiscountCode", null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="booking_discounts")
+    label = models.CharField(max_length=200)
+    amount = models.PositiveIntegerField(help_text="Taken off, minor units.")
+    use_released_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the code's use was given back (the booking ended unpaid).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["booking_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking"], condition=Q(kind="code"),
+                                    name="booking_one_discount_code"),
+        ]
+
+    def __str__(self):
+        return self.label
 
 
 class ActiveAttendeeManager(models.Manager):

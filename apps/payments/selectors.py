@@ -12,7 +12,7 @@ def booking_for_page(*, reference: str) -> Booking | None:
     return (
         Booking.objects.select_related("session__course", "session__location", "purchaser")
         .prefetch_related(
-            "attendees",
+            "attendees", "discounts",
             Prefetch("payments", queryset=Payment.objects.order_by("-attempt")),
         )
         .filter(reference=reference.upper())

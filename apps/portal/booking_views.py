@@ -21,6 +21,7 @@ from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
 from apps.payments.selectors import booking_for_page
 from apps.payments.services import payment_pay_card
+from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.services import payment_refund_unneeded
 from apps.sessions.selectors import session_for_page
 
@@ -97,6 +98,10 @@ def book(request, session_id):
             booking = booking_create(request=booking_request,
                                      actor=request.user if request.user.is_authenticated
                                      else None)
+        except DiscountCodeError as error:
+            # Used up (or ended) between the check and the booking: said on its field.
+            form.add_error("discount_code", ValidationError(error.message, code=error.code))
+            conflict = False
         except DomainError as error:
             form.add_error(None, ValidationError(error.message, code=error.code))
             # Not enough seats, cancelled or started: a conflict (409). Someone already

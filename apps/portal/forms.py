@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.bookings.selectors import pending_booking_for_same_people
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_validate_request
 from apps.core.errors import DomainError
+from apps.pricing.quotes import CODE_MAX_LENGTH, DiscountCodeError, PriceQuote, price_quote
 from apps.users.models import normalize_email
 
 
@@ -49,8 +50,13 @@ class BookingForm(forms.Form):
         error_messages={"required": "Please tick the box to accept the terms and the "
                                     "cancellation policy: we cannot book without it."},
     )
+    discount_code = forms.CharField(
+        max_length=CODE_MAX_LENGTH, required=False, label="Discount code (optional)",
+        help_text="One code per booking.",
+        error_messages={"max_length": "That is longer than any discount code we issue."})
     submission_token = SubmissionTokenField(required=False)
     focus_summary = False  # set by focus_first_error()
+    quote: PriceQuote | None = None  # the price with the code, once clean() accepted it
     i_am_attending = forms.BooleanField(
         required=False, label="I am attending (attendee 1 is me)",
         help_text="Your name and email below are used for the first seat.")
@@ -136,12 +142,28 @@ class BookingForm(forms.Form):
                     "their own (it is where their certificate goes).",
                 )
             seen.setdefault(email, n)
+        self._price(cleaned)
         if not self.errors:
             try:
                 booking_validate_request(self.to_request(session_id=self.session.pk))
             except DomainError as error:
                 raise ValidationError(error.message) from error
         return cleaned
+
+    def _price(self, cleaned) -> None:
+        """The price with the code typed (a code that cannot be used is an error on its
+        field; booking_create checks it again when it takes the use)."""
+        try:
+            self.quote = price_quote(session=self.session, seats=cleaned.get("seats", 1),
+                                     code_text=cleaned.get("discount_code", ""))
+        except DiscountCodeError as error:
+            self.add_error("discount_code", error.message)
+
+    def price(self) -> PriceQuote:
+        """The price the summary shows: with the accepted code, else without a code."""
+        if self.quote is not None:
+            return self.quote
+        return price_quote(session=self.session, seats=self.seat_count)
 
     def _submitted_again(self, cleaned) -> bool:
         """The same people booked again by the same purchaser while their booking holds
@@ -166,6 +188,7 @@ class BookingForm(forms.Form):
             special_requirements=data.get("special_requirements", ""),
             submission_token=data.get("submission_token") or uuid.uuid4(),
             terms_accepted=data["accept_terms"],
+            discount_code=data.get("discount_code", ""),
             attendees=[
                 AttendeeInput(name=data[f"attendee_{n}_name"], email=data[f"attendee_{n}_email"])
                 for n in range(1, self.seat_count + 1)
@@ -178,7 +201,7 @@ class BookingForm(forms.Form):
         attendees = [f"attendee_{n}_{part}" for n in range(1, self.seat_count + 1)
                      for part in ("name", "email")]
         return ["seats", "i_am_attending", *attendees, "first_name", "last_name", "email",
-                "phone", "company_name", "special_requirements"]
+                "phone", "company_name", "special_requirements", "discount_code"]
 
     def focus_first_error(self) -> None:
         """After a failed submit the page opens on the first problem: the error summary

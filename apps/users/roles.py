@@ -45,10 +45,13 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
         ("legal", "legaldocument", ("view",)),
+        ("pricing", "discountcode", ("view",)),
+        ("pricing", "groupdiscount", ("view",)),
+        ("bookings", "bookingdiscount", ("view",)),
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes", "mfa", "legal")
+              "core", "auth", "authtoken", "account", "axes", "mfa", "legal", "pricing")
 GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 
 

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     core,
     legal,
     payments,
+    pricing,
     refunds,
     sessions,
     users,

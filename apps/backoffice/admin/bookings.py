@@ -22,6 +22,7 @@ from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute
 from apps.payments.staff_bookings import StaffPayment, staff_booking_create
+from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
 from apps.refunds.changes import booking_balance_due
 from apps.refunds.models import Refund
@@ -30,6 +31,7 @@ from apps.users.models import User, normalize_email
 from apps.users.roles import is_instructor_only
 from apps.users.services import personal_data_viewed
 
+from .pricing import BookingDiscountInline
 from .substitution import substitute_link, substitute_view
 
 
@@ -107,11 +109,12 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
                                  target=booking, where="admin: booking page")
         return response
     readonly_fields = money_fields(Booking, [
-        "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
+        "reference", "status", "purchaser", "session", "seats", "unit_price", "list_amount",
+        "total_amount",
         "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
         "terms_document", "terms_accepted_at", "balance_due"])
     exclude = money_field_names(Booking)
-    inlines = [AttendeeInline]
+    inlines = [AttendeeInline, BookingDiscountInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
     def money_moved(self, obj) -> bool:
@@ -185,10 +188,13 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
                     purchaser_first_name=data["first_name"],
                     purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
                     company_name=data["company_name"], attendees=data["attendees"],
-                    special_requirements=data["special_requirements"]),
+                    special_requirements=data["special_requirements"],
+                    discount_code=data["discount_code"]),
                     payment=(StaffPayment.INVOICE if data["payment"] == "invoice"
                              else StaffPayment.CARD),
                     actor=request.user)
+            except DiscountCodeError as error:
+                form.add_error("discount_code", error.message)
             except DomainError as error:
                 form.add_error(None, error.message)
             else:

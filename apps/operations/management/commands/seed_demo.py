@@ -33,6 +33,8 @@ from apps.certificates.attendance import attendance_record
 from apps.certificates.services import certificate_issue
 from apps.core.money import format_money
 from apps.payments.services import payment_record_manual
+from apps.pricing.models import DiscountCode, GroupDiscount
+from apps.pricing.services import discount_code_save, group_discount_save
 from apps.refunds.cancellation import booking_cancel
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create
@@ -40,6 +42,16 @@ from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import Course, CourseSession, Location
 from apps.users.models import User
 from apps.users.services import user_change_role, user_get_or_create
+
+# Discount codes (and which demo bookings, by their index in the plan, use one): paid
+# bookings with a code, a four-seat booking with the group price too, a partly refunded
+# one, and an expired hold that gave its use back.
+DEMO_CODES = {
+    "WELCOME10": {"description": "Demo: newsletter sign-up", "percent": 10, "max_uses": 50},
+    "SAVE25": {"description": "Demo: £25 off a booking", "kind": "fixed", "amount": 2500,
+               "max_uses": 5},
+}
+DEMO_CODE_USES = {1: "WELCOME10", 6: "WELCOME10", 12: "SAVE25", 15: "SAVE25"}
 
 COURSES = [
     ("Emergency First Aid at Work", "emergency-first-aid-at-work", 9500, 6, 36,
@@ -152,6 +164,7 @@ class Command(BaseCommand):
                 for email, first, last, company in CUSTOMERS
             ]
             sessions_made = self._sessions(rng, now, courses, locations, instructors)
+            self._discounts(admin, now)
             catalogue_changed()  # the courses, venues and sessions written above
         # The demo customers are fictional: their emails are recorded in the Communication
         # log like any other, but delivered nowhere.
@@ -261,6 +274,15 @@ class Command(BaseCommand):
             made += 1
         return made
 
+    def _discounts(self, admin, now):
+        """Two codes and a group price, made through the services staff use (logged)."""
+        if not GroupDiscount.objects.exists():
+            group_discount_save(rule=GroupDiscount(min_seats=4, percent=10), actor=admin)
+        for code, fields in DEMO_CODES.items():
+            if not DiscountCode.objects.filter(code__iexact=code).exists():
+                discount_code_save(code=DiscountCode(
+                    code=code, valid_until=now + timedelta(days=90), **fields), actor=admin)
+
     def _bookings(self, rng, now, customers, admin):
         demo_emails = [c.email for c in customers]
         if Booking.objects.filter(purchaser__email__in=demo_emails).exists():
@@ -298,7 +320,7 @@ class Command(BaseCommand):
                 booked_at = session.starts_at - timedelta(days=7 + (index * 3) % 14)
             self._book(session=session, purchaser=purchaser, seats=seats, outcome=outcome,
                        admin=admin, booked_at=booked_at, now=now,
-                       vegetarian=index % 5 == 0)
+                       vegetarian=index % 5 == 0, code=DEMO_CODE_USES.get(index, ""))
             made += 1
         made += self._certificate_story(old=old, future=future, customers=customers,
                                         admin=admin, now=now)
@@ -358,7 +380,7 @@ class Command(BaseCommand):
         return made + 1
 
     def _book(self, *, session, purchaser, seats, outcome, admin, booked_at, now,
-              vegetarian=False):
+              vegetarian=False, code=""):
         attendees = [AttendeeInput(name=purchaser.full_name, email=purchaser.email)]
         for name in TEAMS.get(purchaser.email, [])[:seats - 1]:
             first, _, last = name.partition(" ")
@@ -373,6 +395,7 @@ class Command(BaseCommand):
                 company_name=purchaser.company_name if seats > 1 else "",
                 attendees=attendees,
                 special_requirements="Vegetarian lunch, please." if vegetarian else "",
+                discount_code=code,
             ),
             now=booked_at,
         )
