@@ -354,12 +354,16 @@ def payment_link_reference(key: str) -> str | None:
         return None
 
 
-def balance_payment_link(booking) -> str:
-    """A link to the page that pays what a paid booking still owes (signed like
-    payment_link: it opens for the purchaser without signing in, 7 days)."""
+def balance_payment_path(booking) -> str:
+    """The page that pays what a paid booking still owes, with a key signed like
+    payment_link's: it opens for the purchaser without signing in (7 days)."""
     key = signing.dumps(booking.reference, salt=PAYMENT_LINK_SALT)
-    return (f"{settings.SITE_URL}{reverse('bookings:balance', args=[booking.reference])}"
-            f"?key={key}")
+    return f"{reverse('bookings:balance', args=[booking.reference])}?key={key}"
+
+
+def balance_payment_link(booking) -> str:
+    """balance_payment_path as an absolute link, for emails."""
+    return settings.SITE_URL + balance_payment_path(booking)
 
 
 def booking_send_balance_link(booking, *, amount: int, dedupe_key: str) -> Communication | None:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.notifications import balance_payment_link, payment_link
+from apps.bookings.notifications import balance_payment_path, payment_link
 from apps.bookings.substitution import attendee_substitute, substitution_rules
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
@@ -77,7 +77,7 @@ def booking_page(request, *, booking: Booking, viewer, links: PageLinks, via_lin
         # A move to a dearer date leaves the difference owed: paid on its own page.
         context["balance_due"] = booking_balance_due(booking=booking)
         if context["balance_due"]:
-            context["balance_url"] = balance_payment_link(booking)
+            context["balance_url"] = balance_payment_path(booking)
     if context["due"]:
         context["pay_url"] = payment_link(booking)
     seat_ids = [a.pk for a in context["attendees"] if a.user_id == viewer.pk]

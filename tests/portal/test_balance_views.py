@@ -87,6 +87,11 @@ def test_the_purchaser_pays_the_balance_and_the_page_says_nothing_is_owed(
     assert "Nothing more to pay" in page and "paid in full" in page
     portal = client.get(f"/portal/bookings/{owing.reference}/").content.decode()
     assert "still to pay" not in portal
+    receipt = Communication.objects.get(booking=owing, kind=Communication.Kind.PAYMENT_RECEIVED)
+    link = next(word for word in receipt.body.split() if "/portal/b/" in word)
+    client.logout()
+    assert "Paid" in client.get(local(link)).content.decode()  # opens for its recipient
+    client.force_login(owing.purchaser)
     again = client.post(f"/bookings/{owing.reference}/balance/pay/",
                         {"confirmation_token": card_token("4242424242424242")})
     assert again.status_code == 409
