@@ -145,8 +145,9 @@ def booking_detail(request, reference):
         # Beat releases lapsed holds every minute; the page does not wait for it.
         hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)
-    payments = list(booking.payments.all())
-    latest = payments[0] if payments else None
+    # The booking's own payment (a balance paid later has its own page).
+    latest = next((p for p in booking.payments.all()
+                   if p.purpose == Payment.Purpose.BOOKING), None)
     context = {
         "booking": booking,
         "session": booking.session,
