@@ -23,6 +23,7 @@ class Communication(LedgerModel):
         HOLD_EXPIRED = "hold_expired", "Hold expired"
         LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Late payment refunded"
         PAYMENT_LINK = "payment_link", "Payment link"
+        PAYMENT_RECEIVED = "payment_received", "Payment received (a balance paid)"
         SESSION_REMINDER = "session_reminder", "Session reminder"
         SESSION_CANCELLED = "session_cancelled", "Session cancelled"
         REFUND_ISSUED = "refund_issued", "Refund issued"

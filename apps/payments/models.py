@@ -60,6 +60,16 @@ class Payment(LedgerModel):
         CARD = "card", "Card (Stripe)"
         INVOICE = "invoice", "Invoice / bank transfer"
 
+    class Purpose(models.TextChoices):
+        BOOKING = "booking", "Booking"
+        # What a paid booking still owed (a move to a dearer date): it never re-confirms
+        # the booking (apps/payments/balance.py).
+        BALANCE = "balance", "Balance owed"
+
+    # A balance attempt that may still charge: at most one per booking (the constraint).
+    BALANCE_IN_FLIGHT = frozenset({Status.REQUIRES_PAYMENT, Status.REQUIRES_ACTION,
+                                   Status.PROCESSING})
+
     booking = models.ForeignKey(
         "bookings.Booking", on_delete=models.PROTECT, related_name="payments"
     )
@@ -67,6 +77,8 @@ class Payment(LedgerModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.BOOKING,
+                               editable=False)
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     amount = models.PositiveIntegerField(help_text="Minor units.")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
@@ -92,6 +104,12 @@ class Payment(LedgerModel):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
             models.UniqueConstraint(
                 fields=["booking", "attempt"], name="payment_attempt_unique_per_booking"
+            ),
+            # Never two attempts charging the same balance at once.
+            models.UniqueConstraint(
+                fields=["booking"], name="payment_one_open_balance_per_booking",
+                condition=Q(purpose="balance",
+                            status__in=["requires_payment", "requires_action", "processing"]),
             ),
         ]
         indexes = [

@@ -11,11 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.notifications import payment_link
+from apps.bookings.notifications import balance_payment_path, payment_link
 from apps.bookings.substitution import attendee_substitute, substitution_rules
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.payments.selectors import booking_balance_due
 from apps.refunds.cancellation import (
     QuoteChanged,
     booking_cancel_by_customer,
@@ -72,6 +73,11 @@ def booking_page(request, *, booking: Booking, viewer, links: PageLinks, via_lin
     if context["is_purchaser"] and not via_link:
         # Changing the date and cancelling one place live in the signed-in portal.
         context.update(booking_change_options(booking=booking))
+    if context["is_purchaser"]:
+        # A move to a dearer date leaves the difference owed: paid on its own page.
+        context["balance_due"] = booking_balance_due(booking=booking)
+        if context["balance_due"]:
+            context["balance_url"] = balance_payment_path(booking)
     if context["due"]:
         context["pay_url"] = payment_link(booking)
     seat_ids = [a.pk for a in context["attendees"] if a.user_id == viewer.pk]

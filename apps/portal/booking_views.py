@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -17,9 +18,10 @@ from apps.bookings.selectors import (
 )
 from apps.bookings.services import AlreadyBookedError, booking_create
 from apps.core.errors import DomainError
+from apps.payments.balance import balance_in_flight, payment_pay_balance
 from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
-from apps.payments.selectors import booking_for_page
+from apps.payments.selectors import booking_balance_due, booking_for_page
 from apps.payments.services import payment_pay_card
 from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.services import payment_refund_unneeded
@@ -148,8 +150,9 @@ def booking_detail(request, reference):
         # Beat releases lapsed holds every minute; the page does not wait for it.
         hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)
-    payments = list(booking.payments.all())
-    latest = payments[0] if payments else None
+    # The booking's own payment (a balance paid later has its own page).
+    latest = next((p for p in booking.payments.all()
+                   if p.purpose == Payment.Purpose.BOOKING), None)
     context = {
         "booking": booking,
         "session": booking.session,
@@ -217,6 +220,57 @@ def booking_pay(request, reference):
         )
         body["released"] = True
     elif payment.status == Payment.Status.FAILED:
+        body["message"] = (payment.failure_message or "Your card was declined.") + \
+            " No money was taken: you can try another card."
+    if result.client_secret:
+        body["client_secret"] = result.client_secret
+    return JsonResponse(body)
+
+
+@require_http_methods(["GET"])
+@vary_on_headers("HX-Request")
+def booking_balance(request, reference):
+    """The page that pays what a paid booking still owes (after a move to a dearer date):
+    the purchaser's (signed in, the browser that booked, or a signed link) or staff's."""
+    booking = _visible_booking(request, reference)
+    in_flight = balance_in_flight(booking_id=booking.pk)
+    latest = next((p for p in booking.payments.all()
+                   if p.purpose == Payment.Purpose.BALANCE), None)
+    context = {
+        "booking": booking,
+        "session": booking.session,
+        "balance_due": booking_balance_due(booking=booking),
+        "latest_payment": latest,
+        "confirming": in_flight is not None and in_flight.status == Payment.Status.PROCESSING,
+        "STRIPE_JS_URL": settings.STRIPE_JS_URL,
+        "return_url": settings.SITE_URL + request.path,
+        "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
+        "show_test_cards": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
+        "booking_url": (reverse("portal:booking", args=[booking.reference])
+                        if request.user.is_authenticated
+                        and request.user.pk == booking.purchaser_id else ""),
+    }
+    if request.htmx:
+        return render(request, "bookings/_balance_status.html", context)
+    return render(request, "bookings/balance.html", context)
+
+
+@require_POST
+def booking_pay_balance(request, reference):
+    """Pay the balance with the ConfirmationToken the page's Stripe.js made; answers what
+    the page must do next (JSON), like booking_pay."""
+    booking = _visible_booking(request, reference)
+    if limited := _payment_rate_limited(request, booking):
+        return limited
+    try:
+        result = payment_pay_balance(
+            booking=booking, confirmation_token=request.POST.get("confirmation_token", ""))
+    except DomainError as error:
+        return _json_error(error)
+    payment = result.payment
+    payment_refund_unneeded(payment_id=payment.pk)  # the booking owed nothing: given back
+    body = {"status": payment.status, "payment_id": payment.pk}
+    if payment.status == Payment.Status.FAILED:
         body["message"] = (payment.failure_message or "Your card was declined.") + \
             " No money was taken: you can try another card."
     if result.client_secret:

@@ -23,6 +23,7 @@ from apps.bookings.services import attendee_seat_release, attendee_seat_share, b
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
 from apps.payments.models import Payment
+from apps.payments.selectors import booking_balance_due
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 
@@ -82,16 +83,6 @@ def refund_destination(booking: Booking) -> str:
 def _gross(payments) -> int:
     """What the booking's payments brought in, refunds aside."""
     return sum(p.amount for p in payments if p.has_succeeded)
-
-
-def booking_balance_due(*, booking: Booking) -> int:
-    """What a paid booking still owes (after a move to a dearer date): its total minus
-    what its payments brought in. Refunds are left out on purpose: every refund was money
-    given back deliberately (a cheaper date, a cancelled place, a goodwill gesture), never
-    a reason to ask for it again. 0 for anything but a paid booking."""
-    if booking.status != Booking.Status.PAID:
-        return 0
-    return max(0, booking.total_amount - _gross(Payment.objects.filter(booking=booking)))
 
 
 def booking_change_options(*, booking: Booking, now: datetime | None = None) -> dict:

@@ -20,7 +20,9 @@ from apps.bookings.models import COUNTED_STATUSES, Booking
 from apps.bookings.notifications import booking_send_confirmations
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.payments.balance import balance_send_payment_link
 from apps.payments.models import Payment
+from apps.payments.selectors import booking_balance_due
 from apps.refunds.cancellation import (
     booking_cancel,
     booking_cancellation_quote,
@@ -42,6 +44,7 @@ class BookingHubMixin:
             extra_context = {**(extra_context or {}), "hub": booking_hub(booking),
                              "can_resend": booking.status in CONFIRMABLE_RESEND,
                              "can_cancel": booking.can_become(Booking.Status.CANCELLED),
+                             "balance_due": booking_balance_due(booking=booking),
                              "may_change": self.has_change_permission(request, booking)}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -54,6 +57,8 @@ class BookingHubMixin:
                  name="bookings_booking_cancel"),
             path("<int:booking_id>/resend/", view(self.hub_resend_view),
                  name="bookings_booking_resend"),
+            path("<int:booking_id>/balance-link/", view(self.hub_balance_link_view),
+                 name="bookings_booking_balance_link"),
         ]
 
     def _hub_context(self, request, booking, title, **extra):
@@ -142,3 +147,22 @@ class BookingHubMixin:
                                                   f"Resend the confirmation of "
                                                   f"{booking.reference}?", allowed=allowed,
                                                   attendees=booking.attendees.all()))
+
+    def hub_balance_link_view(self, request, booking_id):
+        """Email the purchaser a link to pay what the booking still owes (after a move to
+        a dearer date): a page saying what will be sent, then the email (the outbox)."""
+        booking = self._booking_for_action(request, booking_id)
+        due = booking_balance_due(booking=booking)
+        if request.method == "POST" and due:
+            try:
+                amount = balance_send_payment_link(booking=booking, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, f"A link to pay {format_money(amount, booking.currency)}"
+                                           f" was emailed to {booking.purchaser.email}.")
+            return redirect("admin:bookings_booking_change", booking.pk)
+        return TemplateResponse(request, "admin/bookings/hub_balance_link_confirm.html",
+                                self._hub_context(request, booking,
+                                                  f"Ask for the balance of {booking.reference}?",
+                                                  balance_due=due))
