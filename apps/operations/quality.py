@@ -149,7 +149,9 @@ def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
     out (or with no hold at all, so it never will), and paid on a cancelled session."""
     now = now or timezone.now()
     stuck_pending = Q(status=Booking.Status.PENDING) & (
-        Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE) | Q(hold_expires_at__isnull=True)
+        Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE)
+        # A booking on account holds its seats until paid (apps.payments.on_account).
+        | Q(hold_expires_at__isnull=True, payment_due_date__isnull=True)
     )
     paid_on_cancelled = Q(status=Booking.Status.PAID,
                           session__status=CourseSession.Status.CANCELLED)

@@ -59,6 +59,7 @@ class Payment(LedgerModel):
     class Method(models.TextChoices):
         CARD = "card", "Card (Stripe)"
         INVOICE = "invoice", "Invoice / bank transfer"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer (against a booking on account)"
 
     booking = models.ForeignKey(
         "bookings.Booking", on_delete=models.PROTECT, related_name="payments"
@@ -66,7 +67,7 @@ class Payment(LedgerModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
-    method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
+    method = models.CharField(max_length=20, choices=Method.choices, default=Method.CARD)
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     amount = models.PositiveIntegerField(help_text="Minor units.")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
