@@ -285,3 +285,13 @@ def on_account_release_unpaid(*, now: datetime | None = None) -> list[int]:
 def on_account_daily(*, now: datetime | None = None) -> dict:
     return {"reminders": on_account_send_reminders(now=now),
             "released": len(on_account_release_unpaid(now=now))}
+
+
+def company_bookings(*, company_id: int):
+    """Every booking made for the company by any of its contacts (on account or by card
+    with the company chosen), with `paid` and `outstanding` annotated: its portal page."""
+    return (Booking.objects.filter(company_id=company_id)
+            .annotate(paid=_paid_subquery())
+            .annotate(outstanding=F("total_amount") - F("paid"))
+            .select_related("session__course", "session__location", "purchaser")
+            .order_by("-session__starts_at", "-pk"))

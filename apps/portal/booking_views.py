@@ -16,9 +16,11 @@ from apps.bookings.selectors import (
     remember_booking_in_session,
 )
 from apps.bookings.services import AlreadyBookedError, booking_create
+from apps.companies.selectors import invoice_companies_of
 from apps.core.errors import DomainError
 from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
+from apps.payments.on_account import booking_on_account_create
 from apps.payments.selectors import booking_for_page
 from apps.payments.services import payment_pay_card
 from apps.refunds.services import payment_refund_unneeded
@@ -44,6 +46,23 @@ def _initial_from_user(user):
 def _limit(request, *, group: str, rate: str) -> None:
     if is_ratelimited(request, group=group, key="ip", rate=rate, increment=True):
         raise Ratelimited()
+
+
+def _form_options(request) -> dict:
+    """Paying by invoice is offered to a signed-in contact of an approved company."""
+    if not request.user.is_authenticated:
+        return {}
+    return {"invoice_companies": list(invoice_companies_of(user=request.user)),
+            "signed_in_email": request.user.email}
+
+
+def _create_booking(request, form, booking_request):
+    actor = request.user if request.user.is_authenticated else None
+    if company := form.on_account_company:
+        return booking_on_account_create(
+            request=booking_request, company_id=company.pk, actor=actor,
+            purchase_order=form.cleaned_data.get("purchase_order", ""))
+    return booking_create(request=booking_request, actor=actor)
 
 
 def _initial_from_earlier_booking(request):
@@ -72,7 +91,7 @@ def book(request, session_id):
     if request.method == "GET":
         initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1),
                    **_initial_from_earlier_booking(request)}
-        form = BookingForm(initial=initial, session=session)
+        form = BookingForm(initial=initial, session=session, **_form_options(request))
         return render(request, "bookings/book.html",
                       {"session": session, "form": form, "bookable": bookable})
 
@@ -80,7 +99,7 @@ def book(request, session_id):
         _limit(request, group="booking-validate", rate=settings.BOOKING_VALIDATE_RATE_LIMIT)
     else:
         _limit(request, group="booking-submit", rate=settings.BOOKING_RATE_LIMIT)
-    form = BookingForm(request.POST, session=session)
+    form = BookingForm(request.POST, session=session, **_form_options(request))
     if request.htmx:
         # Inline validation while the customer types: check, show, create nothing.
         form.is_valid()
@@ -94,9 +113,7 @@ def book(request, session_id):
     if open_to_resubmission and form.is_valid():
         booking_request = form.to_request(session_id=session.pk)
         try:
-            booking = booking_create(request=booking_request,
-                                     actor=request.user if request.user.is_authenticated
-                                     else None)
+            booking = _create_booking(request, form, booking_request)
         except DomainError as error:
             form.add_error(None, ValidationError(error.message, code=error.code))
             # Not enough seats, cancelled or started: a conflict (409). Someone already
@@ -139,7 +156,8 @@ def _visible_booking(request, reference):
 @vary_on_headers("HX-Request")
 def booking_detail(request, reference):
     booking = _visible_booking(request, reference)
-    if booking.status == booking.Status.PENDING and booking.hold_expires_at <= timezone.now():
+    if (booking.status == booking.Status.PENDING and booking.hold_expires_at is not None
+            and booking.hold_expires_at <= timezone.now()):
         # Beat releases lapsed holds every minute; the page does not wait for it.
         hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)
