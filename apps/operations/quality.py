@@ -182,7 +182,8 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
     cancelled or refunded), with no refund under way or done for it: e.g. a full refund
     that Stripe later failed, or a booking marked refunded while another payment is kept.
 
-    Not a problem: a cancellation fee, i.e. a payment that succeeded before its booking
+    Not a problem: a part payment on a booking on account (it holds its seats), or a
+    cancellation fee, i.e. a payment that succeeded before its booking
     was cancelled and whose refunds (the policy's share, possibly none) did not fail.
     """
     covered = (
@@ -208,6 +209,10 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
                   has_failed_refund=Exists(failed_refund))
         .filter(covered__lt=F("amount"))
         .exclude(kept_on_purpose)
+        # Part of the invoice paid on a booking on account that holds its seats until the
+        # rest arrives (apps.payments.on_account).
+        .exclude(booking__status=Booking.Status.PENDING,
+                 booking__payment_due_date__isnull=False)
         .order_by("pk")
         .values_list("pk", "booking_id", "booking__reference", "booking__status", "status",
                      "amount", "covered", "currency", "user__email")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.bookings.models import Booking
 from apps.bookings.services import release_expired_holds
+from apps.bookings.substitution import substitution_rules
 from apps.companies.models import CompanyContact, CompanyLinkRequest
 from apps.companies.services import (
     company_contact_link,
@@ -17,6 +18,7 @@ from apps.companies.services import (
 )
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
+from apps.operations.reminders import session_reminders
 from apps.payments.models import Payment
 from apps.payments.on_account import (
     CreditLimitError,
@@ -200,3 +202,13 @@ def test_unpaid_bookings_kept_by_default_released_n_days_before_when_set():
     told = Communication.objects.filter(kind=Communication.Kind.ON_ACCOUNT_RELEASED)
     assert sorted(told.values_list("recipient", flat=True)) == [
         "boss@acme.example", "finance@acme.example"]
+
+
+def test_a_booking_on_account_counts_as_confirmed_for_reminders_and_seat_changes():
+    company = make_company(contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=5, price=5000,
+                             starts_at=timezone.now() + timedelta(hours=30))
+    booking = booking_on_account_create(request=on_account_request(session),
+                                        company_id=company.pk)
+    assert session_reminders() == 2  # each attendee, as for a paid booking
+    assert substitution_rules(booking=booking, by_staff=True).allowed
