@@ -6,9 +6,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.bookings.notifications import booking_portal_url
+from apps.bookings.access import booking_link_token
 from apps.companies.models import CompanyLinkRequest
 from apps.companies.selectors import companies_of_contact, company_for_contact
 from apps.companies.services import company_link_request_create
@@ -47,5 +48,6 @@ def portal_company(request, company_id):
     for booking in bookings:
         # The booking's own page, signed for its purchaser: a contact manages the company's
         # bookings as the colleague who made them would.
-        booking.link = booking_portal_url(booking, booking.purchaser.email)
+        booking.link = reverse("portal:access", args=[
+            booking_link_token(booking=booking, email=booking.purchaser.email)])
     return render(request, "portal/company.html", {"company": company, "bookings": bookings})

@@ -43,7 +43,7 @@ def test_every_contact_sees_the_company_bookings_with_a_link_to_manage_them(two_
     assert acme_booking.reference in page and "PO-ACME-1" in page and "£100.00" in page
     assert globex_booking.reference not in page
     link = response.context["bookings"][0].link
-    opened = Client().get(link.removeprefix("http://testserver"))
+    opened = Client().get(link)
     assert opened.status_code == 200 and acme_booking.reference in opened.content.decode()
 
 
