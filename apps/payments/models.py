@@ -61,6 +61,9 @@ class Payment(LedgerModel):
         INVOICE = "invoice", "Invoice / bank transfer"
         BANK_TRANSFER = "bank_transfer", "Bank transfer (against a booking on account)"
 
+    # Money that came outside Stripe: staff send any refund back themselves.
+    MANUAL_METHODS = frozenset({Method.INVOICE, Method.BANK_TRANSFER})
+
     booking = models.ForeignKey(
         "bookings.Booking", on_delete=models.PROTECT, related_name="payments"
     )

@@ -4,7 +4,14 @@ import pytest
 from django.db import connection
 
 from apps.bookings.models import Booking
-from apps.payments.on_account import CreditLimitError, booking_on_account_create, company_owes
+from apps.core.errors import ConflictError
+from apps.payments.models import Payment
+from apps.payments.on_account import (
+    CreditLimitError,
+    booking_on_account_create,
+    company_owes,
+    on_account_payment_record,
+)
 from tests.bookings.test_concurrency import run_in_threads
 from tests.companies.helpers import make_company, on_account_request
 from tests.factories import SessionFactory
@@ -28,3 +35,20 @@ def test_twelve_threads_against_a_limit_for_four_bookings_make_exactly_four():
     assert Booking.objects.filter(company=company).count() == 4
     session.refresh_from_db()
     assert session.seats_taken == 8
+
+
+def test_two_staff_recording_the_whole_outstanding_at_once_record_it_once():
+    company = make_company(contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=30, price=5000)
+    booking = booking_on_account_create(request=on_account_request(session),
+                                        company_id=company.pk)
+
+    results = run_in_threads(6, lambda i: on_account_payment_record(
+        booking_id=booking.pk, amount=10000, actor=None, note=f"clerk {i}").pk)
+
+    assert [outcome for outcome, _ in results].count("ok") == 1
+    assert all(isinstance(v, ConflictError) for o, v in results if o == "error")
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.PAID
+    assert sum(Payment.objects.filter(booking=booking).values_list("amount", flat=True)) \
+        == 10000

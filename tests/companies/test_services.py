@@ -29,6 +29,8 @@ from apps.payments.on_account import (
     on_account_release_unpaid,
     on_account_send_reminders,
 )
+from apps.refunds.cancellation import booking_cancel
+from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import ActivityLog, User
 from tests.companies.helpers import make_company, on_account_request
@@ -212,3 +214,19 @@ def test_a_booking_on_account_counts_as_confirmed_for_reminders_and_seat_changes
                                         company_id=company.pk)
     assert session_reminders() == 2  # each attendee, as for a paid booking
     assert substitution_rules(booking=booking, by_staff=True).allowed
+
+
+def test_cancelling_a_partly_paid_booking_on_account_frees_seats_and_refunds_by_hand(staff):
+    company = make_company(contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=5, price=5000,
+                             starts_at=timezone.now() + timedelta(days=30))
+    booking = booking_on_account_create(request=on_account_request(session),
+                                        company_id=company.pk)
+    on_account_payment_record(booking_id=booking.pk, amount=3000, actor=staff)
+    refunds = booking_cancel(booking_id=booking.pk, actor=staff, reason="Course not needed")
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert CourseSession.objects.get(pk=session.pk).seats_taken == 0
+    assert [(r.amount, r.status) for r in Refund.objects.filter(pk__in=[r.pk for r in refunds])] \
+        == [(3000, "succeeded")]  # staff send it back by bank transfer
+    assert company_owes(company_id=company.pk) == 0
