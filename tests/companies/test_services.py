@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
@@ -18,7 +19,10 @@ from apps.companies.services import (
 )
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
+from apps.operations.erasure import user_anonymise
+from apps.operations.personal_data import user_export_data
 from apps.operations.reminders import session_reminders
+from apps.operations.tasks import on_account_daily_task
 from apps.payments.models import Payment
 from apps.payments.on_account import (
     CreditLimitError,
@@ -230,3 +234,30 @@ def test_cancelling_a_partly_paid_booking_on_account_frees_seats_and_refunds_by_
     assert [(r.amount, r.status) for r in Refund.objects.filter(pk__in=[r.pk for r in refunds])] \
         == [(3000, "succeeded")]  # staff send it back by bank transfer
     assert company_owes(company_id=company.pk) == 0
+
+
+def test_a_persons_company_links_are_in_their_data_export_and_go_with_erasure(staff):
+    company = make_company(contacts=["boss@acme.example"])
+    boss = User.objects.get(email="boss@acme.example")
+    company_link_request_create(user=boss, company_name="Acme Group",
+                                message="I also book for the parent company.")
+    exported = user_export_data(user=boss)
+    assert exported["companies"][0]["company"] == "Acme Ltd"
+    assert exported["company_link_requests"][0]["message"] == \
+        "I also book for the parent company."
+    user_anonymise(user=boss, actor=staff)
+    assert not CompanyContact.objects.filter(company=company).exists()
+    assert not CompanyLinkRequest.objects.exists()
+
+
+def test_the_daily_beat_task_reminds_and_releases():
+    company = make_company(terms=3, contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=5, price=5000,
+                             starts_at=timezone.now() + timedelta(days=2))
+    booking = booking_on_account_create(request=on_account_request(session),
+                                        company_id=company.pk)
+    with override_settings(ON_ACCOUNT_UNPAID_RELEASE_DAYS=3):
+        assert on_account_daily_task.delay().get() == {"reminders": 1, "released": 1}
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.EXPIRED
+    assert "on-account-daily" in settings.CELERY_BEAT_SCHEDULE
