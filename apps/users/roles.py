@@ -44,10 +44,13 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
         ("legal", "legaldocument", ("view",)),
+        ("companies", "company", ("view", "change")),
+        ("companies", "companycontact", ("view", "add", "change", "delete")),
+        ("companies", "companylinkrequest", ("view", "change")),
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes", "mfa", "legal")
+              "core", "auth", "authtoken", "account", "axes", "mfa", "legal", "companies")
 GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 
 

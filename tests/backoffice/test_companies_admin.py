@@ -4,6 +4,7 @@ account, bank transfers recorded in the booking hub, and the overdue list."""
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from apps.core.models import Communication
 from apps.payments.models import Payment
 from apps.payments.on_account import booking_on_account_create
 from apps.users.models import ActivityLog
+from apps.users.services import user_change_role, user_get_or_create
 from tests.api.conftest import client_for
 from tests.companies.helpers import make_company, on_account_request
 from tests.factories import SessionFactory, UserFactory
@@ -118,3 +120,35 @@ def test_staff_api_books_on_account(admin_user):
     assert (made.json()["status"], made.json()["purchase_order"], made.json()["company_id"],
             made.json()["payment_url"]) == ("pending", "PO-API", acme.pk, None)
     assert made.json()["payment_due_date"]
+
+
+def test_staff_add_a_company_with_a_contact_audited(admin_client, admin_user):
+    customer = UserFactory(email="pa@initech.example")
+    response = admin_client.post(reverse("admin:companies_company_add"), {
+        "name": "Initech", "billing_address": "1 Office Park", "vat_number": "GB999",
+        "approved_for_invoice": "on", "payment_terms_days": "14", "credit_limit": "",
+        "currency": "GBP",
+        "contacts-TOTAL_FORMS": "1", "contacts-INITIAL_FORMS": "0",
+        "contacts-MIN_NUM_FORMS": "0", "contacts-MAX_NUM_FORMS": "1000",
+        "contacts-0-user": customer.pk, "contacts-0-role": "admin"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contact = CompanyContact.objects.get(user=customer)
+    assert (contact.company.name, contact.role) == ("Initech", "admin")
+    assert ActivityLog.objects.filter(action="company.contact_linked", actor=admin_user,
+                                      user=customer).count() == 1
+    created = ActivityLog.objects.get(action="company.created")
+    assert created.data["approved_for_invoice"] == "True"
+
+
+def test_support_staff_decide_link_requests():
+    support = user_change_role(user=user_get_or_create(email="support@example.com"),
+                               role="support", actor=None)
+    link_request = company_link_request_create(user=UserFactory(email="a@acme.example"),
+                                               company_name="Acme Ltd")
+    make_company()
+    client = Client()
+    client.force_login(support)
+    url = reverse("admin:companies_companylinkrequest_changelist")
+    assert client.get(url).status_code == 200
+    client.post(url, {"action": "approve", "_selected_action": [link_request.pk]})
+    assert CompanyContact.objects.filter(user__email="a@acme.example").exists()

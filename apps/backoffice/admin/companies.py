@@ -13,6 +13,7 @@ from apps.companies.services import (
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.on_account import company_owes
+from apps.users.audit import log_action
 
 
 class CompanyContactInline(admin.TabularInline):
@@ -43,13 +44,21 @@ class CompanyAdmin(admin.ModelAdmin):
     def owes(self, obj):
         return format_money(company_owes(company_id=obj.pk), obj.currency) if obj.pk else "—"
 
+    def save_model(self, request, obj, form, change):
+        """Terms, credit limit and invoice approval are money decisions: audited."""
+        super().save_model(request, obj, form, change)
+        log_action("company.changed" if change else "company.created", actor=request.user,
+                   target=obj, data={name: str(form.cleaned_data.get(name))
+                                     for name in form.changed_data})
+
     def save_formset(self, request, form, formset, change):
         """Contacts are linked through the service (audited), not saved raw."""
         if formset.model is not CompanyContact:
             return super().save_formset(request, form, formset, change)
+        changed = formset.save(commit=False)
         for obj in formset.deleted_objects:
             company_contact_unlink(company=form.instance, user=obj.user, actor=request.user)
-        for contact in formset.save(commit=False):
+        for contact in changed:
             company_contact_link(company=form.instance, user=contact.user, actor=request.user,
                                  role=contact.role)
         return None
@@ -71,7 +80,8 @@ class CompanyLinkRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # customers ask from the portal; staff link people on the company
 
-    @admin.action(description="Approve: link to the chosen company (or the one named)")
+    @admin.action(description="Approve: link to the chosen company (or the one named)",
+                  permissions=["change"])
     def approve(self, request, queryset):
         for link_request in queryset:
             company = link_request.company or Company.objects.filter(
@@ -89,7 +99,7 @@ class CompanyLinkRequestAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{link_request.user} linked to {company}; "
                                            "they have been emailed.")
 
-    @admin.action(description="Decline (the customer is emailed)")
+    @admin.action(description="Decline (the customer is emailed)", permissions=["change"])
     def decline(self, request, queryset):
         for link_request in queryset:
             try:
