@@ -124,6 +124,8 @@ def booking_on_account_create(*, request: BookingRequest, company_id: int,
         company = Company.objects.select_for_update(of=("self",)).filter(pk=company_id).first()
         if company is None:
             raise DomainError("That company does not exist.", code="not_found", status=404)
+        if same := Booking.objects.filter(submission_token=token).first():
+            return same  # the same submission finished while this one waited for the lock
         _check_company(company=company, purchaser_email=request.purchaser_email,
                        purchase_order=purchase_order)
         session = CourseSession.objects.filter(pk=request.session_id).first()

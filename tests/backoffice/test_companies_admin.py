@@ -126,14 +126,15 @@ def test_staff_add_a_company_with_a_contact_audited(admin_client, admin_user):
     customer = UserFactory(email="pa@initech.example")
     response = admin_client.post(reverse("admin:companies_company_add"), {
         "name": "Initech", "billing_address": "1 Office Park", "vat_number": "GB999",
-        "approved_for_invoice": "on", "payment_terms_days": "14", "credit_limit": "",
+        "approved_for_invoice": "on", "payment_terms_days": "14", "credit_limit": "2,500.00",
         "currency": "GBP",
         "contacts-TOTAL_FORMS": "1", "contacts-INITIAL_FORMS": "0",
         "contacts-MIN_NUM_FORMS": "0", "contacts-MAX_NUM_FORMS": "1000",
         "contacts-0-user": customer.pk, "contacts-0-role": "admin"})
     assert response.status_code == 302, response.content.decode()[:2000]
     contact = CompanyContact.objects.get(user=customer)
-    assert (contact.company.name, contact.role) == ("Initech", "admin")
+    assert (contact.company.name, contact.role, contact.company.credit_limit) == (
+        "Initech", "admin", 250000)
     assert ActivityLog.objects.filter(action="company.contact_linked", actor=admin_user,
                                       user=customer).count() == 1
     created = ActivityLog.objects.get(action="company.created")

@@ -1,5 +1,8 @@
 """The credit limit holds under real concurrency: threads with their own connections."""
 
+import dataclasses
+import uuid
+
 import pytest
 from django.db import connection
 
@@ -52,3 +55,16 @@ def test_two_staff_recording_the_whole_outstanding_at_once_record_it_once():
     assert booking.status == Booking.Status.PAID
     assert sum(Payment.objects.filter(booking=booking).values_list("amount", flat=True)) \
         == 10000
+
+
+def test_one_form_submitted_five_times_at_once_makes_one_booking_not_a_credit_refusal():
+    company = make_company(limit=10000, contacts=["boss@acme.example"])  # room for one
+    session = SessionFactory(capacity=30, price=5000)
+    request = dataclasses.replace(on_account_request(session), submission_token=uuid.uuid4())
+
+    results = run_in_threads(5, lambda i: booking_on_account_create(
+        request=request, company_id=company.pk).reference)
+
+    assert {outcome for outcome, _ in results} == {"ok"}, results
+    assert len({reference for _, reference in results}) == 1
+    assert Booking.objects.filter(company=company).count() == 1

@@ -132,7 +132,8 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
     readonly_fields = money_fields(Booking, [
         "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
         "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
-        "terms_document", "terms_accepted_at", "balance_due"])
+        "terms_document", "terms_accepted_at", "balance_due", "company", "purchase_order",
+        "payment_due_date"])
     exclude = money_field_names(Booking)
     inlines = [AttendeeInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]

@@ -3,6 +3,7 @@ requests, approved or declined here (the services log and email the decision).""
 
 from django.contrib import admin, messages
 
+from apps.backoffice.money import MoneyFormMixin
 from apps.companies.models import Company, CompanyContact, CompanyLinkRequest
 from apps.companies.services import (
     company_contact_link,
@@ -25,7 +26,7 @@ class CompanyContactInline(admin.TabularInline):
 
 
 @admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(MoneyFormMixin, admin.ModelAdmin):
     list_display = ["name", "approved_for_invoice", "payment_terms_days", "credit_limit_text",
                     "owes", "vat_number"]
     list_filter = ["approved_for_invoice", "purchase_order_required"]
