@@ -25,6 +25,7 @@ MONEY_FIELDS: dict[str, tuple[tuple[str, ...], Callable]] = {
     "course_sessions.course": (("price",), lambda obj: obj.currency),
     "course_sessions.coursesession": (("price",), lambda obj: obj.currency),
     "users.user": (("total_spent",), lambda obj: settings.DEFAULT_CURRENCY),
+    "companies.company": (("credit_limit",), lambda obj: obj.currency),
 }
 LABELS = {"total_amount": "Total", "unit_price": "Price per seat", "list_amount": "List price",
           "money_lost": "Money lost",

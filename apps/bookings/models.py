@@ -96,6 +96,16 @@ class Booking(models.Model):
                   "(BookingDiscount rows), minor units.")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     company_name = models.CharField(max_length=200, blank=True)
+    # Booking on account (apps.payments.on_account): the company pays by invoice after the
+    # booking is confirmed. `payment_due_date` set means "on account".
+    company = models.ForeignKey(
+        "companies.Company", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="bookings", editable=False)
+    purchase_order = models.CharField(max_length=100, blank=True, editable=False,
+                                      verbose_name="PO number")
+    payment_due_date = models.DateField(
+        null=True, blank=True, editable=False,
+        help_text="Set for a booking on account: the invoice is due on this date.")
     # Often health data (access needs, allergies): encrypted at rest.
     special_requirements = EncryptedOptionalText()
     hold_expires_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +145,7 @@ class Booking(models.Model):
             models.Index(fields=["status"], name="booking_status_idx"),
             models.Index(fields=["status", "hold_expires_at"], name="booking_hold_idx"),
             models.Index(fields=["-created_at"], name="booking_created_idx"),
+            models.Index(fields=["status", "payment_due_date"], name="booking_on_account_idx"),
         ]
 
     def __str__(self):
@@ -142,6 +153,10 @@ class Booking(models.Model):
 
     def get_absolute_url(self):
         return reverse("bookings:detail", args=[self.reference])
+
+    @property
+    def on_account(self) -> bool:
+        return self.payment_due_date is not None
 
     @property
     def holds_seats(self):

@@ -36,6 +36,9 @@ class Communication(LedgerModel):
         WAITLIST_OFFER = "waitlist_offer", "Waiting list: seats offered"
         ACCOUNT = "account", "Account (sign-in code, address confirmation, password)"
         BOOKING_LINK = "booking_link", "Booking link (a fresh one, asked for)"
+        COMPANY_LINK_DECISION = "company_link_decision", "Company link request decided"
+        ON_ACCOUNT_REMINDER = "on_account_reminder", "On-account payment reminder"
+        ON_ACCOUNT_RELEASED = "on_account_released", "Unpaid on-account booking released"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -59,6 +59,10 @@ class Payment(LedgerModel):
     class Method(models.TextChoices):
         CARD = "card", "Card (Stripe)"
         INVOICE = "invoice", "Invoice / bank transfer"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer (against a booking on account)"
+
+    # Money that came outside Stripe: staff send any refund back themselves.
+    MANUAL_METHODS = frozenset({Method.INVOICE, Method.BANK_TRANSFER})
 
     class Purpose(models.TextChoices):
         BOOKING = "booking", "Booking"
@@ -76,7 +80,7 @@ class Payment(LedgerModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
-    method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
+    method = models.CharField(max_length=20, choices=Method.choices, default=Method.CARD)
     purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.BOOKING,
                                editable=False)
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)

@@ -17,10 +17,12 @@ from apps.bookings.selectors import (
     remember_booking_in_session,
 )
 from apps.bookings.services import AlreadyBookedError, booking_create
+from apps.companies.selectors import invoice_companies_of
 from apps.core.errors import DomainError
 from apps.payments.balance import balance_in_flight, payment_pay_balance
 from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
+from apps.payments.on_account import booking_on_account_create
 from apps.payments.selectors import booking_balance_due, booking_for_page
 from apps.payments.services import payment_pay_card
 from apps.pricing.quotes import DiscountCodeError
@@ -49,6 +51,23 @@ def _limit(request, *, group: str, rate: str) -> None:
         raise Ratelimited()
 
 
+def _form_options(request) -> dict:
+    """Paying by invoice is offered to a signed-in contact of an approved company."""
+    if not request.user.is_authenticated:
+        return {}
+    return {"invoice_companies": list(invoice_companies_of(user=request.user)),
+            "signed_in_email": request.user.email}
+
+
+def _create_booking(request, form, booking_request):
+    actor = request.user if request.user.is_authenticated else None
+    if company := form.on_account_company:
+        return booking_on_account_create(
+            request=booking_request, company_id=company.pk, actor=actor,
+            purchase_order=form.cleaned_data.get("purchase_order", ""))
+    return booking_create(request=booking_request, actor=actor)
+
+
 def _initial_from_earlier_booking(request):
     """"Book again": the same attendees as one of the signed-in customer's bookings."""
     reference = request.GET.get("from", "")
@@ -75,7 +94,7 @@ def book(request, session_id):
     if request.method == "GET":
         initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1),
                    **_initial_from_earlier_booking(request)}
-        form = BookingForm(initial=initial, session=session)
+        form = BookingForm(initial=initial, session=session, **_form_options(request))
         return render(request, "bookings/book.html",
                       {"session": session, "form": form, "bookable": bookable})
 
@@ -83,7 +102,7 @@ def book(request, session_id):
         _limit(request, group="booking-validate", rate=settings.BOOKING_VALIDATE_RATE_LIMIT)
     else:
         _limit(request, group="booking-submit", rate=settings.BOOKING_RATE_LIMIT)
-    form = BookingForm(request.POST, session=session)
+    form = BookingForm(request.POST, session=session, **_form_options(request))
     if request.htmx:
         # Inline validation while the customer types: check, show, create nothing.
         form.is_valid()
@@ -97,9 +116,7 @@ def book(request, session_id):
     if open_to_resubmission and form.is_valid():
         booking_request = form.to_request(session_id=session.pk)
         try:
-            booking = booking_create(request=booking_request,
-                                     actor=request.user if request.user.is_authenticated
-                                     else None)
+            booking = _create_booking(request, form, booking_request)
         except DiscountCodeError as error:
             # Used up (or ended) between the check and the booking: said on its field.
             form.add_error("discount_code", ValidationError(error.message, code=error.code))
@@ -146,7 +163,8 @@ def _visible_booking(request, reference):
 @vary_on_headers("HX-Request")
 def booking_detail(request, reference):
     booking = _visible_booking(request, reference)
-    if booking.status == booking.Status.PENDING and booking.hold_expires_at <= timezone.now():
+    if (booking.status == booking.Status.PENDING and booking.hold_expires_at is not None
+            and booking.hold_expires_at <= timezone.now()):
         # Beat releases lapsed holds every minute; the page does not wait for it.
         hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)

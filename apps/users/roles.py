@@ -48,10 +48,14 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("pricing", "discountcode", ("view",)),
         ("pricing", "groupdiscount", ("view",)),
         ("bookings", "bookingdiscount", ("view",)),
+        ("companies", "company", ("view", "change")),
+        ("companies", "companycontact", ("view", "add", "change", "delete")),
+        ("companies", "companylinkrequest", ("view", "change")),
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes", "mfa", "legal", "pricing")
+              "core", "auth", "authtoken", "account", "axes", "mfa", "legal", "pricing",
+              "companies")
 GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 
 

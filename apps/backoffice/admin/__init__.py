@@ -6,6 +6,7 @@ modules below registers each model's admin exactly once."""
 from . import (  # noqa: F401
     bookings,
     certificates,
+    companies,
     core,
     legal,
     payments,
