@@ -39,32 +39,25 @@ def _without_nul(value):
 # delivery is not an error (ON CONFLICT), so nothing is looked up for it either.
 # The table name is the model's; every value is a parameter (S608).
 _STORE_SQL = (
-    f"INSERT INTO {StripeEvent._meta.db_table} (stripe_id, type, object_id, payload, status, "  # noqa: S608, E501
-    "attempts, last_error, stripe_created, received_at) "
+    f"INSERT INTO {StripeEvent._meta.db_table} "  # noqa: S608
+    "(stripe_id, type, object_id, payload, status, attempts, last_error, stripe_created, "
+    "received_at) "
     "VALUES (%s, %s, %s, %s::jsonb, %s, 0, '', %s, %s) "
     "ON CONFLICT (stripe_id) DO NOTHING RETURNING id"
 )
 
 
-def _as_stored(raw: bytes | None) -> str | None:
-    if raw is None or not raw.startswith(b"{") or b"\\u0000" in raw:
-        return None
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:  # JSON in UTF-16/32: json.loads read it; re-encode it
-        return None
-
-
 def stripe_event_store(event: dict, *, raw: bytes | None = None) -> int | None:
     """Keep a verified event (gateway.construct_event checked its shape) once by its Stripe
     id, with one INSERT. Returns the new row's id, or None when the event was already kept
-    (a repeat delivery). `raw`: the delivered body, stored as is unless it carries a NUL
-    (PostgreSQL refuses one: the event is then re-encoded with the spot marked; a body
-    without the escape has no NUL anywhere, as JSON allows no raw control character)."""
-    payload = _as_stored(raw)
-    if payload is None:
+    (a repeat delivery). The event is stored as Python parsed it (not the delivered text:
+    PostgreSQL would turn a number such as 1e2 into the integer 100, which the handlers'
+    shape checks must not see). `raw`, the delivered body, only spares the scan for NUL
+    characters (PostgreSQL refuses them: the spot is marked) when it has no \\u0000 escape,
+    as JSON allows no raw control character."""
+    if raw is None or b"\\u0000" in raw:
         event = _without_nul(event)
-        payload = json.dumps(event)
+    payload = json.dumps(event)
     obj = (event.get("data") or {}).get("object") or {}
     object_id = obj.get("id") if isinstance(obj, dict) else ""
     created_ts = event.get("created")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import redis
+import stripe
 from django.conf import settings
 
 from apps.payments.models import Payment, PaymentEvent, StripeEvent
@@ -96,3 +97,20 @@ def test_an_event_after_the_money_arrived_is_recorded_with_few_queries(
     assert PaymentEvent.objects.filter(payment=payment,
                                        kind="payment.event_after_success").count() == 1
     assert StripeEvent.objects.get(pk=second).attempts == 1
+
+
+def test_a_number_in_exponent_form_is_kept_as_the_float_stripe_sent(client, payment):
+    """Stored as parsed, not as delivered: PostgreSQL would read `1e2` back as the integer
+    100, and the shape check (amounts are whole numbers) would let it through."""
+    event = intent_event("pi_q_1", amount=9500)
+    body = json.dumps(event).replace('"amount": 9500', '"amount": 95e2')
+    assert '"amount": 95e2' in body
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, settings.STRIPE_WEBHOOK_SECRET)
+    response = client.post("/webhooks/stripe/", data=body, content_type="application/json",
+                           headers={"Stripe-Signature": header})
+    assert response.status_code == 200
+    stored = StripeEvent.objects.get(stripe_id=event["id"])
+    assert stored.payload["data"]["object"]["amount"] == 9500.0
+    assert isinstance(stored.payload["data"]["object"]["amount"], float)
+    assert stored.status == "parked" and "amount is not a whole number" in stored.last_error
