@@ -274,7 +274,11 @@ def celery_worker(env: dict, *, processes: int = 2, threads: int = 1):
 
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
     worker_env = {**env, "CELERY_TASK_ALWAYS_EAGER": "0"}
-    common = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+    # BENCH_CELERY_NICE=19: the worker yields the CPU to gunicorn (intake first, as a
+    # deployment would run processing at a lower priority during a storm).
+    nice = os.environ.get("BENCH_CELERY_NICE")
+    common = (["nice", "-n", nice] if nice else []) + [
+        PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
               "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with ExitStack() as stack:
         if threads == 1:
