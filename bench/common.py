@@ -120,6 +120,99 @@ def wait_http(url: str, *, timeout: float = 30.0) -> None:
             time.sleep(0.1)
 
 
+# ---- server CPU and database transactions ------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A backend reports its transaction counts to pg_stat_database at most this long after it
+# goes idle (PostgreSQL 15: PGSTAT_IDLE_INTERVAL, 10 s): wait this long before reading them.
+PG_STATS_DELAY = 11.0
+
+
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time the process has used so far (0 if it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / CLOCK_TICKS  # utime, stime
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+class ServerMeter:
+    """CPU time of the deployment's processes, by role, and the committed transactions of
+    the benchmark's database, between `start()` and `stop()`.
+
+    Roles: `web` (gunicorn master and workers), `postgres` (the backends connected to the
+    benchmark's database: other databases on this shared machine are not counted, nor are
+    PostgreSQL's own background writers), `celery` (worker and children), when given.
+    Transactions: `xact_commit` of pg_stat_database, read PG_STATS_DELAY after the load
+    (backends report late) through a connection of its own, opened and closed around each
+    read so that it adds nothing; the benchmark's own Django connection must be closed
+    before `start()` and left unused until `stop()` returns."""
+
+    def __init__(self, database: str, *, web: int | None = None, celery: int | None = None):
+        self.database = database
+        self.roots = {name: pid for name, pid in (("web", web), ("celery", celery)) if pid}
+
+    # self.database is the benchmark's own constant database name, not input (S608).
+    def _postgres_pids(self) -> list[int]:
+        where = f"datname = '{self.database}' AND pid <> pg_backend_pid()"
+        rows = psql(f"SELECT pid FROM pg_stat_activity WHERE {where}")  # noqa: S608
+        return [int(pid) for pid in rows.split()] if rows else []
+
+    def _xacts(self) -> int:
+        counts = "xact_commit + xact_rollback"
+        return int(psql(f"SELECT {counts} FROM pg_stat_database "  # noqa: S608
+                        f"WHERE datname = '{self.database}'"))
+
+    def _snapshot(self) -> dict:
+        cpu = {name: {pid: cpu_ms(pid) for pid in process_tree(root)}
+               for name, root in self.roots.items()}
+        cpu["postgres"] = {pid: cpu_ms(pid) for pid in self._postgres_pids()}
+        return cpu
+
+    def start(self, *, settle: bool = True) -> None:
+        if settle:
+            time.sleep(PG_STATS_DELAY)
+        self.xacts_before = self._xacts()
+        self.before = self._snapshot()
+
+    def stop(self) -> None:
+        after = self._snapshot()
+        time.sleep(PG_STATS_DELAY)
+        # Each psql call is one transaction of its own, in database "postgres": not counted.
+        self.xacts = self._xacts() - self.xacts_before
+        self.cpu = {name: sum(ms - self.before[name].get(pid, 0.0) for pid, ms in pids.items())
+                    for name, pids in after.items()}
+
+    def line(self, units: int, unit: str) -> str:
+        per = {name: ms / units for name, ms in self.cpu.items()} if units else {}
+        parts = ", ".join(f"{name} {ms:.1f}" for name, ms in per.items())
+        return (f"CPU ms per {unit}: {parts}; total {sum(per.values()):.1f}; database "
+                f"transactions per {unit} {self.xacts / units:.2f}" if units else "no " + unit)
+
+    def figures(self, units: int) -> dict:
+        per = {f"cpu_{name}": ms / units for name, ms in self.cpu.items()}
+        return {**per, "cpu_total": sum(per.values()), "xacts": self.xacts / units}
+
+
 @contextmanager
 def process(args: list[str], env: dict):
     """A child process in its own process group, stopped (TERM, then KILL) on exit."""
@@ -136,6 +229,9 @@ def process(args: list[str], env: dict):
                 child.wait()
 
 
+SERVER_PIDS: dict[str, int] = {}  # role -> root pid of the running deployment's processes
+
+
 @contextmanager
 def gunicorn(env: dict, *, workers: int = 4, threads: int = 1):
     port = free_port()
@@ -145,7 +241,8 @@ def gunicorn(env: dict, *, workers: int = 4, threads: int = 1):
         args += ["--threads", str(threads)]
     with process(args, env) as master:
         base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/healthz")
+        SERVER_PIDS["web"] = master.pid
+        wait_http(base + "/healthz", timeout=120)  # 4 workers booting on a busy machine
         profile = os.environ.get("BENCH_PROFILE")  # collapsed stacks of every worker
         spy = subprocess.Popen(["py-spy", "record", "--subprocesses", "--pid", str(master.pid),
                                 "--format", "raw", "--rate", "200", "-o", profile,
@@ -177,13 +274,18 @@ def celery_worker(env: dict, *, processes: int = 2, threads: int = 1):
 
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
     worker_env = {**env, "CELERY_TASK_ALWAYS_EAGER": "0"}
-    common = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+    # BENCH_CELERY_NICE=19: the worker yields the CPU to gunicorn (intake first, as a
+    # deployment would run processing at a lower priority during a storm).
+    nice = os.environ.get("BENCH_CELERY_NICE")
+    common = (["nice", "-n", nice] if nice else []) + [
+        PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning",
               "--without-gossip", "--without-mingle", "--without-heartbeat"]
     with ExitStack() as stack:
         if threads == 1:
-            stack.enter_context(process(
+            worker = stack.enter_context(process(
                 common + ["--pool", "prefork", "--concurrency", str(processes),
                           "-n", f"bench-{os.getpid()}@localhost"], worker_env))
+            SERVER_PIDS["celery"] = worker.pid
         else:
             for n in range(processes):
                 stack.enter_context(process(

@@ -8,12 +8,18 @@ a Payment row, a Stripe customer and a SetupIntent at the fake Stripe). Afterwar
 database is checked: seats taken == bookings == clients told "booked", and every other
 client was told "sold out".
 
+With `--api`, each client is instead a staff integration: one `POST /api/admin/bookings`
+(token authentication, an Idempotency-Key, payment by invoice: the booking is paid at once).
+
 In the same run, `pgbench` replays the SQL of one booking POST (captured from a real
 request, made unique per transaction) at the same concurrency, so the end-to-end rate can
-be given as a share of what PostgreSQL alone does.
+be given as a share of what PostgreSQL alone does. Every run also prints the CPU time per
+booking of each server process kind (gunicorn, the PostgreSQL backends of the benchmark's
+database) from /proc, and the database transactions per booking (pg_stat_database).
 
     .venv/bin/python bench/hot_session.py                      # 1000 clients, 200 seats, c=32
     .venv/bin/python bench/hot_session.py --clients 200 --capacity 200 --concurrency 1
+    .venv/bin/python bench/hot_session.py --api --clients 400 --capacity 200 --concurrency 16
 """
 
 import argparse
@@ -31,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     CORES,
+    SERVER_PIDS,
+    ServerMeter,
     bench_env,
     fake_stripe,
     gunicorn,
@@ -73,6 +81,47 @@ def booking_form(i: int, token: str) -> dict:
         "submission_token": str(uuid.uuid4()), "attendee_1_name": f"Bench Client{i}",
         "attendee_1_email": f"att{i}.{tag}@example.com", "accept_terms": "on",
     }
+
+
+def staff_token() -> str:
+    """An admin's API token (the staff API is for admin and support staff)."""
+    from rest_framework.authtoken.models import Token
+
+    from apps.users.models import User
+
+    staff, _ = User.objects.get_or_create(
+        email="bench.staff@example.com",
+        defaults={"role": User.Role.ADMIN, "is_staff": True, "first_name": "Bench"})
+    return Token.objects.get_or_create(user=staff)[0].key
+
+
+def api_booking(session_id: int, i: int) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "session_id": session_id, "payment": "invoice",
+        "purchaser": {"email": f"api{i}.{tag}@example.com", "first_name": "Api",
+                      "last_name": f"Client{i}", "company_name": "Bench Ltd"},
+        "attendees": [{"name": f"Api Client{i}", "email": f"api{i}.{tag}@example.com"}],
+    }
+
+
+def api_run(base: str, session_id: int, clients: int, concurrency: int, token: str):
+    url = f"{base}/api/admin/bookings"
+
+    async def client(http, i):
+        began = time.perf_counter()
+        async with http.post(url, json=api_booking(session_id, i), headers={
+                "Authorization": f"Token {token}",
+                "Idempotency-Key": str(uuid.uuid4())}) as answer:
+            body = await answer.text()
+        post_ms = (time.perf_counter() - began) * 1000
+        if answer.status == 201:
+            return {"outcome": "booked", "post_ms": post_ms, "booked_at": time.perf_counter()}
+        if answer.status == 409 and '"sold_out"' in body:
+            return {"outcome": "sold out", "post_ms": post_ms}
+        return {"outcome": f"{answer.status} {body[:80]}", "post_ms": post_ms}
+
+    return run_load(client, clients, concurrency)
 
 
 def http_run(base: str, session_id: int, clients: int, concurrency: int, pay: bool,
@@ -128,7 +177,7 @@ def http_run(base: str, session_id: int, clients: int, concurrency: int, pay: bo
 
 # ---- pgbench: the same SQL, PostgreSQL alone ---------------------------------------------
 
-def capture_booking_sql(session) -> list[str]:
+def capture_booking_sql(session, api_token: str = "") -> list[str]:
     """The SQL statements of one real booking POST, in order (Django test client), made
     replayable: unique values carry the pgbench client and counter, and the ids the
     INSERTs return are kept with \\gset and used by the statements after them."""
@@ -145,22 +194,35 @@ def capture_booking_sql(session) -> list[str]:
                 "GREATEST((SELECT max(id) FROM {0}), 0) + 987654321)"
             cursor.execute(bump.format(table))
     client = Client()
-    url = f"/sessions/{session.pk}/book/"
-    token = TOKEN.search(client.get(url).content.decode()).group(1)
-    data = booking_form(0, token)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.post(url, data)
-    assert response.status_code == 302, response.status_code
-    booking = Booking.objects.get(reference=response.headers["Location"].strip("/")
-                                  .rsplit("/", 1)[1])
+    if api_token:
+        payload = api_booking(session.pk, 0)
+        data = {"email": payload["purchaser"]["email"],
+                "attendee_1_email": payload["attendees"][0]["email"]}
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/api/admin/bookings", payload, content_type="application/json",
+                                   headers={"Authorization": f"Token {api_token}",
+                                            "Idempotency-Key": str(uuid.uuid4())})
+        assert response.status_code == 201, response.content
+        booking = Booking.objects.get(pk=response.json()["id"])
+    else:
+        url = f"/sessions/{session.pk}/book/"
+        token = TOKEN.search(client.get(url).content.decode()).group(1)
+        data = booking_form(0, token)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(url, data)
+        assert response.status_code == 302, response.status_code
+        booking = Booking.objects.get(reference=response.headers["Location"].strip("/")
+                                      .rsplit("/", 1)[1])
     attendee = booking.attendees.get()
     unique = {
-        f"'{data['email']}'": "'p:run-:client_id-:i@example.com'",
         f"'{data['attendee_1_email']}'": "'a:run-:client_id-:i@example.com'",
+        f"'{data['email']}'": "'p:run-:client_id-:i@example.com'",
         f"'{booking.reference}'": "upper(substr(md5('r:run-:client_id-:i'), 1, 12))",
-        f"'{client.cookies['sessionid'].value}'": "'pgbench:run-:client_id-:i'",
     }
-    ids = {booking.purchaser_id: "pu_id", attendee.user_id: "au_id", booking.pk: "bk_id"}
+    if "sessionid" in client.cookies:
+        unique[f"'{client.cookies['sessionid'].value}'"] = "'pgbench:run-:client_id-:i'"
+    # The purchaser last: when they attend themselves, they are one row (pu_id).
+    ids = {attendee.user_id: "au_id", booking.purchaser_id: "pu_id", booking.pk: "bk_id"}
     script = []
     for sql in (q["sql"] for q in queries.captured_queries):
         returned = None
@@ -212,27 +274,46 @@ def main():
                         help="stop after the booking POST (no payment start)")
     parser.add_argument("--pgbench-seconds", type=int, default=10,
                         help="0 skips the pgbench comparison")
+    parser.add_argument("--api", action="store_true",
+                        help="staff API clients: POST /api/admin/bookings, paid by invoice")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    env = bench_env(DB_NAME)
+    # The staff API's per-user throttle (600/min) would refuse one load client's bookings.
+    env = bench_env(DB_NAME, API_USER_RATE="1000000/min")
     prepare_database(env)
     setup_django(env)
-    pay = not args.no_pay
+    from django.db import connection
+
+    pay = not args.no_pay and not args.api
+    token = staff_token() if args.api else ""
+    kind = ("staff API POST /api/admin/bookings (invoice)" if args.api else
+            "form GET + booking POST + payment start" if pay else "form GET + booking POST")
     print(f"hot session: {args.clients} clients, {args.capacity} seats, concurrency "
-          f"{args.concurrency}, gunicorn {args.workers}x{args.threads}, {CORES} cores, "
-          f"{'booking POST + payment start' if pay else 'booking POST only'}")
+          f"{args.concurrency}, gunicorn {args.workers}x{args.threads}, {CORES} cores, {kind}")
+
+    def load(session_id, clients, concurrency):
+        if args.api:
+            return api_run(base, session_id, clients, concurrency, token)
+        return http_run(base, session_id, clients, concurrency, pay, stripe)
+
     runs = []
     with fake_stripe(env) as stripe, gunicorn(env, workers=args.workers,
                                                  threads=args.threads) as base:
-        http_run(base, make_session(20).pk, 20, 4, pay, stripe)  # warm every worker up
+        load(make_session(20).pk, 20, 4)  # warm every worker up
         for run in range(1, args.runs + 1):
             session = make_session(args.capacity)
-            elapsed, results = http_run(base, session.pk, args.clients, args.concurrency, pay,
-                                        stripe)
-            runs.append(summarise(run, session, elapsed, results, pay))
+            connection.close()  # the meter counts the server's transactions only
+            meter = ServerMeter(DB_NAME, web=SERVER_PIDS["web"])
+            meter.start()
+            elapsed, results = load(session.pk, args.clients, args.concurrency)
+            meter.stop()
+            figures = summarise(run, session, elapsed, results, pay)
+            print(f"  {meter.line(figures['booked'], 'booking')} (all {args.clients} clients' "
+                  "requests, over the bookings made)")
+            runs.append({**figures, **meter.figures(max(figures["booked"], 1))})
     if args.pgbench_seconds:
-        script = capture_booking_sql(make_session(10**9))
+        script = capture_booking_sql(make_session(10**9), token)
         print(f"pgbench: the booking POST's {len(script)} SQL statements "
               f"({sum(s.startswith(('INSERT', 'UPDATE')) for s in script)} writes), "
               f"concurrency {args.concurrency}, {args.pgbench_seconds} s, {args.runs} runs")
@@ -241,14 +322,17 @@ def main():
                               seconds=args.pgbench_seconds, run=run)
             figures["pgbench_tps"] = raw["tps"]
             figures["ratio"] = figures["bookings_per_s"] / raw["tps"]
+            figures["ratio_pct"] = 100 * figures["ratio"]
             print(f"  run {run}: {raw['tps']:.0f} booking transactions/s "
                   f"(latency {raw['latency_ms']} ms, failed {raw['failed']}); end to end "
                   f"{figures['bookings_per_s']:.0f}/s = {figures['ratio']:.1%} of it")
     good = all(run["exact"] for run in runs)
     print("median of runs: " + ", ".join(
         f"{key} {statistics.median(run[key] for run in runs):.1f}"
-        for key in ("bookings_per_s", "post_p50", "post_p95", "post_p99", "pay_p50")
+        for key in ("bookings_per_s", "post_p50", "post_p95", "post_p99", "pay_p50",
+                    "cpu_web", "cpu_postgres", "cpu_total", "xacts", "ratio_pct")
         + (("pgbench_tps",) if args.pgbench_seconds else ()) if runs[0].get(key) is not None))
+    print("(ratio_pct: bookings/s end to end over pgbench's booking transactions/s, same SQL)")
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
     return 0 if good else 1

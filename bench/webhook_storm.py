@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     CORES,
+    SERVER_PIDS,
+    ServerMeter,
     bench_env,
     celery_worker,
     gunicorn,
@@ -129,6 +131,11 @@ def one_run(run: int, base: str, count: int, concurrency: int) -> dict:
             await r.read()
         return r.status, (time.perf_counter() - began) * 1000, time.perf_counter()
 
+    from django.db import connection
+
+    connection.close()  # the meter counts the deployment's transactions only
+    meter = ServerMeter(DB_NAME, web=SERVER_PIDS["web"], celery=SERVER_PIDS.get("celery"))
+    meter.start()
     started = time.perf_counter()
     elapsed, answers = run_load(deliver, len(bodies), concurrency)
     accepted = sum(1 for status, _, _ in answers if status == 200)
@@ -136,9 +143,11 @@ def one_run(run: int, base: str, count: int, concurrency: int) -> dict:
     mine = Payment.objects.filter(booking__session=session)
     events = StripeEvent.objects.filter(object_id__startswith=f"pi_storm{tag}_")
     deadline = time.perf_counter() + 120
+    polls = 0  # the benchmark's own queries, each a transaction: not the server's
     while time.perf_counter() < deadline:
         done = mine.filter(status=Payment.Status.SUCCEEDED).count()
         processed = events.filter(status=StripeEvent.Status.PROCESSED).count()
+        polls += 2
         if done == count and processed == len(bodies):
             break
         time.sleep(0.1)
@@ -148,9 +157,13 @@ def one_run(run: int, base: str, count: int, concurrency: int) -> dict:
     per_booking = emails.values("booking_id").annotate(n=Count("id"))
     sent = emails.filter(status=Communication.Status.SENT).count()
     # Emails are sent by their own tasks after the payment commits: wait for the last.
+    polls += 1
     while sent < count and time.perf_counter() < deadline:
         time.sleep(0.1)
         sent = emails.filter(status=Communication.Status.SENT).count()
+        polls += 1
+    meter.stop()
+    meter.xacts -= polls
     paid = Booking.objects.filter(session=session, status="paid").count()
     counted_twice = Booking.objects.filter(session=session).filter(
         ~Q(purchaser__total_bookings=1)).count()
@@ -170,7 +183,9 @@ def one_run(run: int, base: str, count: int, concurrency: int) -> dict:
           f"processed {processed}/{len(bodies)}, confirmation emails {emails.count()} "
           f"({sent} sent, max per booking {max((r['n'] for r in per_booking), default=0)}), "
           f"totals counted twice {counted_twice} -> {'exact' if exact else 'MISMATCH'}")
-    return figures
+    print(f"  {meter.line(count, 'payment')} (intake and processing of its 2 deliveries; "
+          "postgres: the backends of this database, the benchmark's polling one included)")
+    return {**figures, **meter.figures(count)}
 
 
 def main():
@@ -196,7 +211,8 @@ def main():
             runs.append(one_run(run, base, args.payments, args.concurrency))
     print("medians of runs: " + ", ".join(
         f"{key} {statistics.median(r[key] for r in runs):.1f}"
-        for key in ("accepted_per_s", "p50", "p99", "backlog_s", "after_last_s")))
+        for key in ("accepted_per_s", "p50", "p99", "backlog_s", "after_last_s", "cpu_web",
+                    "cpu_celery", "cpu_postgres", "cpu_total", "xacts") if key in runs[0]))
     return 0 if all(r["exact"] for r in runs) else 1
 
 

@@ -1,5 +1,6 @@
 """Thin API views: validate input, call a selector or service, shape the output."""
 
+from django.db import transaction
 from django.db.models import Prefetch, Sum
 from django.http import HttpResponse
 from django.templatetags.static import static
@@ -168,6 +169,16 @@ class CustomerBookingDetailView(ApiMixin, APIView):
 # --- Staff --------------------------------------------------------------------------
 
 
+def _answer_with(instance, relation: str, rows: list) -> None:
+    """Give `instance.<relation>.all()` these rows, as prefetch_related would, without a
+    query: for answering from rows this request has just written."""
+    rows_qs = getattr(instance, relation).get_queryset()
+    rows_qs._result_cache = list(rows)
+    rows_qs._prefetch_done = True
+    instance._prefetched_objects_cache = {
+        **getattr(instance, "_prefetched_objects_cache", {}), relation: rows_qs}
+
+
 def _admin_bookings():
     return Booking.objects.select_related(
         "session__course", "session__location", "purchaser").prefetch_related(
@@ -271,18 +282,29 @@ class AdminBookingCreateView(ApiMixin, APIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         if key is None:
-            booking = self._create(request, data, None)
-            return Response(self._booking_body(booking.pk), status=status.HTTP_201_CREATED)
+            with transaction.atomic():
+                booking = self._create(request, data, None)
+                body = self._created_booking_body(booking)
+            return Response(body, status=status.HTTP_201_CREATED)
 
         token = idempotency.submission_token(user_id=request.user.pk, key=key)
+        created = {}
+
+        def create():
+            # In the key's transaction: the answer is read before the commit, not after.
+            booking = self._create(request, data, token)
+            created[booking.pk] = self._created_booking_body(booking)
+            return booking
+
         outcome = idempotent_booking_submit(
             token=token, request_hash=idempotency.body_hash(incoming.initial_data),
-            caller=request.user, create=lambda: self._create(request, data, token))
+            caller=request.user, create=create)
         if outcome.error is not None:
             response = Response(error_body(outcome.error["code"], outcome.error["message"]),
                                 status=outcome.status)
         else:
-            response = Response(self._booking_body(outcome.booking_id), status=outcome.status)
+            body = created.get(outcome.booking_id) or self._booking_body(outcome.booking_id)
+            response = Response(body, status=outcome.status)
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -290,6 +312,29 @@ class AdminBookingCreateView(ApiMixin, APIView):
     @staticmethod
     def _booking_body(booking_id: int) -> dict:
         return s.AdminBookingSerializer(_admin_bookings().get(pk=booking_id)).data
+
+    @classmethod
+    def _created_booking_body(cls, booking: Booking) -> dict:
+        """The booking this request has just made, answered from the rows it wrote: its
+        attendees (none has a certificate yet) and the payment recorded (no refund yet),
+        plus one read for the booking's status and the purchaser's totals as they are now
+        (both moved with F() updates). A booking the request did not make (a repeat of a
+        submission) is read in full."""
+        attendees = getattr(booking, "created_attendees", None)
+        payment = getattr(booking, "recorded_payment", None)
+        if attendees is None or (payment is None and booking.status == Booking.Status.PAID
+                                 and booking.total_amount):
+            return cls._booking_body(booking.pk)
+        fresh = Booking.objects.select_related(
+            "session__course", "session__location", "purchaser").get(pk=booking.pk)
+        for attendee in attendees:
+            Attendee.certificate.related.set_cached_value(attendee, None)
+        payments = [payment] if payment is not None else []
+        for made in payments:
+            _answer_with(made, "refunds", [])
+        _answer_with(fresh, "attendees", attendees)
+        _answer_with(fresh, "payments", payments)
+        return s.AdminBookingSerializer(fresh).data
 
     def _create(self, request, data, token):
         purchaser = data["purchaser"]

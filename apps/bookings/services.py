@@ -267,7 +267,8 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 terms_document=terms,
                 terms_accepted_at=now if request.terms_accepted else None,
             )
-            Attendee.objects.bulk_create(
+            # Kept on the booking for callers answering from the rows just written.
+            booking.created_attendees = Attendee.objects.bulk_create(
                 Attendee(booking=booking, user=user, name=a.name.strip(),
                          email=normalize_email(a.email))
                 for a, user in attendee_users

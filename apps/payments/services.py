@@ -286,6 +286,15 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
     if status == "requires_payment_method" and error:
         return payment_mark_failed(payment_id=found.pk, message=error.get("message", "Declined"),
                                    payment_intent_id=intent["id"], stripe_event=stripe_event)
+    if found.has_succeeded and found.stripe_payment_intent_id:
+        # Money that arrived stays arrived (it only moves between refund states), so an
+        # unlocked read is enough to know this message changes nothing: Stripe's second
+        # word on a paid intent is recorded without taking the booking and payment locks.
+        if stripe_event is not None:
+            PaymentEvent.objects.create(payment=found, kind="payment.event_after_success",
+                                        stripe_event=stripe_event,
+                                        data={"payment_intent": intent["id"], "status": status})
+        return found
     with transaction.atomic():
         # Lock order everywhere: booking, then payment, then the user's totals.
         Booking.objects.select_for_update(of=("self",)).filter(pk=found.booking_id).first()

@@ -53,8 +53,10 @@ def staff_booking_create(*, request: BookingRequest, payment: str, actor: User |
         return booking  # free (confirmed already), or a repeat of a request that paid it
     if payment == StaffPayment.INVOICE:
         try:
-            payment_record_manual(booking=booking, actor=actor, method=Payment.Method.INVOICE,
-                                  note=INVOICE_NOTE, now=now)
+            # Kept on the booking for callers answering from the rows just written.
+            booking.recorded_payment = payment_record_manual(
+                booking=booking, actor=actor, method=Payment.Method.INVOICE,
+                note=INVOICE_NOTE, now=now)
         except ConflictError:
             # A concurrent repeat of the same request recorded it first.
             booking.refresh_from_db()

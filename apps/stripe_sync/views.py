@@ -29,11 +29,12 @@ def stripe_webhook(request):
         return _reject("The signature does not match or is too old.")
     except ValueError:
         return _reject("The payload is not a valid event.")
-    stored, created = stripe_event_store(event)
-    if created:
+    # Nothing else on the path: one INSERT (a repeat delivery inserts nothing), then enqueue.
+    stored_id = stripe_event_store(event, raw=request.body)
+    if stored_id is not None:
         try:
-            process_stripe_event_task.delay(stored.pk)
+            process_stripe_event_task.delay(stored_id)
         except Exception:
             # Stored safely: the sweeper enqueues it once the broker is back.
-            logger.exception("Could not enqueue Stripe event %s", stored.stripe_id)
-    return JsonResponse({"received": True, "duplicate": not created})
+            logger.exception("Could not enqueue Stripe event %s", event["id"])
+    return JsonResponse({"received": True, "duplicate": stored_id is None})
