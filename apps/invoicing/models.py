@@ -102,6 +102,8 @@ class IssuedDocument(IssuedModel):
 
 
 class Invoice(IssuedDocument):
+    is_credit_note = False
+
     series = models.ForeignKey(InvoiceSeries, on_delete=models.PROTECT, related_name="invoices")
     booking = models.ForeignKey("bookings.Booking", on_delete=models.PROTECT,
                                 related_name="invoices")
@@ -123,6 +125,8 @@ class Invoice(IssuedDocument):
 
 
 class CreditNote(IssuedDocument):
+    is_credit_note = True
+
     series = models.ForeignKey(InvoiceSeries, on_delete=models.PROTECT,
                                related_name="credit_notes")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
