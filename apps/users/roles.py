@@ -41,12 +41,15 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("payments", "stripeevent", ("view",)),
         ("payments", "dispute", ("view",)),
         ("refunds", "refund", ("view", "change")),
+        ("invoicing", "invoice", ("view",)),
+        ("invoicing", "creditnote", ("view",)),
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
         ("legal", "legaldocument", ("view",)),
     ],
 }
-ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
+ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "invoicing",
+              "certificates",
               "core", "auth", "authtoken", "account", "axes", "mfa", "legal")
 GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     bookings,
     certificates,
     core,
+    invoicing,
     legal,
     payments,
     refunds,
