@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.bookings.models import Booking
 from apps.core.errors import ConflictError, DomainError
+from apps.core.money import format_money
 from apps.users.audit import log_action
 
 from .models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceSeries
@@ -205,7 +206,8 @@ def credit_note_issue(*, invoice: Invoice, amount: int, reason: str, source_key:
         invoice = Invoice.objects.get(pk=invoice.pk)
         left = invoice.gross_total - credited_total(invoice)
         if amount > left:
-            raise ConflictError(f"Invoice {invoice.number} has only {left} left to credit.")
+            raise ConflictError(f"Invoice {invoice.number} has only "
+                                f"{format_money(left, invoice.currency)} left to credit.")
         note = _issue_credit_note(invoice=invoice, amount=amount, reason=reason,
                                   source_key=source_key, now=now)
         log_action("credit_note.issued", actor=actor, target=note,
