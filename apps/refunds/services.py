@@ -273,7 +273,9 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
                                      data={"refund": refund.pk})
         credit_to_match_money_kept(
             booking_id=booking.pk, money_kept=booking_money_held(booking_id=booking.pk),
-            reason=f"Refund: {refund.reason.strip() or refund.get_initiator_display()}",
+            # Not the refund's free-text reason: a document is kept for years and never
+            # changes, and erasure must be able to remove what staff wrote about a person.
+            reason=f"Refund ({refund.get_initiator_display().lower()})",
             source_key=f"refund:{refund.pk}", now=now, actor=actor)
         log_action("refund.succeeded", actor=actor, target=refund, user=payment.user_id,
                    data={"amount": refund.amount})
