@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.users",
     "apps.sessions",
+    "apps.pricing",
+    "apps.companies",
     "apps.bookings",
     "apps.invoicing",
     "apps.payments",
@@ -269,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.refunds.tasks.sweep_stuck_refunds_task",
         "schedule": 15 * 60.0,
     },
+    "on-account-daily": {  # payment reminders, then unpaid bookings released (setting)
+        "task": "apps.operations.tasks.on_account_daily_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
     "reconcile-payments-nightly": {
         "task": "apps.stripe_sync.tasks.reconcile_payments_task",
         "schedule": crontab(hour=3, minute=15),
@@ -314,6 +320,15 @@ STRIPE_MAX_NETWORK_RETRIES = env_int(
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "GBP")
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15)
 BOOKING_MAX_SEATS = env_int("BOOKING_MAX_SEATS", 12)
+# Bookings on account (a company pays by invoice): seats are held until paid. Unset: an
+# unpaid booking keeps its seats up to the session; N: it is released N days before the
+# session (beat task, the purchaser and the company's contacts are emailed). Partly paid
+# bookings are never released automatically: staff decide.
+ON_ACCOUNT_UNPAID_RELEASE_DAYS = env_int("ON_ACCOUNT_UNPAID_RELEASE_DAYS", None)
+# Payment reminders for bookings on account: this many days before the due date, and this
+# many days after it (each sent once per booking).
+ON_ACCOUNT_REMINDER_DAYS_BEFORE = env_int("ON_ACCOUNT_REMINDER_DAYS_BEFORE", 7)
+ON_ACCOUNT_REMINDER_DAYS_AFTER = env_int("ON_ACCOUNT_REMINDER_DAYS_AFTER", 7)
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 60)
 BOOKING_RATE_LIMIT = env("BOOKING_RATE_LIMIT", "30/h")  # submitted bookings per IP
 BOOKING_VALIDATE_RATE_LIMIT = env("BOOKING_VALIDATE_RATE_LIMIT", "600/h")  # inline checks

@@ -115,6 +115,21 @@ def logs(container) -> str:
     return proc.stdout + proc.stderr
 
 
+def logged_text(container) -> str:
+    """What a container printed, with each JSON log record replaced by its message: the
+    worker's stdout (where the console email backend writes) reaches its log as JSON
+    records of the `celery.redirected` logger, a whole email in one record."""
+    lines = []
+    for line in logs(container).splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            lines.append(line)
+            continue
+        lines.append(record.get("message", "") if isinstance(record, dict) else line)
+    return "\n".join(lines)
+
+
 class SourceAddressAdapter(HTTPAdapter):
     """Connects from a chosen loopback address: two 'clients' the proxy tells apart."""
 
@@ -432,8 +447,8 @@ class Smoke:
         confirm_path = request.headers["Location"]
 
         def code():
-            found = CODE_RE.findall(logs("smoke-web1") + logs("smoke-web2")
-                                    + logs("smoke-worker"))
+            found = CODE_RE.findall("\n".join(
+                logged_text(name) for name in ("smoke-web1", "smoke-web2", "smoke-worker")))
             return found[-1] if found else None
         sign_in_code = wait_until(code, timeout=30, what="the emailed sign-in code")
         confirmed = self.csrf_post(client, confirm_path, {"code": sign_in_code},

@@ -4,9 +4,10 @@ Business rules stay in the services."""
 from django.conf import settings
 from rest_framework import serializers
 
-from apps.bookings.models import Booking
+from apps.bookings.models import Booking, BookingDiscount
 from apps.payments.models import Payment
 from apps.payments.staff_bookings import StaffPayment
+from apps.pricing.quotes import CODE_MAX_LENGTH
 from apps.refunds.selectors import customer_view_of_booking
 from apps.sessions.models import CourseSession
 from apps.users.models import User
@@ -237,6 +238,16 @@ class AdminUserSerializer(serializers.Serializer):
     total_spent = serializers.IntegerField()
 
 
+class BookingDiscountOutSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text=_values(BookingDiscount.Kind))
+    code = serializers.SerializerMethodField()
+    label = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Taken off the list price, minor units.")
+
+    def get_code(self, discount) -> str | None:
+        return discount.code.code if discount.code_id else None
+
+
 class AdminBookingSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField()
@@ -245,10 +256,17 @@ class AdminBookingSerializer(serializers.Serializer):
     purchaser = serializers.SerializerMethodField()
     seats = serializers.IntegerField()
     unit_price = serializers.IntegerField()
-    total_amount = serializers.IntegerField()
+    list_amount = serializers.IntegerField(help_text="Seats × unit price, minor units.")
+    discounts = BookingDiscountOutSerializer(many=True)
+    total_amount = serializers.IntegerField(help_text="What is charged, minor units.")
     currency = serializers.CharField()
     company_name = serializers.CharField()
     hold_expires_at = serializers.DateTimeField(allow_null=True)
+    company_id = serializers.IntegerField(
+        allow_null=True, help_text="The company account it is booked on (or for), if any.")
+    purchase_order = serializers.CharField(help_text="PO number of a booking on account.")
+    payment_due_date = serializers.DateField(
+        allow_null=True, help_text="Set for a booking on account: the invoice's due date.")
     attendees = AttendeeOutSerializer(many=True)
     payments = PaymentOutSerializer(many=True)
     payment_url = serializers.SerializerMethodField(
@@ -259,7 +277,7 @@ class AdminBookingSerializer(serializers.Serializer):
         return AdminUserSerializer(booking.purchaser).data
 
     def get_payment_url(self, booking) -> str | None:
-        if booking.status != Booking.Status.PENDING:
+        if booking.status != Booking.Status.PENDING or booking.on_account:
             return None
         return settings.SITE_URL + booking.get_absolute_url()
 
@@ -309,15 +327,35 @@ class AttendeeInSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 
 
+ON_ACCOUNT = "account"
+
+
 class AdminBookingCreateSerializer(serializers.Serializer):
     session_id = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT)
     purchaser = PurchaserInSerializer()
     attendees = AttendeeInSerializer(many=True, allow_empty=False, min_length=1,
                                      max_length=settings.BOOKING_MAX_SEATS)
     payment = serializers.ChoiceField(
-        choices=StaffPayment.choices)
+        choices=[*StaffPayment.choices,
+                 (ON_ACCOUNT, "On account: confirmed now, the company pays by invoice")])
     special_requirements = serializers.CharField(required=False, allow_blank=True,
                                                  max_length=2000, default="")
+    discount_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=CODE_MAX_LENGTH, default="",
+        help_text="A discount code (any case; one per booking). One that cannot be used "
+                  "(unknown, inactive, expired, used up, for another course or session) "
+                  "is a 400 with code `discount_code_invalid`.")
+    company_id = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_BIGINT,
+        help_text="With payment `account`: the approved company whose contact the purchaser is.")
+    purchase_order = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                           default="", help_text="PO number (on account).")
+
+    def validate(self, attrs):
+        if attrs["payment"] == ON_ACCOUNT and attrs.get("company_id") is None:
+            raise serializers.ValidationError(
+                {"company_id": "A booking on account needs the company's id."})
+        return attrs
 
     def validate_session_id(self, value):
         if not CourseSession.objects.filter(pk=value).exists():

@@ -19,11 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.bookings.idempotency import idempotent_booking_submit
-from apps.bookings.models import Attendee, Booking
+from apps.bookings.models import Attendee, Booking, BookingDiscount
 from apps.bookings.selectors import upcoming_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest
 from apps.certificates.models import Certificate
 from apps.payments.models import Payment
+from apps.payments.on_account import booking_on_account_create
 from apps.payments.staff_bookings import staff_booking_create
 from apps.refunds.models import Refund
 from apps.refunds.selectors import bookings_naming_person, customer_booking, customer_bookings
@@ -173,6 +174,7 @@ def _admin_bookings():
         Prefetch("attendees", queryset=Attendee.objects.select_related("certificate")),
         Prefetch("payments", queryset=Payment.objects.order_by("attempt")
                  .prefetch_related("refunds")),
+        Prefetch("discounts", queryset=BookingDiscount.objects.select_related("code")),
     )
 
 
@@ -291,21 +293,24 @@ class AdminBookingCreateView(ApiMixin, APIView):
 
     def _create(self, request, data, token):
         purchaser = data["purchaser"]
-        return staff_booking_create(
-            request=BookingRequest(
-                session_id=data["session_id"],
-                purchaser_email=purchaser["email"],
-                purchaser_first_name=purchaser["first_name"],
-                purchaser_last_name=purchaser["last_name"],
-                company_name=purchaser["company_name"],
-                attendees=[AttendeeInput(name=a["name"], email=a["email"])
-                           for a in data["attendees"]],
-                special_requirements=data["special_requirements"],
-                submission_token=token,
-            ),
-            payment=data["payment"],
-            actor=request.user,
+        booking_request = BookingRequest(
+            session_id=data["session_id"],
+            purchaser_email=purchaser["email"],
+            purchaser_first_name=purchaser["first_name"],
+            purchaser_last_name=purchaser["last_name"],
+            company_name=purchaser["company_name"],
+            attendees=[AttendeeInput(name=a["name"], email=a["email"])
+                       for a in data["attendees"]],
+            special_requirements=data["special_requirements"],
+            submission_token=token,
+            discount_code=data["discount_code"],
         )
+        if data["payment"] == s.ON_ACCOUNT:
+            return booking_on_account_create(
+                request=booking_request, company_id=data["company_id"],
+                purchase_order=data["purchase_order"], actor=request.user)
+        return staff_booking_create(request=booking_request, payment=data["payment"],
+                                    actor=request.user)
 
 
 @extend_schema(

@@ -4,6 +4,9 @@ from django.utils import timezone
 
 from apps.backoffice.text import counted
 from apps.bookings.services import AttendeeInput
+from apps.companies.models import Company
+from apps.core.money_forms import MoneyField
+from apps.pricing.quotes import CODE_MAX_LENGTH
 from apps.sessions.models import CourseSession
 
 
@@ -29,15 +32,28 @@ class PhoneBookingForm(forms.Form):
     )
     special_requirements = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}),
                                            required=False)
+    discount_code = forms.CharField(max_length=CODE_MAX_LENGTH, required=False,
+                                    help_text="Optional: one code per booking.")
     payment = forms.ChoiceField(choices=[
         ("link", "Send a payment link by email (card)"),
         ("invoice", "Mark as paid by invoice / bank transfer"),
+        ("account", "On account: the company below pays by invoice (confirmed now, unpaid)"),
     ], widget=forms.RadioSelect, initial="link")
+    company = forms.ModelChoiceField(
+        queryset=Company.objects.filter(approved_for_invoice=True), required=False,
+        help_text="For a booking on account: the customer must be one of its contacts.")
+    purchase_order = forms.CharField(max_length=100, required=False, label="PO number")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["session"].queryset = CourseSession.objects.upcoming(
             timezone.now()).select_related("course", "location")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("payment") == "account" and not cleaned.get("company"):
+            self.add_error("company", "Choose the company whose account this booking is on.")
+        return cleaned
 
     def clean_attendees(self):
         parsed = []
@@ -57,3 +73,16 @@ class PhoneBookingForm(forms.Form):
         if not parsed:
             raise forms.ValidationError("Name at least one attendee.")
         return parsed
+
+
+class BankTransferForm(forms.Form):
+    """A bank transfer received against a booking on account (part or all of it)."""
+
+    amount = MoneyField(min_amount=1)
+    note = forms.CharField(max_length=200, required=False,
+                           help_text="The bank's reference, or who paid.")
+
+    def __init__(self, *args, currency, outstanding, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"] = MoneyField(currency=currency, min_amount=1,
+                                           max_amount=outstanding, initial=outstanding)

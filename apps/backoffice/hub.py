@@ -22,7 +22,7 @@ def payment_label(payment: Payment) -> str:
     """Where money went back to: "Visa •••• 4242", or how it was paid."""
     if payment.card_last4:
         return f"{(payment.card_brand or 'card').title()} •••• {payment.card_last4}"
-    if payment.method == Payment.Method.INVOICE:
+    if payment.method in Payment.MANUAL_METHODS:
         return "the account that paid the invoice"
     return "the card used"
 
@@ -34,7 +34,7 @@ def refund_consequence(*, payment: Payment, amount: int) -> str:
                           Payment.objects.filter(booking_id=payment.booking_id))
     after = ("the booking becomes refunded once Stripe confirms"
              if amount >= left_on_booking else "the booking stays paid")
-    if payment.method == Payment.Method.INVOICE:
+    if payment.method in Payment.MANUAL_METHODS:
         after += " (an invoice payment: send the money back by bank transfer yourself)"
     return f"Refund {format_money(amount, payment.currency)} to {payment_label(payment)}; {after}."
 
@@ -75,7 +75,7 @@ def person_name(user) -> str:
 
 # Activity data keys that hold an amount in minor units (shown as money).
 MONEY_KEYS = {"amount", "refund", "refunded", "total", "total_amount", "unit_price", "price",
-              "money_lost", "money_effect", "paid"}
+              "money_lost", "money_effect", "paid", "list_price", "discount"}
 
 
 def describe_data(data: dict) -> str:

@@ -19,12 +19,16 @@ MONEY_FIELDS: dict[str, tuple[tuple[str, ...], Callable]] = {
     "payments.dispute": (("amount", "money_lost"), lambda obj: obj.currency),
     "payments.disputeevent": (("money_effect",), lambda obj: obj.dispute.currency),
     "refunds.refund": (("amount",), lambda obj: obj.currency),
-    "bookings.booking": (("unit_price", "total_amount"), lambda obj: obj.currency),
+    "bookings.booking": (("unit_price", "list_amount", "total_amount"),
+                         lambda obj: obj.currency),
+    "pricing.discountcode": (("amount",), lambda obj: obj.currency),
     "course_sessions.course": (("price",), lambda obj: obj.currency),
     "course_sessions.coursesession": (("price",), lambda obj: obj.currency),
     "users.user": (("total_spent",), lambda obj: settings.DEFAULT_CURRENCY),
+    "companies.company": (("credit_limit",), lambda obj: obj.currency),
 }
-LABELS = {"total_amount": "Total", "unit_price": "Price per seat", "money_lost": "Money lost",
+LABELS = {"total_amount": "Total", "unit_price": "Price per seat", "list_amount": "List price",
+          "money_lost": "Money lost",
           "money_effect": "Money effect", "total_spent": "Total spent"}
 
 

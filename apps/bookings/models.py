@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.core.errors import ConflictError
 from apps.core.fields import EncryptedOptionalText
 from apps.core.money import DEFAULT_CURRENCY
+from apps.pricing.models import DiscountSource
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
@@ -88,9 +89,23 @@ class Booking(models.Model):
     )
     seats = models.PositiveSmallIntegerField()
     unit_price = models.PositiveIntegerField(help_text="Per seat, minor units.")
-    total_amount = models.PositiveIntegerField(help_text="Minor units.")
+    list_amount = models.PositiveIntegerField(
+        default=0, help_text="Seats × unit price before any discount, minor units.")
+    total_amount = models.PositiveIntegerField(
+        help_text="What the customer is charged: the list price less the discounts "
+                  "(BookingDiscount rows), minor units.")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     company_name = models.CharField(max_length=200, blank=True)
+    # Booking on account (apps.payments.on_account): the company pays by invoice after the
+    # booking is confirmed. `payment_due_date` set means "on account".
+    company = models.ForeignKey(
+        "companies.Company", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="bookings", editable=False)
+    purchase_order = models.CharField(max_length=100, blank=True, editable=False,
+                                      verbose_name="PO number")
+    payment_due_date = models.DateField(
+        null=True, blank=True, editable=False,
+        help_text="Set for a booking on account: the invoice is due on this date.")
     # Often health data (access needs, allergies): encrypted at rest.
     special_requirements = EncryptedOptionalText()
     hold_expires_at = models.DateTimeField(null=True, blank=True)
@@ -130,6 +145,7 @@ class Booking(models.Model):
             models.Index(fields=["status"], name="booking_status_idx"),
             models.Index(fields=["status", "hold_expires_at"], name="booking_hold_idx"),
             models.Index(fields=["-created_at"], name="booking_created_idx"),
+            models.Index(fields=["status", "payment_due_date"], name="booking_on_account_idx"),
         ]
 
     def __str__(self):
@@ -139,11 +155,45 @@ class Booking(models.Model):
         return reverse("bookings:detail", args=[self.reference])
 
     @property
+    def on_account(self) -> bool:
+        return self.payment_due_date is not None
+
+    @property
     def holds_seats(self):
         return self.status in SEAT_HOLDING_STATUSES
 
     def can_become(self, new_status: str) -> bool:
         return new_status in ALLOWED_TRANSITIONS.get(self.status, frozenset())
+
+
+class BookingDiscount(models.Model):
+    """One discount taken off a booking's list price when it was made: a group price or a
+    discount code (at most one code per booking), with the exact amount. Together with
+    `list_amount` they explain `total_amount`. A code's use is given back when the booking
+    ends unpaid (`use_released_at`), and counted again if it is paid after all."""
+
+    Kind = DiscountSource
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="discounts")
+    kind = models.CharField(max_length=10, choices=DiscountSource.choices)
+    code = models.ForeignKey("pricing.DiscountCode", null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="booking_discounts")
+    label = models.CharField(max_length=200)
+    amount = models.PositiveIntegerField(help_text="Taken off, minor units.")
+    use_released_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the code's use was given back (the booking ended unpaid).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["booking_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking"], condition=Q(kind="code"),
+                                    name="booking_one_discount_code"),
+        ]
+
+    def __str__(self):
+        return self.label
 
 
 class ActiveAttendeeManager(models.Manager):

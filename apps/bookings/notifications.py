@@ -211,7 +211,9 @@ def booking_notify_moved(*, booking, previous_session, now=None, refunds=(),
                              "ends_at": previous_session.ends_at,
                              "location": previous_session.location},
                    guests_told=lambda b: b.status != b.Status.PENDING, refunds=refunds,
-                   extra={"price_change": price_change})
+                   extra={"price_change": price_change,
+                          "balance_link": balance_payment_link(booking)
+                          if price_change and price_change.get("owed") else ""})
 
 
 def booking_notify_attendee_cancelled(*, booking, attendee, refunds, now=None) -> None:
@@ -350,6 +352,47 @@ def payment_link_reference(key: str) -> str | None:
         return signing.loads(key, salt=PAYMENT_LINK_SALT, max_age=PAYMENT_LINK_MAX_AGE)
     except signing.BadSignature:
         return None
+
+
+def balance_payment_path(booking) -> str:
+    """The page that pays what a paid booking still owes, with a key signed like
+    payment_link's: it opens for the purchaser without signing in (7 days)."""
+    key = signing.dumps(booking.reference, salt=PAYMENT_LINK_SALT)
+    return f"{reverse('bookings:balance', args=[booking.reference])}?key={key}"
+
+
+def balance_payment_link(booking) -> str:
+    """balance_payment_path as an absolute link, for emails."""
+    return settings.SITE_URL + balance_payment_path(booking)
+
+
+def booking_send_balance_link(booking, *, amount: int, dedupe_key: str) -> Communication | None:
+    """Staff ask the purchaser to pay what the booking still owes."""
+    return communication_queue(
+        kind=Communication.Kind.PAYMENT_LINK,
+        recipient=booking.purchaser.email,
+        template="emails/balance_link.txt",
+        context={"booking": booking, "session": booking.session, "amount": amount,
+                 "link": balance_payment_link(booking)},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=dedupe_key,
+    )
+
+
+def booking_send_balance_paid(booking, payment, *, still_owed: int) -> None:
+    """The receipt for a balance payment: it arrived, and what (if anything) is left."""
+    communication_queue(
+        kind=Communication.Kind.PAYMENT_RECEIVED,
+        recipient=booking.purchaser.email,
+        template="emails/balance_paid.txt",
+        context={"booking": booking, "session": booking.session, "payment": payment,
+                 "still_owed": still_owed,
+                 "link": booking_portal_url(booking, booking.purchaser.email)},
+        user=booking.purchaser,
+        booking=booking,
+        dedupe_key=f"balance-paid:{payment.pk}",
+    )
 
 
 def booking_send_payment_link(booking) -> None:

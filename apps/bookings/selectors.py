@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
@@ -59,3 +60,29 @@ def seats_held_on_session(*, session_id: int, emails: list[str], now: datetime):
         .exclude(booking__status=Booking.Status.PENDING, booking__hold_expires_at__lte=now)
         .select_related("booking__purchaser", "user")
     )
+
+
+@dataclass(frozen=True)
+class BookingPrice:
+    """How a booking's total came about, for pages, emails and receipts."""
+
+    seats: int
+    unit_price: int
+    list_amount: int
+    discount_lines: list[tuple[str, int]]  # (label, amount)
+    total: int
+    currency: str
+
+
+def booking_price(booking: Booking) -> BookingPrice:
+    """The booking's list price, its discounts and its total. The discounts are those given
+    when it was booked; after a change (a place cancelled, another date) they no longer
+    add up line by line, so they are shown as one line: what the booking keeps off its
+    list price now."""
+    lines = [(d.label, d.amount) for d in booking.discounts.all()]
+    off = booking.list_amount - booking.total_amount
+    if sum(amount for _, amount in lines) != off:
+        lines = [("Discounts as agreed when booked", off)] if off > 0 else []
+    return BookingPrice(seats=booking.seats, unit_price=booking.unit_price,
+                        list_amount=booking.list_amount, discount_lines=lines,
+                        total=booking.total_amount, currency=booking.currency)

@@ -12,13 +12,26 @@ from django.utils import timezone
 from apps.core.errors import ConflictError, DomainError
 from apps.legal.models import LegalDocument
 from apps.legal.selectors import legal_document_current
+from apps.pricing.quotes import PriceQuote, price_quote, split_evenly
+from apps.pricing.services import (
+    discount_code_redeem,
+    discount_code_release,
+    discount_code_retake,
+)
 from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 from apps.users.models import User, normalize_email
 from apps.users.services import user_get_or_create
 
-from .models import COUNTED_STATUSES, SEAT_HOLDING_STATUSES, Attendee, Booking, check_transition
+from .models import (
+    COUNTED_STATUSES,
+    SEAT_HOLDING_STATUSES,
+    Attendee,
+    Booking,
+    BookingDiscount,
+    check_transition,
+)
 from .notifications import booking_notify_moved, booking_send_confirmations
 from .selectors import pending_booking_for_same_people, seats_held_on_session
 from .waitlist import (
@@ -59,6 +72,8 @@ class BookingRequest:
     # The customer ticked "I accept the terms and the cancellation policy" (the booking
     # form); staff bookings made for a customer leave it False.
     terms_accepted: bool = False
+    # A discount code typed on the form (any case; "" for none): one per booking.
+    discount_code: str = ""
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -227,6 +242,9 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 # An unlocked read, only to refuse early without writing anything; the
                 # seat UPDATE below is what decides.
                 _refuse_seats(session, seats=seats, now=now)
+            # Before anything is written: a code that cannot be used refuses the booking.
+            quote = price_quote(session=session, seats=seats, now=now,
+                                code_text=request.discount_code)
             # In email order: two bookings naming the same new people cannot deadlock.
             for email, profile in sorted((p for p in people if p[0] not in known),
                                          key=lambda p: p[0]):
@@ -238,9 +256,10 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                 purchaser=purchaser,
                 session=session,
                 seats=seats,
-                unit_price=session.price,
-                total_amount=session.price * seats,
-                currency=session.currency,
+                unit_price=quote.unit_price,
+                list_amount=quote.list_amount,
+                total_amount=quote.total,
+                currency=quote.currency,
                 company_name=request.company_name,
                 special_requirements=request.special_requirements.strip(),
                 hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
@@ -253,8 +272,12 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
                          email=normalize_email(a.email))
                 for a, user in attendee_users
             )
+            _record_discounts(booking=booking, quote=quote, session=session, now=now)
+            priced = {"list_price": quote.list_amount, "discount": quote.discount_total,
+                      "code": getattr(quote.code_discount, "code", "")
+                      } if quote.discounts else {}
             log_action("booking.created", actor=actor, target=booking, user=purchaser,
-                       data={"session": session.pk, "seats": seats,
+                       data={"session": session.pk, "seats": seats, **priced,
                              "total": booking.total_amount})
             # The seats last: the session row stays locked only from this UPDATE to the
             # commit, so bookings of a popular session queue on it as briefly as possible.
@@ -278,11 +301,52 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     return booking
 
 
+def _record_discounts(*, booking: Booking, quote: PriceQuote, session, now: datetime) -> None:
+    """The discounts of a booking being made, and its code's use: taken with a conditional
+    UPDATE that holds the code's row until the commit (apps.pricing.services), so a code's
+    last use goes to exactly one booking. Raises DiscountCodeError (rolled back) if it is
+    gone. One query for the rows, whatever the number of seats."""
+    if code := quote.code_discount:
+        discount_code_redeem(code_id=code.code_id, session=session, now=now)
+    if quote.discounts:
+        BookingDiscount.objects.bulk_create(
+            BookingDiscount(booking=booking, kind=d.kind, code_id=d.code_id, label=d.label,
+                            amount=d.amount) for d in quote.discounts)
+
+
+def _follow_code_use(booking: Booking, *, old_status: str, new_status: str, actor,
+                     now: datetime) -> None:
+    """A booking that ends before it was paid (its hold lapsed, cancelled unpaid) gives its
+    code's use back; one paid after its hold lapsed takes it again (the customer paid the
+    discounted price). A paid booking cancelled or refunded later keeps it: it was used."""
+    released = old_status == Booking.Status.PENDING and new_status in (
+        Booking.Status.EXPIRED, Booking.Status.CANCELLED)
+    retaken = old_status == Booking.Status.EXPIRED and new_status == Booking.Status.PAID
+    if not (released or retaken):
+        return
+    line = BookingDiscount.objects.filter(booking=booking, code__isnull=False).first()
+    if line is None or (line.use_released_at is None) != released:
+        return
+    if released:
+        discount_code_release(code_id=line.code_id)
+        BookingDiscount.objects.filter(pk=line.pk).update(use_released_at=now)
+        log_action("discount_code.released", actor=actor, target=booking,
+                   user=booking.purchaser_id, data={"code": line.code_id, "to": new_status})
+    else:
+        over = discount_code_retake(code_id=line.code_id)
+        BookingDiscount.objects.filter(pk=line.pk).update(use_released_at=None)
+        log_action("discount_code.retaken", actor=actor, target=booking,
+                   user=booking.purchaser_id, data={"code": line.code_id, "over_limit": over})
+
+
 def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, data=None) -> None:
     """Move a booking that the caller has locked. Seats and purchaser totals follow the
     status in the same transaction: this is the only place statuses change."""
     old_status = booking.status
     check_transition(old_status, new_status)
+    # The code's row before the session's, as booking_create takes them: no deadlock.
+    _follow_code_use(booking, old_status=old_status, new_status=new_status, actor=actor,
+                     now=now)
     held_before = old_status in SEAT_HOLDING_STATUSES
     held_after = new_status in SEAT_HOLDING_STATUSES
     if held_before and not held_after:
@@ -471,16 +535,33 @@ def booking_move(*, booking_id: int, to_session_id: int, actor: User | None = No
     return booking
 
 
-def attendee_seat_release(*, booking: Booking, attendee: Attendee, now: datetime) -> None:
+def attendee_seat_share(*, booking: Booking, attendee: Attendee) -> int:
+    """This seat's share of what the booking charges (`total_amount`, discounts included):
+    the total split evenly over the booking's current seats, the odd minor units to the
+    first seats in attendee order (largest remainder), so the shares sum to the total
+    exactly. One query."""
+    ids = list(Attendee.objects.filter(booking=booking).order_by("id")
+               .values_list("id", flat=True))
+    shares = split_evenly(booking.total_amount, len(ids))
+    return shares[ids.index(attendee.pk)]
+
+
+def attendee_seat_release(*, booking: Booking, attendee: Attendee, now: datetime,
+                          share: int | None = None) -> None:
     """One place of a booking the caller has locked ends: the attendee row is kept, marked
     cancelled (it stops counting anywhere: Attendee.objects), the booking has one seat
-    fewer and one unit price less, its calendar sequence rises (the attendee's calendar
-    cancellation must outrank their invitation) and the session gets the seat back; the
-    waiting list hears of it after commit. The money is the caller's."""
+    fewer, its list price one unit price less and its total the seat's share less
+    (`share`: attendee_seat_share, computed by the caller under its lock), its calendar
+    sequence rises (the attendee's calendar cancellation must outrank their invitation)
+    and the session gets the seat back; the waiting list hears of it after commit. The
+    money is the caller's."""
+    if share is None:
+        share = attendee_seat_share(booking=booking, attendee=attendee)
     Attendee.all_objects.filter(pk=attendee.pk).update(cancelled_at=now)
     attendee.cancelled_at = now
     Booking.objects.filter(pk=booking.pk).update(
-        seats=F("seats") - 1, total_amount=F("total_amount") - booking.unit_price,
+        seats=F("seats") - 1, total_amount=F("total_amount") - share,
+        list_amount=F("list_amount") - booking.unit_price,
         calendar_sequence=F("calendar_sequence") + 1)
     _release_seats(session_id=booking.session_id, seats=1)
     booking.refresh_from_db()

@@ -45,8 +45,10 @@ def substitution_rules(*, booking: Booking, by_staff: bool = False,
                        now: datetime | None = None) -> SubstitutionRules:
     """The one place that says whether this booking's seats may be given to someone else."""
     now = now or timezone.now()
-    holding = (booking.status == Booking.Status.PENDING and booking.hold_expires_at is not None
-               and booking.hold_expires_at > now)
+    # A booking on account is confirmed while unpaid: its seats are held until paid.
+    holding = booking.status == Booking.Status.PENDING and (
+        booking.on_account
+        or (booking.hold_expires_at is not None and booking.hold_expires_at > now))
     if booking.status != Booking.Status.PAID and not holding:
         return SubstitutionRules(False, f"Booking {booking.reference} is "
                                         f"{booking.get_status_display().lower()}: its seats "

@@ -23,6 +23,7 @@ class Communication(LedgerModel):
         HOLD_EXPIRED = "hold_expired", "Hold expired"
         LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Late payment refunded"
         PAYMENT_LINK = "payment_link", "Payment link"
+        PAYMENT_RECEIVED = "payment_received", "Payment received (a balance paid)"
         SESSION_REMINDER = "session_reminder", "Session reminder"
         SESSION_CANCELLED = "session_cancelled", "Session cancelled"
         REFUND_ISSUED = "refund_issued", "Refund issued"
@@ -35,6 +36,9 @@ class Communication(LedgerModel):
         WAITLIST_OFFER = "waitlist_offer", "Waiting list: seats offered"
         ACCOUNT = "account", "Account (sign-in code, address confirmation, password)"
         BOOKING_LINK = "booking_link", "Booking link (a fresh one, asked for)"
+        COMPANY_LINK_DECISION = "company_link_decision", "Company link request decided"
+        ON_ACCOUNT_REMINDER = "on_account_reminder", "On-account payment reminder"
+        ON_ACCOUNT_RELEASED = "on_account_released", "Unpaid on-account booking released"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

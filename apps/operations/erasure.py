@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.bookings.idempotency import idempotency_keys_erase
 from apps.bookings.models import Attendee, Booking
 from apps.certificates.models import Certificate
+from apps.companies.models import CompanyContact, CompanyLinkRequest
 from apps.core.models import Communication
 from apps.payments.models import Dispute, Payment, StripeEvent
 from apps.refunds.cancellation import booking_cancel
@@ -85,6 +86,9 @@ def user_anonymise(*, user: User, actor: User | None = None) -> User:
                                                          special_requirements="")
         EmailAddress.objects.filter(user=locked).delete()
         UserNote.objects.filter(user=locked).delete()
+        # No longer books for any company; their "I book for…" requests and messages go.
+        CompanyContact.objects.filter(user=locked).delete()
+        CompanyLinkRequest.objects.filter(user=locked).delete()
         _erase_activity_free_text(user=locked)
         idempotency_keys_erase(user=locked)  # no replay of their bookings' API keys
         _erase_stripe_event_payloads(user=locked)

@@ -3,6 +3,7 @@ them across the domain, in one JSON-ready dict. Erasure is in apps.operations.er
 
 from apps.bookings.models import Attendee
 from apps.certificates.models import Certificate
+from apps.companies.models import CompanyContact, CompanyLinkRequest
 from apps.core.models import Communication
 from apps.refunds.selectors import bookings_naming_person
 from apps.users.models import ActivityLog, User
@@ -84,6 +85,16 @@ def user_export_data(*, user: User) -> dict:
                              if isinstance(a, dict)],
              "status": c.status, "created_at": _iso(c.created_at), "sent_at": _iso(c.sent_at)}
             for c in Communication.objects.filter(user=user).order_by("created_at", "pk")
+        ],
+        "companies": [
+            {"company": c.company.name, "role": c.get_role_display(),
+             "since": c.created_at.isoformat()}
+            for c in CompanyContact.objects.filter(user=user).select_related("company")
+        ],
+        "company_link_requests": [
+            {"company_name": r.company_name, "message": r.message,
+             "status": r.get_status_display(), "at": r.created_at.isoformat()}
+            for r in CompanyLinkRequest.objects.filter(user=user).order_by("created_at", "pk")
         ],
         "staff_notes": [
             {"written_at": note.created_at.isoformat(), "text": note.text}

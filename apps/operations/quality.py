@@ -149,7 +149,9 @@ def orphaned_bookings(*, now: datetime | None = None) -> list[dict]:
     out (or with no hold at all, so it never will), and paid on a cancelled session."""
     now = now or timezone.now()
     stuck_pending = Q(status=Booking.Status.PENDING) & (
-        Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE) | Q(hold_expires_at__isnull=True)
+        Q(hold_expires_at__lt=now - LAPSED_HOLD_GRACE)
+        # A booking on account holds its seats until paid (apps.payments.on_account).
+        | Q(hold_expires_at__isnull=True, payment_due_date__isnull=True)
     )
     paid_on_cancelled = Q(status=Booking.Status.PAID,
                           session__status=CourseSession.Status.CANCELLED)
@@ -180,7 +182,8 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
     cancelled or refunded), with no refund under way or done for it: e.g. a full refund
     that Stripe later failed, or a booking marked refunded while another payment is kept.
 
-    Not a problem: a cancellation fee, i.e. a payment that succeeded before its booking
+    Not a problem: a part payment on a booking on account (it holds its seats), or a
+    cancellation fee, i.e. a payment that succeeded before its booking
     was cancelled and whose refunds (the policy's share, possibly none) did not fail.
     """
     covered = (
@@ -206,6 +209,10 @@ def payments_on_unpaid_bookings(*, now: datetime | None = None) -> list[dict]:
                   has_failed_refund=Exists(failed_refund))
         .filter(covered__lt=F("amount"))
         .exclude(kept_on_purpose)
+        # Part of the invoice paid on a booking on account that holds its seats until the
+        # rest arrives (apps.payments.on_account).
+        .exclude(booking__status=Booking.Status.PENDING,
+                 booking__payment_due_date__isnull=False)
         .order_by("pk")
         .values_list("pk", "booking_id", "booking__reference", "booking__status", "status",
                      "amount", "covered", "currency", "user__email")

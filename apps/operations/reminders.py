@@ -5,6 +5,7 @@ twice. Every function takes `now` so tests control time."""
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,7 +29,9 @@ def session_reminders(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     window_end = now + timedelta(hours=settings.SESSION_REMINDER_HOURS)
     attendees = Attendee.objects.filter(
-        booking__status=Booking.Status.PAID,
+        # Paid, or confirmed on account and not yet paid (its seats are held).
+        Q(booking__status=Booking.Status.PAID)
+        | Q(booking__status=Booking.Status.PENDING, booking__payment_due_date__isnull=False),
         booking__session__status=CourseSession.Status.SCHEDULED,
         booking__session__starts_at__gt=now,
         booking__session__starts_at__lte=window_end,

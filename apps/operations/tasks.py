@@ -3,6 +3,8 @@ retention purge and the data-quality checks (schedule in config/settings.py)."""
 
 from celery import shared_task
 
+from apps.payments.on_account import on_account_daily
+
 from .dashboard import dashboard_refresh
 from .quality import data_quality_report
 from .reminders import hold_expiry_reminders, send_all_reminders
@@ -37,3 +39,10 @@ def data_quality_task() -> int:
     """The data-quality checks, daily (beat): problems are logged and emailed to
     operations once a day. Returns how many problems were found."""
     return data_quality_report()
+
+
+@shared_task
+def on_account_daily_task() -> dict:
+    """Bookings on account, daily (beat): payment reminders before and after the due date,
+    then unpaid bookings released ON_ACCOUNT_UNPAID_RELEASE_DAYS before their session."""
+    return on_account_daily()

@@ -59,6 +59,20 @@ class Payment(LedgerModel):
     class Method(models.TextChoices):
         CARD = "card", "Card (Stripe)"
         INVOICE = "invoice", "Invoice / bank transfer"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer (against a booking on account)"
+
+    # Money that came outside Stripe: staff send any refund back themselves.
+    MANUAL_METHODS = frozenset({Method.INVOICE, Method.BANK_TRANSFER})
+
+    class Purpose(models.TextChoices):
+        BOOKING = "booking", "Booking"
+        # What a paid booking still owed (a move to a dearer date): it never re-confirms
+        # the booking (apps/payments/balance.py).
+        BALANCE = "balance", "Balance owed"
+
+    # A balance attempt that may still charge: at most one per booking (the constraint).
+    BALANCE_IN_FLIGHT = frozenset({Status.REQUIRES_PAYMENT, Status.REQUIRES_ACTION,
+                                   Status.PROCESSING})
 
     booking = models.ForeignKey(
         "bookings.Booking", on_delete=models.PROTECT, related_name="payments"
@@ -66,7 +80,9 @@ class Payment(LedgerModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
-    method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
+    method = models.CharField(max_length=20, choices=Method.choices, default=Method.CARD)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.BOOKING,
+                               editable=False)
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     amount = models.PositiveIntegerField(help_text="Minor units.")
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
@@ -92,6 +108,12 @@ class Payment(LedgerModel):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_gt_0"),
             models.UniqueConstraint(
                 fields=["booking", "attempt"], name="payment_attempt_unique_per_booking"
+            ),
+            # Never two attempts charging the same balance at once.
+            models.UniqueConstraint(
+                fields=["booking"], name="payment_one_open_balance_per_booking",
+                condition=Q(purpose="balance",
+                            status__in=["requires_payment", "requires_action", "processing"]),
             ),
         ]
         indexes = [

@@ -12,9 +12,21 @@ def booking_for_page(*, reference: str) -> Booking | None:
     return (
         Booking.objects.select_related("session__course", "session__location", "purchaser")
         .prefetch_related(
-            "attendees",
+            "attendees", "discounts",
             Prefetch("payments", queryset=Payment.objects.order_by("-attempt")),
         )
         .filter(reference=reference.upper())
         .first()
     )
+
+
+def booking_balance_due(*, booking: Booking) -> int:
+    """What a paid booking still owes (after a move to a dearer date): its total minus
+    what its payments brought in. Refunds are left out on purpose: every refund was money
+    given back deliberately (a cheaper date, a cancelled place, a goodwill gesture), never
+    a reason to ask for it again. 0 for anything but a paid booking."""
+    if booking.status != Booking.Status.PAID:
+        return 0
+    brought_in = sum(p.amount for p in Payment.objects.filter(booking_id=booking.pk)
+                     if p.has_succeeded)
+    return max(0, booking.total_amount - brought_in)

@@ -11,7 +11,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.notifications import booking_send_confirmations
+from apps.bookings.notifications import booking_send_balance_paid, booking_send_confirmations
 from apps.bookings.services import booking_apply_transition
 from apps.core.errors import ConflictError, DomainError
 from apps.invoicing.services import invoice_for_paid_booking
@@ -20,6 +20,7 @@ from apps.users.models import User
 
 from . import gateway
 from .models import Payment, PaymentEvent
+from .selectors import booking_balance_due
 
 logger = logging.getLogger(__name__)
 
@@ -357,6 +358,9 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
     PaymentEvent.objects.create(payment=payment, kind="payment.succeeded",
                                 stripe_event=stripe_event, data=data or {})
     booking = Booking.objects.select_for_update(of=("self",)).get(pk=payment.booking_id)
+    if payment.purpose == Payment.Purpose.BALANCE:
+        _balance_succeeded(payment, booking, actor=actor)
+        return
     if booking.status in (Booking.Status.PENDING, Booking.Status.EXPIRED):
         try:
             with transaction.atomic():
@@ -376,6 +380,30 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
         payment, booking,
         reason=f"Payment arrived for a booking that is {booking.get_status_display().lower()}",
     )
+
+
+def _balance_succeeded(payment: Payment, booking: Booking, *, actor=None) -> None:
+    """A balance payment arrived (the caller holds the booking and payment locks). It pays
+    what a paid booking still owed: the booking is not confirmed again and no confirmation
+    is re-sent; the customer gets a receipt. A booking that no longer owes it (cancelled
+    meanwhile, or the balance was paid another way) cannot take it: it goes back."""
+    others = sum(p.amount for p in Payment.objects.filter(booking_id=booking.pk)
+                 .exclude(pk=payment.pk) if p.has_succeeded)
+    if booking.status != Booking.Status.PAID or others >= booking.total_amount:
+        _note_unneeded(payment, booking, reason=(
+            f"Balance payment arrived for a booking that is "
+            f"{booking.get_status_display().lower()} and owed nothing"))
+        return
+    if others + payment.amount > booking.total_amount:
+        logger.error("Balance payment %s pays %s more than booking %s owed", payment.pk,
+                     others + payment.amount - booking.total_amount, booking.reference)
+    still_owed = booking_balance_due(booking=booking)
+    PaymentEvent.objects.create(payment=payment, kind="payment.balance_paid",
+                                data={"still_owed": still_owed})
+    log_action("booking.balance_paid", actor=actor, target=booking, user=booking.purchaser_id,
+               data={"payment": payment.pk, "amount": payment.amount,
+                     "still_owed": still_owed})
+    booking_send_balance_paid(booking, payment, still_owed=still_owed)
 
 
 def _note_unneeded(payment: Payment, booking: Booking, *, reason: str) -> None:

@@ -11,12 +11,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apps.bookings.models import Booking
-from apps.bookings.notifications import payment_link
+from apps.bookings.notifications import balance_payment_path, payment_link
 from apps.bookings.substitution import attendee_substitute, substitution_rules
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.invoicing.selectors import booking_documents, invoice_open_to_reissue
+from apps.payments.selectors import booking_balance_due
 from apps.refunds.cancellation import (
     QuoteChanged,
     booking_cancel_by_customer,
@@ -76,6 +77,11 @@ def booking_page(request, *, booking: Booking, viewer, links: PageLinks, via_lin
         # Invoices and credit notes, and making the invoice out to a company, too.
         context["documents"] = booking_documents(booking_id=booking.pk)
         context["reissuable"] = invoice_open_to_reissue(booking_id=booking.pk)
+    if context["is_purchaser"]:
+        # A move to a dearer date leaves the difference owed: paid on its own page.
+        context["balance_due"] = booking_balance_due(booking=booking)
+        if context["balance_due"]:
+            context["balance_url"] = balance_payment_path(booking)
     if context["due"]:
         context["pay_url"] = payment_link(booking)
     seat_ids = [a.pk for a in context["attendees"] if a.user_id == viewer.pk]

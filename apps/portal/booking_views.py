@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -16,11 +17,15 @@ from apps.bookings.selectors import (
     remember_booking_in_session,
 )
 from apps.bookings.services import AlreadyBookedError, booking_create
+from apps.companies.selectors import invoice_companies_of
 from apps.core.errors import DomainError
+from apps.payments.balance import balance_in_flight, payment_pay_balance
 from apps.payments.holds import hold_expire
 from apps.payments.models import Payment
-from apps.payments.selectors import booking_for_page
+from apps.payments.on_account import booking_on_account_create
+from apps.payments.selectors import booking_balance_due, booking_for_page
 from apps.payments.services import payment_pay_card
+from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.services import payment_refund_unneeded
 from apps.sessions.selectors import session_for_page
 
@@ -44,6 +49,23 @@ def _initial_from_user(user):
 def _limit(request, *, group: str, rate: str) -> None:
     if is_ratelimited(request, group=group, key="ip", rate=rate, increment=True):
         raise Ratelimited()
+
+
+def _form_options(request) -> dict:
+    """Paying by invoice is offered to a signed-in contact of an approved company."""
+    if not request.user.is_authenticated:
+        return {}
+    return {"invoice_companies": list(invoice_companies_of(user=request.user)),
+            "signed_in_email": request.user.email}
+
+
+def _create_booking(request, form, booking_request):
+    actor = request.user if request.user.is_authenticated else None
+    if company := form.on_account_company:
+        return booking_on_account_create(
+            request=booking_request, company_id=company.pk, actor=actor,
+            purchase_order=form.cleaned_data.get("purchase_order", ""))
+    return booking_create(request=booking_request, actor=actor)
 
 
 def _initial_from_earlier_booking(request):
@@ -72,7 +94,7 @@ def book(request, session_id):
     if request.method == "GET":
         initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1),
                    **_initial_from_earlier_booking(request)}
-        form = BookingForm(initial=initial, session=session)
+        form = BookingForm(initial=initial, session=session, **_form_options(request))
         return render(request, "bookings/book.html",
                       {"session": session, "form": form, "bookable": bookable})
 
@@ -80,7 +102,7 @@ def book(request, session_id):
         _limit(request, group="booking-validate", rate=settings.BOOKING_VALIDATE_RATE_LIMIT)
     else:
         _limit(request, group="booking-submit", rate=settings.BOOKING_RATE_LIMIT)
-    form = BookingForm(request.POST, session=session)
+    form = BookingForm(request.POST, session=session, **_form_options(request))
     if request.htmx:
         # Inline validation while the customer types: check, show, create nothing.
         form.is_valid()
@@ -94,9 +116,11 @@ def book(request, session_id):
     if open_to_resubmission and form.is_valid():
         booking_request = form.to_request(session_id=session.pk)
         try:
-            booking = booking_create(request=booking_request,
-                                     actor=request.user if request.user.is_authenticated
-                                     else None)
+            booking = _create_booking(request, form, booking_request)
+        except DiscountCodeError as error:
+            # Used up (or ended) between the check and the booking: said on its field.
+            form.add_error("discount_code", ValidationError(error.message, code=error.code))
+            conflict = False
         except DomainError as error:
             form.add_error(None, ValidationError(error.message, code=error.code))
             # Not enough seats, cancelled or started: a conflict (409). Someone already
@@ -139,12 +163,14 @@ def _visible_booking(request, reference):
 @vary_on_headers("HX-Request")
 def booking_detail(request, reference):
     booking = _visible_booking(request, reference)
-    if booking.status == booking.Status.PENDING and booking.hold_expires_at <= timezone.now():
+    if (booking.status == booking.Status.PENDING and booking.hold_expires_at is not None
+            and booking.hold_expires_at <= timezone.now()):
         # Beat releases lapsed holds every minute; the page does not wait for it.
         hold_expire(booking_id=booking.pk)
         booking = _visible_booking(request, reference)
-    payments = list(booking.payments.all())
-    latest = payments[0] if payments else None
+    # The booking's own payment (a balance paid later has its own page).
+    latest = next((p for p in booking.payments.all()
+                   if p.purpose == Payment.Purpose.BOOKING), None)
     context = {
         "booking": booking,
         "session": booking.session,
@@ -212,6 +238,57 @@ def booking_pay(request, reference):
         )
         body["released"] = True
     elif payment.status == Payment.Status.FAILED:
+        body["message"] = (payment.failure_message or "Your card was declined.") + \
+            " No money was taken: you can try another card."
+    if result.client_secret:
+        body["client_secret"] = result.client_secret
+    return JsonResponse(body)
+
+
+@require_http_methods(["GET"])
+@vary_on_headers("HX-Request")
+def booking_balance(request, reference):
+    """The page that pays what a paid booking still owes (after a move to a dearer date):
+    the purchaser's (signed in, the browser that booked, or a signed link) or staff's."""
+    booking = _visible_booking(request, reference)
+    in_flight = balance_in_flight(booking_id=booking.pk)
+    latest = next((p for p in booking.payments.all()
+                   if p.purpose == Payment.Purpose.BALANCE), None)
+    context = {
+        "booking": booking,
+        "session": booking.session,
+        "balance_due": booking_balance_due(booking=booking),
+        "latest_payment": latest,
+        "confirming": in_flight is not None and in_flight.status == Payment.Status.PROCESSING,
+        "STRIPE_JS_URL": settings.STRIPE_JS_URL,
+        "return_url": settings.SITE_URL + request.path,
+        "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
+        "show_test_cards": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
+        "booking_url": (reverse("portal:booking", args=[booking.reference])
+                        if request.user.is_authenticated
+                        and request.user.pk == booking.purchaser_id else ""),
+    }
+    if request.htmx:
+        return render(request, "bookings/_balance_status.html", context)
+    return render(request, "bookings/balance.html", context)
+
+
+@require_POST
+def booking_pay_balance(request, reference):
+    """Pay the balance with the ConfirmationToken the page's Stripe.js made; answers what
+    the page must do next (JSON), like booking_pay."""
+    booking = _visible_booking(request, reference)
+    if limited := _payment_rate_limited(request, booking):
+        return limited
+    try:
+        result = payment_pay_balance(
+            booking=booking, confirmation_token=request.POST.get("confirmation_token", ""))
+    except DomainError as error:
+        return _json_error(error)
+    payment = result.payment
+    payment_refund_unneeded(payment_id=payment.pk)  # the booking owed nothing: given back
+    body = {"status": payment.status, "payment_id": payment.pk}
+    if payment.status == Payment.Status.FAILED:
         body["message"] = (payment.failure_message or "Your card was declined.") + \
             " No money was taken: you can try another card."
     if result.client_secret:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.bookings.selectors import pending_booking_for_same_people
 from apps.bookings.services import AttendeeInput, BookingRequest, booking_validate_request
 from apps.core.errors import DomainError
+from apps.pricing.quotes import CODE_MAX_LENGTH, DiscountCodeError, PriceQuote, price_quote
 from apps.users.models import normalize_email
 
 
@@ -49,15 +50,33 @@ class BookingForm(forms.Form):
         error_messages={"required": "Please tick the box to accept the terms and the "
                                     "cancellation policy: we cannot book without it."},
     )
+    discount_code = forms.CharField(
+        max_length=CODE_MAX_LENGTH, required=False, label="Discount code (optional)",
+        help_text="One code per booking.",
+        error_messages={"max_length": "That is longer than any discount code we issue."})
     submission_token = SubmissionTokenField(required=False)
     focus_summary = False  # set by focus_first_error()
+    quote: PriceQuote | None = None  # the price with the code, once clean() accepted it
+    # Booking on account (apps.payments.on_account): offered only to a signed-in contact of
+    # a company approved for invoicing; "card" otherwise.
+    pay_by = forms.ChoiceField(
+        required=False, label="How will you pay?", widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Paying by invoice is open to contacts of a "
+                                          "company approved for it: please pay by card."})
+    purchase_order = forms.CharField(max_length=100, required=False, label="PO number",
+                                     help_text="Your company's purchase order number.")
     i_am_attending = forms.BooleanField(
         required=False, label="I am attending (attendee 1 is me)",
         help_text="Your name and email below are used for the first seat.")
 
-    def __init__(self, *args, session, **kwargs):
+    def __init__(self, *args, session, invoice_companies=(), signed_in_email="", **kwargs):
         super().__init__(*args, **kwargs)
         self.session = session
+        self.invoice_companies = {str(c.pk): c for c in invoice_companies}
+        self.signed_in_email = signed_in_email
+        self.fields["pay_by"].choices = [("card", "Pay now by card")] + [
+            (pk, f"Pay by invoice ({c.name})") for pk, c in self.invoice_companies.items()]
+        self.fields["pay_by"].initial = "card"
         most = max(1, min(settings.BOOKING_MAX_SEATS, session.seats_left or 1))
         if self.is_bound:
             # More than are left is refused in clean() with a message that says how many
@@ -136,12 +155,50 @@ class BookingForm(forms.Form):
                     "their own (it is where their certificate goes).",
                 )
             seen.setdefault(email, n)
+        self._price(cleaned)
+        self._clean_on_account(cleaned)
         if not self.errors:
             try:
                 booking_validate_request(self.to_request(session_id=self.session.pk))
             except DomainError as error:
                 raise ValidationError(error.message) from error
         return cleaned
+
+    def _price(self, cleaned) -> None:
+        """The price with the code typed (a code that cannot be used is an error on its
+        field; booking_create checks it again when it takes the use)."""
+        try:
+            self.quote = price_quote(session=self.session, seats=cleaned.get("seats", 1),
+                                     code_text=cleaned.get("discount_code", ""))
+        except DiscountCodeError as error:
+            self.add_error("discount_code", error.message)
+
+    def price(self) -> PriceQuote:
+        """The price the summary shows: with the accepted code, else without a code."""
+        if self.quote is not None:
+            return self.quote
+        return price_quote(session=self.session, seats=self.seat_count)
+
+    def _clean_on_account(self, cleaned) -> None:
+        if self.has_error("pay_by") and not self.invoice_companies:
+            # The choice is not on this customer's page: say it where they will see it.
+            self.add_error(None, self.errors.pop("pay_by"))
+        company = self.on_account_company
+        if company is None:
+            return
+        if normalize_email(cleaned.get("email", "")) != normalize_email(self.signed_in_email):
+            self.add_error("email", f"A booking on {company.name}'s account is made in your own "
+                                    f"name: use your sign-in email ({self.signed_in_email}).")
+        if company.purchase_order_required and not cleaned.get("purchase_order", "").strip():
+            self.add_error("purchase_order", f"{company.name} needs a purchase order (PO) "
+                                             "number on every booking: please enter it.")
+
+    @property
+    def on_account_company(self):
+        """The company chosen to pay by invoice, or None for a card payment."""
+        if not self.is_bound:
+            return None
+        return self.invoice_companies.get(self.data.get("pay_by", ""))
 
     def _submitted_again(self, cleaned) -> bool:
         """The same people booked again by the same purchaser while their booking holds
@@ -166,6 +223,7 @@ class BookingForm(forms.Form):
             special_requirements=data.get("special_requirements", ""),
             submission_token=data.get("submission_token") or uuid.uuid4(),
             terms_accepted=data["accept_terms"],
+            discount_code=data.get("discount_code", ""),
             attendees=[
                 AttendeeInput(name=data[f"attendee_{n}_name"], email=data[f"attendee_{n}_email"])
                 for n in range(1, self.seat_count + 1)
@@ -178,7 +236,8 @@ class BookingForm(forms.Form):
         attendees = [f"attendee_{n}_{part}" for n in range(1, self.seat_count + 1)
                      for part in ("name", "email")]
         return ["seats", "i_am_attending", *attendees, "first_name", "last_name", "email",
-                "phone", "company_name", "special_requirements"]
+                "phone", "company_name", "pay_by", "purchase_order", "special_requirements",
+                "discount_code"]
 
     def focus_first_error(self) -> None:
         """After a failed submit the page opens on the first problem: the error summary
@@ -219,3 +278,11 @@ class FreshLinkForm(forms.Form):
 
     reference = forms.CharField(label="Booking reference", max_length=12)
     email = forms.EmailField(label="Your email address", max_length=254)
+
+
+class CompanyLinkRequestForm(forms.Form):
+    company_name = forms.CharField(max_length=200, label="Company name",
+                                   help_text="The employer you book training for.")
+    message = forms.CharField(required=False, max_length=1000, label="Anything we should know",
+                              widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text="Your job title, or who at the company can confirm.")

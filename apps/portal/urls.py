@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import access, changes, invoices
+from . import access, changes, companies, invoices
 from . import views as portal
 
 app_name = "portal"
@@ -34,6 +34,8 @@ urlpatterns = [
          name="access-substitute"),
     path("link/", access.access_fresh_link, name="access-fresh"),
     path("profile/", portal.portal_profile, name="profile"),
+    path("companies/", companies.portal_companies, name="companies"),
+    path("companies/<int:company_id>/", companies.portal_company, name="company"),
     path("data.json", portal.portal_export, name="export"),
     path("delete/", portal.portal_delete, name="delete"),
 ]

@@ -19,10 +19,11 @@ from django.utils import timezone
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_notify_attendee_cancelled
 from apps.bookings.selectors import seats_held_on_session
-from apps.bookings.services import attendee_seat_release, booking_move
+from apps.bookings.services import attendee_seat_release, attendee_seat_share, booking_move
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
 from apps.payments.models import Payment
+from apps.payments.selectors import booking_balance_due
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 
@@ -82,16 +83,6 @@ def refund_destination(booking: Booking) -> str:
 def _gross(payments) -> int:
     """What the booking's payments brought in, refunds aside."""
     return sum(p.amount for p in payments if p.has_succeeded)
-
-
-def booking_balance_due(*, booking: Booking) -> int:
-    """What a paid booking still owes (after a move to a dearer date): its total minus
-    what its payments brought in. Refunds are left out on purpose: every refund was money
-    given back deliberately (a cheaper date, a cancelled place, a goodwill gesture), never
-    a reason to ask for it again. 0 for anything but a paid booking."""
-    if booking.status != Booking.Status.PAID:
-        return 0
-    return max(0, booking.total_amount - _gross(Payment.objects.filter(booking=booking)))
 
 
 def booking_change_options(*, booking: Booking, now: datetime | None = None) -> dict:
@@ -170,7 +161,9 @@ def _transfer_money(*, booking: Booking, target: CourseSession, payments) -> Tra
     """Cheaper: what was paid towards the current total beyond the new total comes back
     (never more than the payments still hold; a fee the policy kept on a cancelled place
     stays kept). Dearer: the new total beyond what was paid is owed."""
-    after = target.price * booking.seats
+    # The booking keeps the discount it was given, in money (it was agreed when booking).
+    discount = booking.list_amount - booking.total_amount
+    after = max(0, target.price * booking.seats - discount)
     refund = owed = 0
     if booking.status == Booking.Status.PAID:
         gross = _gross(payments)
@@ -206,11 +199,12 @@ def booking_transfer(*, booking_id: int, to_session_id: int, actor, initiator: s
     at the same price). The target's seats are taken and the old ones released in one
     transaction (bookings.booking_move: capacity checked in the UPDATE, no oversell).
 
-    Money: the booking's unit price and total become the target's. Paid less than the new
-    total: the booking stays paid and confirmed (the seats are theirs) and the difference
-    is owed (booking_balance_due; staff see it, the customer is told). Paid more: the
-    difference is refunded in full, newest payment first (the customer is not cancelling
-    anything, so the cancellation tiers do not apply). `confirmed_difference`: the new total
+    Money: the booking's unit price and total become the target's (less the discount it
+    was given, kept in money). Paid less than the new total: the booking stays paid and
+    confirmed (the seats are theirs) and the difference is owed (booking_balance_due;
+    staff see it, the customer is told). Paid more: the difference is refunded in full,
+    newest payment first (the customer is not cancelling anything, so the cancellation
+    tiers do not apply). `confirmed_difference`: the new total
     minus the old one the customer was shown; if it changed meanwhile, AmountChanged.
     Everyone is told (same calendar UIDs, higher SEQUENCE). Logged with before and after."""
     now = now or timezone.now()
@@ -238,8 +232,9 @@ def booking_transfer(*, booking_id: int, to_session_id: int, actor, initiator: s
         refunds = _refund_newest_first(payments=payments, amount=quote.refund,
                                        initiator=initiator, actor=actor,
                                        reason=f"Moved to another date ({booking.reference})")
-        Booking.objects.filter(pk=booking.pk).update(unit_price=target.price,
-                                                     total_amount=quote.after)
+        Booking.objects.filter(pk=booking.pk).update(
+            unit_price=target.price, list_amount=target.price * booking.seats,
+            total_amount=quote.after)
         log_action("booking.transferred", actor=actor, target=booking,
                    user=booking.purchaser_id,
                    data={"initiator": initiator, "before": before,
@@ -255,17 +250,17 @@ def booking_transfer(*, booking_id: int, to_session_id: int, actor, initiator: s
 
 # --- one attendee --------------------------------------------------------------------
 
-def _seat_refund(*, booking: Booking, payments, initiator: str,
+def _seat_refund(*, booking: Booking, share: int, payments, initiator: str,
                  now: datetime) -> CancellationQuote:
-    """What cancelling one place gives back, of what was actually paid for it: the unit
-    price, less any balance still owed (a move to a dearer date not yet paid is settled
-    by the cancelled place first), never more than the payments still hold. A customer
-    gets the policy's share of it; staff refund it all (as for a whole booking)."""
+    """What cancelling one place gives back, of what was actually paid for it: its
+    `share` of the booking's total (discounts included: bookings.attendee_seat_share),
+    less any balance still owed (a move to a dearer date not yet paid is settled by the
+    cancelled place first), never more than the payments still hold. A customer gets the
+    policy's share of it; staff refund it all (as for a whole booking)."""
     seat_paid = 0
     if booking.status == Booking.Status.PAID:
-        others = booking.total_amount - booking.unit_price
-        seat_paid = max(0, min(booking.unit_price, _held(payments),
-                               _gross(payments) - others))
+        others = booking.total_amount - share
+        seat_paid = max(0, min(share, _held(payments), _gross(payments) - others))
     quote = cancellation_quote(booking=booking, paid=seat_paid, now=now)
     if initiator == CUSTOMER:
         return quote
@@ -292,7 +287,9 @@ def attendee_cancel_quote(*, attendee: Attendee, initiator: str = CUSTOMER,
                           now: datetime | None = None) -> CancellationQuote:
     """A preview of attendee_cancel's refund for the confirmation page."""
     booking = attendee.booking
-    return _seat_refund(booking=booking, payments=list(Payment.objects.filter(booking=booking)),
+    return _seat_refund(booking=booking, share=attendee_seat_share(booking=booking,
+                                                                   attendee=attendee),
+                        payments=list(Payment.objects.filter(booking=booking)),
                         initiator=initiator, now=now or timezone.now())
 
 
@@ -324,7 +321,9 @@ def attendee_cancel(*, attendee_id: int, actor, initiator: str,
             raise ChangeRefused(refusal)
         payments = list(Payment.objects.select_for_update(of=("self",)).filter(
             booking=booking).order_by("pk"))
-        quote = _seat_refund(booking=booking, payments=payments, initiator=initiator, now=now)
+        share = attendee_seat_share(booking=booking, attendee=attendee)
+        quote = _seat_refund(booking=booking, share=share, payments=payments,
+                             initiator=initiator, now=now)
         if confirmed_amount is not None and quote.amount != confirmed_amount:
             raise AmountChanged(f"The refund for that place has changed: cancelling it now "
                                 f"refunds {quote.amount_display}. Nothing has been cancelled "
@@ -332,13 +331,12 @@ def attendee_cancel(*, attendee_id: int, actor, initiator: str,
         refunds = _refund_newest_first(
             payments=payments, amount=quote.amount, initiator=initiator, actor=actor,
             reason=f"Place of {attendee.name} cancelled")
-        attendee_seat_release(booking=booking, attendee=attendee, now=now)
+        attendee_seat_release(booking=booking, attendee=attendee, now=now, share=share)
         log_action("booking.attendee_cancelled", actor=actor, target=booking,
                    user=booking.purchaser_id,
                    data={"initiator": initiator, "attendee": attendee.pk,
                          "name": attendee.name, "seats": [booking.seats + 1, booking.seats],
-                         "total": [booking.total_amount + booking.unit_price,
-                                   booking.total_amount],
+                         "total": [booking.total_amount + share, booking.total_amount],
                          "refund": quote.amount, "percent": quote.percent})
         booking_notify_attendee_cancelled(booking=booking, attendee=attendee, refunds=refunds,
                                           now=now)

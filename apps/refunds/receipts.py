@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 
 from apps.bookings.models import Booking
+from apps.bookings.selectors import booking_price
 from apps.core.documents import render_pdf
 from apps.core.errors import DomainError
 from apps.payments.models import Payment
@@ -250,6 +251,9 @@ def receipt_context(*, booking: Booking) -> dict:
                 amount=booking.seats * booking.unit_price,
             )
         ],
+        # Exactly what was taken off the list price (booking_price: after a change, one
+        # line for what the booking keeps off), so the lines add up to the total.
+        "discounts": booking_price(booking).discount_lines,
         "booking_total": booking.total_amount,
         "payments": payments,
         "refunds": refunds,

@@ -57,8 +57,9 @@ def customer_view_of_booking(*, booking: Booking, user) -> dict:
                    if r.status == Refund.Status.SUCCEEDED)
     # Only a pending booking whose hold still stands has anything to pay: an expired or
     # cancelled one owes nothing.
-    holding = (booking.status == Booking.Status.PENDING and booking.hold_expires_at is not None
-               and booking.hold_expires_at > timezone.now())
+    holding = booking.status == Booking.Status.PENDING and (
+        booking.on_account  # confirmed, held until paid
+        or (booking.hold_expires_at is not None and booking.hold_expires_at > timezone.now()))
     due = max(0, booking.total_amount - paid) if own and holding else 0
     return {"booking": booking, "is_purchaser": own, "attendees": attendees,
             "payments": payments, "paid": paid, "refunded": refunded, "due": due,

@@ -7,6 +7,7 @@ and account creation call it, and it puts right an account whose access has drif
 its role. Nobody edits `is_staff`, the superuser flag or groups by hand."""
 
 from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group
 from django.db import models
 
@@ -46,11 +47,17 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
         ("legal", "legaldocument", ("view",)),
+        ("pricing", "discountcode", ("view",)),
+        ("pricing", "groupdiscount", ("view",)),
+        ("bookings", "bookingdiscount", ("view",)),
+        ("companies", "company", ("view", "change")),
+        ("companies", "companycontact", ("view", "add", "change", "delete")),
+        ("companies", "companylinkrequest", ("view", "change")),
     ],
 }
 ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "invoicing",
-              "certificates",
-              "core", "auth", "authtoken", "account", "axes", "mfa", "legal")
+              "certificates", "core", "auth", "authtoken", "account", "axes", "mfa", "legal",
+              "pricing", "companies")
 GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 
 
@@ -75,6 +82,14 @@ def ensure_role_groups(apps=None) -> None:
                     content_type__app_label=app, codename=codename)
             ]
         group.permissions.set(permissions)
+
+
+def refresh_role_groups(apps, schema_editor) -> None:
+    """A migration's RunPython when it adds models a role may use: Django creates
+    permissions only after all migrations, so create them now, then refresh the groups."""
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, apps=apps)
+    ensure_role_groups(apps)
 
 
 def _migrated(apps, app_label: str, model: str) -> bool:

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.payments.services import payment_record_manual
 from apps.users.models import User, UserNote
@@ -60,3 +61,25 @@ def test_admin_edits_are_in_the_object_history_with_the_actor(admin_client):
     assert "Special requirements" in entry.get_change_message()
     history = admin_client.get(f"/admin/bookings/booking/{booking.pk}/history/").content.decode()
     assert "Changed Special requirements" in history
+
+
+def test_customer_activity_names_its_targets_with_links_in_constant_queries(
+        admin_client, django_assert_max_num_queries):
+    first = make_booking(SessionFactory(), email="active@example.com")
+    payment_record_manual(booking=first, actor=None)
+    customer = first.purchaser
+    url = f"/admin/users/user/{customer.pk}/change/"
+    with CaptureQueriesContext(connection) as one_booking:
+        page = admin_client.get(url).content.decode()
+    activity = page[page.index("Activity history"):]
+    link = f'<a href="/admin/bookings/booking/{first.pk}/change/">{first.reference}</a>'
+    about = re.findall(r'<td class="field-about">(.*?)</td>', activity, re.S)
+    assert any(link in cell for cell in about), about  # by its reference, linked
+    assert 'class="field-target_id"' not in activity  # no column of bare ids
+    for _ in range(3):
+        payment_record_manual(booking=make_booking(SessionFactory(), email=customer.email),
+                              actor=None)
+    with django_assert_max_num_queries(len(one_booking)):  # no query per activity row
+        page = admin_client.get(url).content.decode()
+    activity = page[page.index("Activity history"):]
+    assert activity.count("/admin/bookings/booking/") >= 4

@@ -84,6 +84,9 @@ ROUTES = {
     # ConfirmationToken) is a bad request.
     "bookings:detail":                ("GET",  "/bookings/{booking}/",         404,   OK,    404,   404,   OK,    OK),
     "bookings:pay":                   ("POST", "/bookings/{booking}/pay/",     404,   400,   404,   404,   400,   400),
+    # Paying what a paid booking still owes (a move to a dearer date): the same people.
+    "bookings:balance":               ("GET",  "/bookings/{booking}/balance/", 404,   OK,    404,   404,   OK,    OK),
+    "bookings:pay-balance":           ("POST", "/bookings/{booking}/balance/pay/", 404, 400, 404,   404,   400,   400),
     # Stripe webhooks: a signature or nothing, whoever sends it.
     "payments:stripe-webhook":        ("POST", "/webhooks/stripe/",            400,   400,   400,   400,   400,   400),
     # Certificates: public verification by code; the PDF for its holder and certificate staff.
@@ -208,6 +211,7 @@ ROUTES = {
     "admin:bookings_booking_refund":  ("GET",  "/admin/bookings/booking/{booking_id}/refund/{payment}/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_cancel":  ("GET",  "/admin/bookings/booking/{booking_id}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_resend":  ("GET",  "/admin/bookings/booking/{booking_id}/resend/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:bookings_booking_balance_link": ("GET", "/admin/bookings/booking/{booking_id}/balance-link/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # The trainer's day: the register and the attendance page of a session they may see.
     "admin:course_sessions_coursesession_register": ("GET", "/admin/course_sessions/coursesession/{session}/register.pdf", ADMIN, ADMIN, ADMIN, OK, OK, OK),
     "admin:course_sessions_coursesession_attendance": ("GET", "/admin/course_sessions/coursesession/{session}/attendance/", ADMIN, ADMIN, ADMIN, OK, OK, OK),

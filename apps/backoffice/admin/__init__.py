@@ -6,10 +6,12 @@ modules below registers each model's admin exactly once."""
 from . import (  # noqa: F401
     bookings,
     certificates,
+    companies,
     core,
     invoicing,
     legal,
     payments,
+    pricing,
     refunds,
     sessions,
     users,

@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from apps.backoffice.forms import BankTransferForm
 from apps.backoffice.hub import (
     booking_hub,
     payment_label,
@@ -20,7 +21,10 @@ from apps.bookings.models import COUNTED_STATUSES, Booking
 from apps.bookings.notifications import booking_send_confirmations
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.payments.balance import balance_send_payment_link
 from apps.payments.models import Payment
+from apps.payments.on_account import booking_outstanding, on_account_payment_record
+from apps.payments.selectors import booking_balance_due
 from apps.refunds.cancellation import (
     booking_cancel,
     booking_cancellation_quote,
@@ -42,6 +46,9 @@ class BookingHubMixin:
             extra_context = {**(extra_context or {}), "hub": booking_hub(booking),
                              "can_resend": booking.status in CONFIRMABLE_RESEND,
                              "can_cancel": booking.can_become(Booking.Status.CANCELLED),
+                             "balance_due": booking_balance_due(booking=booking),
+                             "can_record_transfer": booking.on_account
+                             and booking.status == Booking.Status.PENDING,
                              "may_change": self.has_change_permission(request, booking)}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -54,6 +61,10 @@ class BookingHubMixin:
                  name="bookings_booking_cancel"),
             path("<int:booking_id>/resend/", view(self.hub_resend_view),
                  name="bookings_booking_resend"),
+            path("<int:booking_id>/balance-link/", view(self.hub_balance_link_view),
+                 name="bookings_booking_balance_link"),
+            path("<int:booking_id>/bank-transfer/", view(self.hub_bank_transfer_view),
+                 name="bookings_booking_bank_transfer"),
         ]
 
     def _hub_context(self, request, booking, title, **extra):
@@ -142,3 +153,53 @@ class BookingHubMixin:
                                                   f"Resend the confirmation of "
                                                   f"{booking.reference}?", allowed=allowed,
                                                   attendees=booking.attendees.all()))
+
+    def hub_balance_link_view(self, request, booking_id):
+        """Email the purchaser a link to pay what the booking still owes (after a move to
+        a dearer date): a page saying what will be sent, then the email (the outbox)."""
+        booking = self._booking_for_action(request, booking_id)
+        due = booking_balance_due(booking=booking)
+        if request.method == "POST" and due:
+            try:
+                amount = balance_send_payment_link(booking=booking, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, f"A link to pay {format_money(amount, booking.currency)}"
+                                           f" was emailed to {booking.purchaser.email}.")
+            return redirect("admin:bookings_booking_change", booking.pk)
+        return TemplateResponse(request, "admin/bookings/hub_balance_link_confirm.html",
+                                self._hub_context(request, booking,
+                                                  f"Ask for the balance of {booking.reference}?",
+                                                  balance_due=due))
+    def hub_bank_transfer_view(self, request, booking_id):
+        """A bank transfer received against a booking on account: part or all of what is
+        outstanding, recorded as a payment (never edited or deleted afterwards)."""
+        booking = self._booking_for_action(request, booking_id)
+        if not request.user.has_perm("payments.change_payment"):
+            raise PermissionDenied
+        outstanding = booking_outstanding(booking)
+        form = BankTransferForm(request.POST or None, currency=booking.currency,
+                                outstanding=outstanding)
+        if request.method == "POST" and form.is_valid():
+            try:
+                payment = on_account_payment_record(
+                    booking_id=booking.pk, amount=form.cleaned_data["amount"],
+                    note=form.cleaned_data["note"], actor=request.user)
+            except DomainError as error:
+                form.add_error("amount", error.message)
+            else:
+                left = outstanding - payment.amount
+                self.message_user(request, f"Bank transfer of "
+                                  f"{format_money(payment.amount, payment.currency)} recorded "
+                                  f"on {booking.reference}; " + (
+                                      f"{format_money(left, payment.currency)} still outstanding."
+                                      if left else "it is now paid in full."))
+                return redirect("admin:bookings_booking_change", booking.pk)
+        return TemplateResponse(request, "admin/bookings/hub_bank_transfer.html",
+                                self._hub_context(
+                                    request, booking, f"Record a bank transfer on "
+                                    f"{booking.reference}", form=form,
+                                    outstanding=format_money(outstanding, booking.currency),
+                                    on_account=booking.on_account
+                                    and booking.status == Booking.Status.PENDING))

@@ -21,7 +21,13 @@ from apps.certificates.attendance import attendance_record
 from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.payments.models import Dispute
+from apps.payments.on_account import (
+    booking_on_account_create,
+    on_account_overdue,
+    on_account_unpaid,
+)
 from apps.payments.staff_bookings import StaffPayment, staff_booking_create
+from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.cancellation import booking_cancel, refund_outcomes_text
 from apps.refunds.changes import booking_balance_due
 from apps.refunds.models import Refund
@@ -30,6 +36,7 @@ from apps.users.models import User, normalize_email
 from apps.users.roles import is_instructor_only
 from apps.users.services import personal_data_viewed
 
+from .pricing import BookingDiscountInline
 from .substitution import substitute_link, substitute_view
 
 
@@ -80,6 +87,24 @@ class DisputedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OnAccountFilter(admin.SimpleListFilter):
+    """The overdue list: bookings on account past their due date with money outstanding."""
+
+    title = "on account"
+    parameter_name = "on_account"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue (past due, unpaid)"), ("unpaid", "Unpaid"),
+                ("all", "Every booking on account")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(pk__in=on_account_overdue().values("pk"))
+        if self.value() == "unpaid":
+            return queryset.filter(pk__in=on_account_unpaid().values("pk"))
+        if self.value() == "all":
+            return queryset.filter(payment_due_date__isnull=False)
+        return queryset
 
 
 @admin.register(Booking)
@@ -87,8 +112,8 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
                    admin.ModelAdmin):
     list_display = ["reference", "purchaser", "session", "seats", "total", "status", "disputed",
                     "created_at"]
-    list_filter = ["status", DisputedFilter, "session__course", "session__starts_at",
-                   "created_at"]
+    list_filter = ["status", OnAccountFilter, DisputedFilter, "session__course",
+                   "session__starts_at", "created_at"]
     # A whole email finds bookings made by or for that person; a whole reference, that
     # booking (both through indexes); other text searches names and companies.
     search_fields = ["reference", "purchaser__email", "purchaser__last_name", "company_name"]
@@ -107,11 +132,13 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
                                  target=booking, where="admin: booking page")
         return response
     readonly_fields = money_fields(Booking, [
-        "reference", "status", "purchaser", "session", "seats", "unit_price", "total_amount",
+        "reference", "status", "purchaser", "session", "seats", "unit_price", "list_amount",
+        "total_amount",
         "currency", "hold_expires_at", "created_at", "paid_at", "cancelled_at", "disputed",
-        "terms_document", "terms_accepted_at", "balance_due"])
+        "terms_document", "terms_accepted_at", "balance_due", "company", "purchase_order",
+        "payment_due_date"])
     exclude = money_field_names(Booking)
-    inlines = [AttendeeInline]
+    inlines = [AttendeeInline, BookingDiscountInline]
     actions = ["cancel_with_full_refund", "resend_confirmation", "move_to_session"]
 
     def money_moved(self, obj) -> bool:
@@ -179,21 +206,32 @@ class BookingAdmin(BookingHubMixin, UnifiedHistory, KeptOnceMoneyMoved, ExactSea
         form = PhoneBookingForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            booking_request = BookingRequest(
+                session_id=data["session"].pk, purchaser_email=data["email"],
+                purchaser_first_name=data["first_name"],
+                purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
+                company_name=data["company_name"], attendees=data["attendees"],
+                special_requirements=data["special_requirements"],
+                discount_code=data["discount_code"])
             try:
-                booking = staff_booking_create(request=BookingRequest(
-                    session_id=data["session"].pk, purchaser_email=data["email"],
-                    purchaser_first_name=data["first_name"],
-                    purchaser_last_name=data["last_name"], purchaser_phone=data["phone"],
-                    company_name=data["company_name"], attendees=data["attendees"],
-                    special_requirements=data["special_requirements"]),
-                    payment=(StaffPayment.INVOICE if data["payment"] == "invoice"
-                             else StaffPayment.CARD),
-                    actor=request.user)
+                if data["payment"] == "account":
+                    booking = booking_on_account_create(
+                        request=booking_request, company_id=data["company"].pk,
+                        purchase_order=data["purchase_order"], actor=request.user)
+                else:
+                    booking = staff_booking_create(
+                        request=booking_request,
+                        payment=(StaffPayment.INVOICE if data["payment"] == "invoice"
+                                 else StaffPayment.CARD),
+                        actor=request.user)
+            except DiscountCodeError as error:
+                form.add_error("discount_code", error.message)
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
-                how = ("marked paid by invoice" if data["payment"] == "invoice"
-                       else f"payment link sent to {booking.purchaser.email}")
+                how = {"invoice": "marked paid by invoice",
+                       "account": f"confirmed on account, due {booking.payment_due_date}"}.get(
+                    data["payment"], f"payment link sent to {booking.purchaser.email}")
                 self.message_user(request, f"Booked {booking.reference}: {how}.")
                 return redirect("admin:bookings_booking_change", booking.pk)
         return TemplateResponse(request, "admin/bookings/phone_booking.html", {

@@ -79,16 +79,43 @@ class NotesInline(admin.StackedInline):
         return super().get_queryset(request).select_related("author")
 
 
+def activity_target_link(entry, names: dict) -> str:
+    """The entry's target by name, linked to its admin page ("BK-7K3M9Q", "Priya Shah");
+    `names` is activity_target_names() of the page the entry is on."""
+    if not entry.target_type:
+        return "—"
+    name = names.get((entry.target_type, entry.target_id))
+    if name is None:
+        return f"{entry.target_type} {entry.target_id} (no longer kept)"
+    app_label, model = entry.target_type.split(".")
+    return format_html('<a href="{}">{}</a>', reverse(
+        f"admin:{app_label}_{model}_change", args=[entry.target_id]), name)
+
+
 class ActivityInline(ReadOnlyInline):
     model = ActivityLog
     fk_name = "user"
     show_change_link = False
     verbose_name_plural = "Activity history"
-    fields = ["created_at", "action", "actor", "target_type", "target_id", "data"]
+    fields = ["created_at", "action", "actor", "about", "what_changed"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="About")
+    def about(self, obj):
+        # An inline instance lives for one request: name the targets of all its rows at
+        # once (one query per kind of target), not one query per row.
+        names = getattr(self, "_target_names", None)
+        if names is None:
+            names = self._target_names = activity_target_names(
+                ActivityLog.objects.filter(user_id=obj.user_id))
+        return activity_target_link(obj, names)
+
+    @admin.display(description="What changed")
+    def what_changed(self, obj):
+        return describe_data(obj.data) or "—"
 
 
 class StaffUserChangeForm(UserChangeForm):
@@ -242,17 +269,10 @@ class ActivityLogAdmin(NeverDeleted, admin.ModelAdmin):
 
     @admin.display(description="About")
     def target(self, obj):
-        if not obj.target_type:
-            return "—"
         names = getattr(self, "_target_names", None)
         if names is None or (obj.target_type, obj.target_id) not in names:
             names = activity_target_names([obj])
-        name = names.get((obj.target_type, obj.target_id))
-        if name is None:
-            return f"{obj.target_type} {obj.target_id} (no longer kept)"
-        app_label, model = obj.target_type.split(".")
-        return format_html('<a href="{}">{}</a>', reverse(
-            f"admin:{app_label}_{model}_change", args=[obj.target_id]), name)
+        return activity_target_link(obj, names)
 
     @admin.display(description="What changed")
     def change(self, obj):

@@ -1,16 +1,6 @@
-from django.apps import apps as global_apps
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-
-def refresh_role_groups(apps, schema_editor):
-    # Support manages waiting lists (view, change); the permissions exist from now on.
-    for app_config in global_apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, apps=apps)
-    # Migrations load the role table through the app registry they are given.
-    from apps.users.roles import ensure_role_groups
-
-    ensure_role_groups(apps)
+from apps.users.roles import refresh_role_groups
 
 
 class Migration(migrations.Migration):
@@ -20,5 +10,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Support manages waiting lists (view, change); the permissions exist from now on.
         migrations.RunPython(refresh_role_groups, migrations.RunPython.noop),
     ]

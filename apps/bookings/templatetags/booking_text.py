@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from apps.bookings.calendar import one_line, venue_text
+from apps.bookings.selectors import booking_price as price_of_booking
 
 register = template.Library()
 
@@ -32,3 +33,9 @@ def venue(location) -> str:
 @register.filter
 def oneline(text) -> str:
     return one_line(text)
+
+
+@register.simple_tag
+def booking_price(booking):
+    """`{% booking_price booking as price %}`: list price, discounts, total."""
+    return price_of_booking(booking)

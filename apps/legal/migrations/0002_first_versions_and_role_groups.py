@@ -1,7 +1,7 @@
-from django.apps import apps as global_apps
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 from django.utils import timezone
+
+from apps.users.roles import refresh_role_groups
 
 TERMS = """These terms apply to every booking made on this site.
 
@@ -32,15 +32,6 @@ def first_versions(apps, schema_editor):
             document.objects.create(kind=kind, version=1, body=body, published_at=now)
 
 
-def refresh_role_groups(apps, schema_editor):
-    # Support may read the documents; admins manage them (their permissions now exist).
-    for app_config in global_apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, apps=apps)
-    from apps.users.roles import ensure_role_groups
-
-    ensure_role_groups(apps)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("legal", "0001_legal_document"),
@@ -49,5 +40,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(first_versions, migrations.RunPython.noop),
+        # Support may read the documents; admins manage them (their permissions now exist).
         migrations.RunPython(refresh_role_groups, migrations.RunPython.noop),
     ]

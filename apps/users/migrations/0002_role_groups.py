@@ -1,15 +1,6 @@
-from django.apps import apps as global_apps
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-
-def create_role_groups(apps, schema_editor):
-    # Permissions are normally created after all migrations: make sure they exist now.
-    for app_config in global_apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, apps=apps)
-    from apps.users.roles import ensure_role_groups
-
-    ensure_role_groups(apps)
+from apps.users.roles import refresh_role_groups
 
 
 class Migration(migrations.Migration):
@@ -27,4 +18,4 @@ class Migration(migrations.Migration):
         ("account", "0009_emailaddress_unique_primary_email"),
     ]
 
-    operations = [migrations.RunPython(create_role_groups, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(refresh_role_groups, migrations.RunPython.noop)]

@@ -1,15 +1,6 @@
-from django.apps import apps as global_apps
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-
-def refresh_role_groups(apps, schema_editor):
-    # Admins may see and clear login lockouts (django-axes): its permissions now exist.
-    for app_config in global_apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, apps=apps)
-    from apps.users.roles import ensure_role_groups
-
-    ensure_role_groups(apps)
+from apps.users.roles import refresh_role_groups
 
 
 class Migration(migrations.Migration):
@@ -18,4 +9,5 @@ class Migration(migrations.Migration):
         ("axes", "0010_accessattemptexpiration"),
     ]
 
+    # Admins may see and clear login lockouts (django-axes): its permissions now exist.
     operations = [migrations.RunPython(refresh_role_groups, migrations.RunPython.noop)]

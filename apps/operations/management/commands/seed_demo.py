@@ -31,8 +31,14 @@ from apps.bookings.services import (
 from apps.bookings.waitlist import waitlist_join, waitlist_offer_free_seats
 from apps.certificates.attendance import attendance_record
 from apps.certificates.services import certificate_issue
+from apps.companies.models import Company, CompanyContact
+from apps.companies.services import company_contact_link, company_link_request_create
+from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.payments.on_account import booking_on_account_create, on_account_payment_record
 from apps.payments.services import payment_record_manual
+from apps.pricing.models import DiscountCode, GroupDiscount
+from apps.pricing.services import discount_code_save, group_discount_save
 from apps.refunds.cancellation import booking_cancel
 from apps.refunds.models import Refund
 from apps.refunds.services import refund_create
@@ -40,6 +46,16 @@ from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import Course, CourseSession, Location
 from apps.users.models import User
 from apps.users.services import user_change_role, user_get_or_create
+
+# Discount codes (and which demo bookings, by their index in the plan, use one): paid
+# bookings with a code, a four-seat booking with the group price too, a partly refunded
+# one, and an expired hold that gave its use back.
+DEMO_CODES = {
+    "WELCOME10": {"description": "Demo: newsletter sign-up", "percent": 10, "max_uses": 50},
+    "SAVE25": {"description": "Demo: £25 off a booking", "kind": "fixed", "amount": 2500,
+               "max_uses": 5},
+}
+DEMO_CODE_USES = {1: "WELCOME10", 6: "WELCOME10", 12: "SAVE25", 15: "SAVE25"}
 
 COURSES = [
     ("Emergency First Aid at Work", "emergency-first-aid-at-work", 9500, 6, 36,
@@ -88,6 +104,10 @@ CUSTOMERS = [
     ("grace.lee@example.com", "Grace", "Lee", ""),
     ("noah.evans@example.com", "Noah", "Evans", "Evans & Co Accountants"),
 ]
+
+# Little Acorns Nursery's staff, booked two by two on the nursery's account.
+NURSERY_STAFF = ["Lucy Harper", "Zara Ahmed", "Megan Price", "Ruth Bennett", "Chloe Walsh",
+                 "Anya Kowalski", "Freya Dunn", "Holly Marsh"]
 
 # Each customer's colleagues, in order, for the seats of their group bookings.
 TEAMS = {
@@ -152,6 +172,7 @@ class Command(BaseCommand):
                 for email, first, last, company in CUSTOMERS
             ]
             sessions_made = self._sessions(rng, now, courses, locations, instructors)
+            self._discounts(admin, now)
             catalogue_changed()  # the courses, venues and sessions written above
         # The demo customers are fictional: their emails are recorded in the Communication
         # log like any other, but delivered nowhere.
@@ -261,6 +282,15 @@ class Command(BaseCommand):
             made += 1
         return made
 
+    def _discounts(self, admin, now):
+        """Two codes and a group price, made through the services staff use (logged)."""
+        if not GroupDiscount.objects.exists():
+            group_discount_save(rule=GroupDiscount(min_seats=4, percent=10), actor=admin)
+        for code, fields in DEMO_CODES.items():
+            if not DiscountCode.objects.filter(code__iexact=code).exists():
+                discount_code_save(code=DiscountCode(
+                    code=code, valid_until=now + timedelta(days=90), **fields), actor=admin)
+
     def _bookings(self, rng, now, customers, admin):
         demo_emails = [c.email for c in customers]
         if Booking.objects.filter(purchaser__email__in=demo_emails).exists():
@@ -298,13 +328,58 @@ class Command(BaseCommand):
                 booked_at = session.starts_at - timedelta(days=7 + (index * 3) % 14)
             self._book(session=session, purchaser=purchaser, seats=seats, outcome=outcome,
                        admin=admin, booked_at=booked_at, now=now,
-                       vegetarian=index % 5 == 0)
+                       vegetarian=index % 5 == 0, code=DEMO_CODE_USES.get(index, ""))
             made += 1
         made += self._certificate_story(old=old, future=future, customers=customers,
                                         admin=admin, now=now)
         made += self._waiting_list_story(future=future, customers=customers, admin=admin,
                                          now=now)
+        made += self._company_story(future=future, customers=customers, admin=admin, now=now)
         _demo_backdate_joining(customers)
+        return made
+
+    def _company_story(self, *, future, customers, admin, now):
+        """Emma books her nursery's staff on Little Acorns Nursery's account (approved for
+        invoicing, PO numbers required): one booking paid by bank transfer, one partly
+        paid, one overdue, one just made. Noah has asked to book for his firm."""
+        emma, noah = customers[2], customers[5]
+        company = Company.objects.create(
+            name="Little Acorns Nursery", billing_address="4 Orchard Lane\nYork\nYO1 7HH",
+            vat_number="GB 123 4567 89", purchase_order_required=True, payment_terms_days=30,
+            credit_limit=500000, approved_for_invoice=True)
+        company_contact_link(company=company, user=emma, actor=admin,
+                             role=CompanyContact.Role.ADMIN)
+        company_link_request_create(user=noah, company_name="Evans & Co Accountants",
+                                    message="I run the office and book our training.")
+        stories = [("paid", 45), ("partly_paid", 20), ("overdue", 40), ("unpaid", 0)]
+        made = 0
+        for number, (story, days_ago) in enumerate(stories, start=1):
+            booked_at = now - timedelta(days=days_ago)
+            staff = [AttendeeInput(name=name,
+                                   email=f"{name.split()[0].lower()}@littleacorns.example")
+                     for name in NURSERY_STAFF[(number - 1) * 2:number * 2]]
+            for session in future[number * 2:] + future[:number * 2]:
+                if session.seats_left < 2:
+                    continue
+                try:
+                    booking = booking_on_account_create(request=BookingRequest(
+                        session_id=session.pk, purchaser_email=emma.email,
+                        purchaser_first_name=emma.first_name,
+                        purchaser_last_name=emma.last_name, attendees=staff),
+                        company_id=company.pk, purchase_order=f"LAN-PO-{1000 + number}",
+                        actor=emma, now=booked_at)
+                except DomainError:
+                    continue
+                break
+            else:
+                continue
+            _demo_backdate(booking, booked_at)
+            if story in ("paid", "partly_paid"):
+                amount = booking.total_amount if story == "paid" else booking.total_amount // 2
+                on_account_payment_record(booking_id=booking.pk, amount=amount, actor=admin,
+                                          note="Demo: BACS from Little Acorns Nursery",
+                                          now=min(now, booked_at + timedelta(days=25)))
+            made += 1
         return made
 
     def _certificate_story(self, *, old, future, customers, admin, now):
@@ -358,7 +433,7 @@ class Command(BaseCommand):
         return made + 1
 
     def _book(self, *, session, purchaser, seats, outcome, admin, booked_at, now,
-              vegetarian=False):
+              vegetarian=False, code=""):
         attendees = [AttendeeInput(name=purchaser.full_name, email=purchaser.email)]
         for name in TEAMS.get(purchaser.email, [])[:seats - 1]:
             first, _, last = name.partition(" ")
@@ -373,6 +448,7 @@ class Command(BaseCommand):
                 company_name=purchaser.company_name if seats > 1 else "",
                 attendees=attendees,
                 special_requirements="Vegetarian lunch, please." if vegetarian else "",
+                discount_code=code,
             ),
             now=booked_at,
         )
