@@ -129,27 +129,45 @@ def _lock_booking(booking_id: int) -> Booking:
             .get(pk=booking_id))
 
 
+def _invoice_once(*, booking: Booking, buyer_for, due_on_for, now: datetime, actor,
+                  allowed) -> Invoice:
+    with transaction.atomic():
+        locked = _lock_booking(booking.pk)
+        existing = Invoice.objects.filter(booking=locked, replaces__isnull=True).first()
+        if existing is not None:
+            return existing
+        if not allowed(locked):
+            raise ConflictError(f"Booking {locked.reference} is "
+                                f"{locked.get_status_display().lower()}: it has no invoice.")
+        invoice = _issue_invoice(booking=locked, lines=booking_lines(locked),
+                                 buyer=buyer_for(locked), now=now, due_on=due_on_for(locked))
+        log_action("invoice.issued", actor=actor, target=invoice, user=locked.purchaser_id,
+                   data={"number": invoice.number, "booking": locked.reference,
+                         "amount": invoice.gross_total})
+    return invoice
+
+
 def invoice_for_paid_booking(*, booking: Booking, now: datetime | None = None,
                              actor=None) -> Invoice:
     """The booking's invoice, issued now if it has none: one per booking, however often
     this is called (a retried webhook, two payments racing). Due on the day it is issued:
     the booking is paid."""
     now = now or timezone.now()
-    with transaction.atomic():
-        locked = _lock_booking(booking.pk)
-        existing = Invoice.objects.filter(booking=locked, replaces__isnull=True).first()
-        if existing is not None:
-            return existing
-        if locked.status not in INVOICEABLE:
-            raise ConflictError(f"Booking {locked.reference} is "
-                                f"{locked.get_status_display().lower()}: it has no invoice.")
-        invoice = _issue_invoice(booking=locked, lines=booking_lines(locked),
-                                 buyer=booking_buyer(locked), now=now,
-                                 due_on=timezone.localdate(now))
-        log_action("invoice.issued", actor=actor, target=invoice, user=locked.purchaser_id,
-                   data={"number": invoice.number, "booking": locked.reference,
-                         "amount": invoice.gross_total})
-    return invoice
+    return _invoice_once(booking=booking, buyer_for=booking_buyer,
+                         due_on_for=lambda _: timezone.localdate(now), now=now, actor=actor,
+                         allowed=lambda b: b.status in INVOICEABLE)
+
+
+def invoice_for_booking_on_account(*, booking: Booking, buyer: Buyer,
+                                   now: datetime | None = None, actor=None) -> Invoice:
+    """A booking on a company's account is invoiced when it is confirmed, before it is
+    paid: to the company, due on the booking's payment due date. Once per booking (the
+    payment that settles it later finds this invoice)."""
+    now = now or timezone.now()
+    return _invoice_once(booking=booking, buyer_for=lambda _: buyer,
+                         due_on_for=lambda b: b.payment_due_date or timezone.localdate(now),
+                         now=now, actor=actor,
+                         allowed=lambda b: b.status in INVOICEABLE | {Booking.Status.PENDING})
 
 
 def current_invoice(*, booking_id: int) -> Invoice | None:
