@@ -112,6 +112,8 @@ class Invoice(IssuedDocument):
         help_text="The invoice this one replaces (credited in full), e.g. to add the "
                   "buyer's company details.")
     due_on = models.DateField()
+    purchase_order = models.CharField(max_length=100, blank=True,
+                                      help_text="The buyer's PO number, when they gave one.")
 
     class Meta:
         ordering = ["-issued_at", "-id"]

@@ -118,6 +118,7 @@ def _issue_invoice(*, booking: Booking, lines: list[LineInput], buyer: Buyer, no
     invoice = Invoice.objects.create(
         series=series, sequence=sequence, number=number, booking=booking, replaces=replaces,
         issued_at=now, due_on=due_on, currency=booking.currency,
+        purchase_order=booking.purchase_order,
         **_seller(), **_buyer_fields(buyer), **_totals(rows))
     InvoiceLine.objects.bulk_create(InvoiceLine(invoice=invoice, **row) for row in rows)
     return invoice

@@ -117,7 +117,10 @@ def finance_export(*, date_from: date, date_to: date) -> FinanceExport:
     for invoice in (Invoice.objects.filter(issued_at__gte=start, issued_at__lt=end)
                     .select_related("booking").prefetch_related("lines")
                     .order_by("sequence")):
-        sales += _sales_rows(invoice, reference=invoice.booking.reference,
+        reference = " ".join(filter(None, [invoice.booking.reference,
+                                            invoice.purchase_order and
+                                            f"PO {invoice.purchase_order}"]))
+        sales += _sales_rows(invoice, reference=reference,
                              due_on=invoice.due_on, sign=1)
         export.totals[invoice.currency]["invoiced"] += invoice.gross_total
     for note in (CreditNote.objects.filter(issued_at__gte=start, issued_at__lt=end)

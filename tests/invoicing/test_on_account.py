@@ -3,7 +3,9 @@ confirmed (before payment, due on the payment terms), paid by bank transfer agai
 same invoice, or cancelled unpaid with a credit note for the whole invoice."""
 
 import pytest
+from django.template.loader import render_to_string
 
+from apps.invoicing.documents import TEMPLATE_NAME, document_context
 from apps.invoicing.models import CreditNote, Invoice
 from apps.payments.on_account import booking_on_account_create, on_account_payment_record
 from apps.refunds.cancellation import booking_cancel
@@ -15,10 +17,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def on_account(vat_20):
-    company = make_company(contacts=["boss@acme.example"], terms=30)
+    company = make_company(contacts=["boss@acme.example"], terms=30, po=True)
     session = SessionFactory(capacity=5, price=5000)
     return booking_on_account_create(request=on_account_request(session),
-                                     company_id=company.pk)
+                                     company_id=company.pk, purchase_order="PO-4471")
 
 
 def test_confirmed_on_account_is_invoiced_to_the_company_due_on_its_terms(on_account):
@@ -27,6 +29,13 @@ def test_confirmed_on_account_is_invoiced_to_the_company_due_on_its_terms(on_acc
     assert invoice.buyer_address == "1 Acme Way\nLondon"
     assert invoice.due_on == on_account.payment_due_date
     assert invoice.gross_total == 10000 and invoice.vat_total == 1667
+    assert invoice.purchase_order == "PO-4471"
+    assert "Your PO" in document_context_html(invoice) and "PO-4471" in document_context_html(
+        invoice)
+
+
+def document_context_html(invoice):
+    return render_to_string(TEMPLATE_NAME, document_context(invoice))
 
 
 def test_paying_it_keeps_the_same_invoice(on_account):
