@@ -33,11 +33,14 @@ from rest_framework.authtoken.models import TokenProxy
 from apps.bookings.access import booking_link_token
 from apps.bookings.models import Attendee, WaitingListEntry
 from apps.certificates.models import Certificate
+from apps.companies.models import Company, CompanyLinkRequest
+from apps.companies.services import company_contact_link
 from apps.core.models import Communication
 from apps.invoicing.models import CreditNote, Invoice
 from apps.legal.services import legal_document_create
 from apps.payments.models import Dispute, PaymentEvent, StripeEvent
 from apps.payments.services import payment_record_manual
+from apps.pricing.models import DiscountCode, GroupDiscount
 from apps.refunds.services import refund_create
 from apps.users.models import ActivityLog, User
 from apps.users.services import user_change_role, user_get_or_create
@@ -117,6 +120,10 @@ ROUTES = {
     "portal:access-substitute":       ("GET",  "/portal/b/{purchaser_link}/substitute/{attendee_id}/", OK, OK, OK, OK, OK, OK),
     "portal:access-fresh":            ("POST", "/portal/link/",                 400,   400,   400,   400,   400,   400),
     "portal:profile":                 ("GET",  "/portal/profile/",             LOGIN, OK,    OK,    OK,    OK,    OK),
+    "portal:companies":               ("GET",  "/portal/companies/",           LOGIN, OK,    OK,    OK,    OK,    OK),
+    # The customer is a contact of the company; nobody else sees it, staff included
+    # (they use the back office).
+    "portal:company":                 ("GET",  "/portal/companies/{company}/", LOGIN, OK,    404,   404,   404,   404),
     "portal:export":                  ("GET",  "/portal/data.json",            LOGIN, OK,    OK,    OK,    OK,    OK),
     "portal:delete":                  ("GET",  "/portal/delete/",              LOGIN, OK,    OK,    OK,    OK,    OK),
     # Sign-in (allauth): pages for visitors; signed-in people are sent on.
@@ -212,6 +219,7 @@ ROUTES = {
     "admin:bookings_booking_cancel":  ("GET",  "/admin/bookings/booking/{booking_id}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_resend":  ("GET",  "/admin/bookings/booking/{booking_id}/resend/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     "admin:bookings_booking_balance_link": ("GET", "/admin/bookings/booking/{booking_id}/balance-link/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:bookings_booking_bank_transfer": ("GET", "/admin/bookings/booking/{booking_id}/bank-transfer/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # The trainer's day: the register and the attendance page of a session they may see.
     "admin:course_sessions_coursesession_register": ("GET", "/admin/course_sessions/coursesession/{session}/register.pdf", ADMIN, ADMIN, ADMIN, OK, OK, OK),
     "admin:course_sessions_coursesession_attendance": ("GET", "/admin/course_sessions/coursesession/{session}/attendance/", ADMIN, ADMIN, ADMIN, OK, OK, OK),
@@ -266,6 +274,12 @@ ADMIN_MODELS = {
     "invoicing.creditnote":           ("",        "v",     "v"),
     "certificates.certificate":       ("",        "v",     "vcd"),
     "legal.legaldocument":            ("",        "v",     "vac"),
+    # Codes and group prices are switched off, never deleted (bookings point at them).
+    "pricing.discountcode":           ("",        "v",     "vac"),
+    "pricing.groupdiscount":          ("",        "v",     "vac"),
+    # Support keeps company accounts and decides link requests; requests come from customers.
+    "companies.company":              ("",        "vc",    "vacd"),
+    "companies.companylinkrequest":   ("",        "vc",    "vcd"),
 }
 # fmt: on
 ADMIN_PAGES = ("changelist", "add", "change", "history", "delete")
@@ -379,6 +393,15 @@ def build_world():
         "legal.legaldocument": legal_document_create(kind="terms", body="Matrix terms.",
                                                      published_at=timezone.now()),
     }
+    company = Company.objects.create(name="Matrix Ltd", approved_for_invoice=True)
+    company_contact_link(company=company, user=actors["customer"], actor=None)
+    objects.update({
+        "pricing.discountcode": DiscountCode.objects.create(code="MATRIX10", percent=10),
+        "pricing.groupdiscount": GroupDiscount.objects.create(min_seats=4, percent=10),
+        "companies.company": company,
+        "companies.companylinkrequest": CompanyLinkRequest.objects.create(
+            user=actors["other_customer"], company_name="Other Ltd"),
+    })
     assert all(obj is not None for obj in objects.values()), objects
     values = {
         "session": session.pk, "other_session": other_session.pk,
@@ -389,7 +412,7 @@ def build_world():
         "other_attendee": other_booking.attendees.get().pk, "attendee": attendee.pk,
         "booking_type": ContentType.objects.get_for_model(booking).pk,
         "session_type": ContentType.objects.get_for_model(session).pk,
-        "attendee_id": attendee.pk,
+        "attendee_id": attendee.pk, "company": company.pk,
         "invoice_number": objects["invoicing.invoice"].number,
         "invoice_id": objects["invoicing.invoice"].pk,
         "credit_note_id": objects["invoicing.creditnote"].pk,
