@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "apps.pricing",
     "apps.companies",
     "apps.bookings",
+    "apps.invoicing",
     "apps.payments",
     "apps.refunds",
     "apps.certificates",
@@ -616,6 +617,12 @@ LOGGING = {
 VAT_RATE_PERCENT = env_int("VAT_RATE_PERCENT", 20)
 VAT_NUMBER = env("VAT_NUMBER", "GB 123 4567 89")
 COMPANY_ADDRESS = env("COMPANY_ADDRESS", "12 Wharf Road, London N1 7GR")
+# The seller on invoices and credit notes (frozen into each document when it is issued).
+SELLER_NAME = env("SELLER_NAME", f"{SITE_NAME} Ltd")
+SELLER_ADDRESS = env("SELLER_ADDRESS", COMPANY_ADDRESS)
+SELLER_VAT_NUMBER = env("SELLER_VAT_NUMBER", VAT_NUMBER)
+# Finance exports (docs/finance-exports.md): the Xero account code sales are posted to.
+FINANCE_SALES_ACCOUNT_CODE = env("FINANCE_SALES_ACCOUNT_CODE", "200")
 # Cancellation by the customer: (days before the session at least, percent refunded),
 # checked in order; the first that applies wins. Default: full refund up to 14 days
 # before, half up to 7 days before, nothing after.

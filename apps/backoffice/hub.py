@@ -11,6 +11,7 @@ from django.db.models import Prefetch, Q
 from apps.bookings.models import Attendee, Booking
 from apps.core.models import Communication
 from apps.core.money import DEFAULT_CURRENCY, format_money
+from apps.invoicing.selectors import booking_documents
 from apps.payments.models import Dispute, Payment
 from apps.refunds.models import Refund
 from apps.refunds.services import refundable_amount
@@ -138,7 +139,8 @@ def booking_hub(booking: Booking) -> dict:
         booking, [p.pk for p in payments], [r.pk for r in refunds], [a.pk for a in attendees]))
     return {"attendees": attendees, "payments": payments, "refunds": refunds,
             "disputes": disputes, "communications": communications, "timeline": timeline,
-            "refundable_payments": [p for p in payments if p.refundable > 0]}
+            "refundable_payments": [p for p in payments if p.refundable > 0],
+            "documents": booking_documents(booking_id=booking.pk)}
 
 
 def history_activity_query(obj) -> Q:

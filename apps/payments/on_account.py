@@ -31,6 +31,7 @@ from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
 from apps.core.money import format_money
+from apps.invoicing.services import Buyer, invoice_for_booking_on_account
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 from apps.users.models import User, normalize_email
@@ -89,6 +90,12 @@ def on_account_booking_confirmed(booking: Booking) -> None:
     invoicing app (numbered invoice; its PDF emailed with the due date after commit) joins
     here. Emails go through the outbox, sent after commit: the purchaser and attendees get
     the booking confirmation, which states the company, PO number and due date."""
+    company = booking.company
+    purchaser = booking.purchaser
+    invoice_for_booking_on_account(booking=booking, buyer=Buyer(
+        name=purchaser.full_name or purchaser.email, email=purchaser.email,
+        company=company.name, address=company.billing_address,
+        vat_number=company.vat_number))
     booking_send_confirmations(booking)
 
 

@@ -14,6 +14,7 @@ from apps.bookings.models import Booking
 from apps.bookings.notifications import booking_send_balance_paid, booking_send_confirmations
 from apps.bookings.services import booking_apply_transition
 from apps.core.errors import ConflictError, DomainError
+from apps.invoicing.services import invoice_for_paid_booking
 from apps.users.audit import log_action
 from apps.users.models import User
 
@@ -380,6 +381,8 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
             _note_unneeded(payment, booking, reason=f"Paid after the hold ran out: "
                                                     f"{error.message}")
             return
+        # The tax point is the payment: the invoice is issued in the same transaction.
+        invoice_for_paid_booking(booking=booking, now=now, actor=actor)
         booking_send_confirmations(booking)
         return
     _note_unneeded(

@@ -16,6 +16,7 @@ from apps.bookings.substitution import attendee_substitute, substitution_rules
 from apps.certificates.models import Certificate
 from apps.core.errors import DomainError
 from apps.core.money import format_money
+from apps.invoicing.selectors import booking_documents, invoice_open_to_reissue
 from apps.payments.selectors import booking_balance_due
 from apps.refunds.cancellation import (
     QuoteChanged,
@@ -73,6 +74,9 @@ def booking_page(request, *, booking: Booking, viewer, links: PageLinks, via_lin
     if context["is_purchaser"] and not via_link:
         # Changing the date and cancelling one place live in the signed-in portal.
         context.update(booking_change_options(booking=booking))
+        # Invoices and credit notes, and making the invoice out to a company, too.
+        context["documents"] = booking_documents(booking_id=booking.pk)
+        context["reissuable"] = invoice_open_to_reissue(booking_id=booking.pk)
     if context["is_purchaser"]:
         # A move to a dearer date leaves the difference owed: paid on its own page.
         context["balance_due"] = booking_balance_due(booking=booking)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import access, changes, companies
+from . import access, changes, companies, invoices
 from . import views as portal
 
 app_name = "portal"
@@ -15,6 +15,10 @@ urlpatterns = [
     path("bookings/<code:reference>/receipt/", portal.portal_receipt, name="receipt"),
     path("bookings/<code:reference>/receipt.pdf", portal.portal_receipt, {"fmt": "pdf"},
          name="receipt-pdf"),
+    path("bookings/<code:reference>/documents/<str:number>.pdf",
+         invoices.portal_document_pdf, name="document-pdf"),
+    path("bookings/<code:reference>/invoice/company/", invoices.portal_invoice_company,
+         name="invoice-company"),
     path("bookings/<code:reference>/substitute/<int:attendee_id>/", portal.portal_substitute,
          name="substitute"),
     # An emailed link: the key says who is looking (no sign-in).

@@ -17,6 +17,7 @@ from apps.bookings.services import booking_apply_transition
 from apps.bookings.waitlist import waitlist_seats_freed
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
+from apps.invoicing.services import credit_to_match_money_kept
 from apps.payments.holds import cancel_open_intents_task
 from apps.payments.models import Payment
 from apps.sessions.catalogue_cache import catalogue_changed
@@ -25,7 +26,7 @@ from apps.users.models import ActivityLog
 
 from .models import Refund
 from .policy import CancellationQuote, cancellation_quote
-from .services import refund_create, refundable_amount
+from .services import booking_money_held, refund_create, refundable_amount
 
 
 def booking_cancel(*, booking_id: int, actor=None, reason: str,
@@ -62,6 +63,12 @@ def booking_cancel(*, booking_id: int, actor=None, reason: str,
                                          reason=reason, actor=actor, lock_held=True))
             if remaining is not None:
                 remaining -= amount
+        # An invoice issued before payment (a booking on account) is credited down to the
+        # money kept now; a card refund still on its way credits when it succeeds.
+        credit_to_match_money_kept(
+            booking_id=booking.pk, money_kept=booking_money_held(booking_id=booking.pk),
+            reason="Booking cancelled", source_key=f"cancel:{booking.pk}", now=now,
+            actor=actor)
         Booking.objects.filter(pk=booking.pk).update(calendar_sequence=F("calendar_sequence") + 1)
         if notify:
             booking_notify_cancelled(booking=booking, refunds=refunds, reason=reason,

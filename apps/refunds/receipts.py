@@ -1,5 +1,7 @@
 """Booking receipts, as HTML and as PDF.
 
+A receipt is a statement of a booking's payments, not a tax document: the invoice and its
+credit notes are (apps.invoicing). Its number changes with what it shows (receipt_number).
 A receipt exists once a booking has at least one payment that succeeded. It shows what
 was bought, every payment that succeeded and every refund that succeeded, and the
 totals. Prices include VAT: when `settings.VAT_RATE_PERCENT` is above 0 the net amount
@@ -130,8 +132,12 @@ def vat_breakdown(*, gross: int, rate_percent) -> VatBreakdown | None:
     return VatBreakdown(rate_percent=rate_percent, gross=gross, vat=vat, net_of_vat=gross - vat)
 
 
-def receipt_number(*, booking: Booking) -> str:
-    return f"R-{booking.reference}"
+def receipt_number(*, booking: Booking, money_movements: int = 1) -> str:
+    """`R-BK-ABC234-1` for the first state of a booking's money, `-2` once a refund (or
+    another payment) is added: a receipt that shows something new never re-uses the number
+    of one already given out. The tax documents are the invoice and its credit notes
+    (apps.invoicing); the receipt is a statement of payments."""
+    return f"R-{booking.reference}-{money_movements}"
 
 
 def receipt_filename(*, booking: Booking) -> str:
@@ -220,7 +226,8 @@ def receipt_context(*, booking: Booking) -> dict:
         ),
         "booking": booking,
         "reference": booking.reference,
-        "receipt_number": receipt_number(booking=booking),
+        "receipt_number": receipt_number(booking=booking,
+                                         money_movements=len(payments) + len(refunds)),
         "issued_at": issued_at,
         "status_label": status_label,
         "currency": booking.currency,

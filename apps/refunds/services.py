@@ -16,6 +16,7 @@ from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
 from apps.core.money import format_money
+from apps.invoicing.services import credit_to_match_money_kept
 from apps.payments import gateway
 from apps.payments.models import Payment, PaymentEvent
 from apps.payments.services import (
@@ -270,6 +271,12 @@ def refund_mark_succeeded(*, refund_id: int, actor=None, now: datetime | None = 
                 booking.can_become(Booking.Status.REFUNDED):
             booking_apply_transition(booking, Booking.Status.REFUNDED, actor=actor, now=now,
                                      data={"refund": refund.pk})
+        credit_to_match_money_kept(
+            booking_id=booking.pk, money_kept=booking_money_held(booking_id=booking.pk),
+            # Not the refund's free-text reason: a document is kept for years and never
+            # changes, and erasure must be able to remove what staff wrote about a person.
+            reason=f"Refund ({refund.get_initiator_display().lower()})",
+            source_key=f"refund:{refund.pk}", now=now, actor=actor)
         log_action("refund.succeeded", actor=actor, target=refund, user=payment.user_id,
                    data={"amount": refund.amount})
         refund_notify_outcome(refund=refund, booking=booking, payment=payment)

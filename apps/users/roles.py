@@ -42,6 +42,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("payments", "stripeevent", ("view",)),
         ("payments", "dispute", ("view",)),
         ("refunds", "refund", ("view", "change")),
+        ("invoicing", "invoice", ("view",)),
+        ("invoicing", "creditnote", ("view",)),
         ("certificates", "certificate", ("view",)),
         ("core", "communication", ("view",)),
         ("legal", "legaldocument", ("view",)),
@@ -53,9 +55,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("companies", "companylinkrequest", ("view", "change")),
     ],
 }
-ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "certificates",
-              "core", "auth", "authtoken", "account", "axes", "mfa", "legal", "pricing",
-              "companies")
+ADMIN_APPS = ("users", "course_sessions", "bookings", "payments", "refunds", "invoicing",
+              "certificates", "core", "auth", "authtoken", "account", "axes", "mfa", "legal",
+              "pricing", "companies")
 GROUP_NAMES = {Role.INSTRUCTOR: "Instructors", Role.SUPPORT: "Support", Role.ADMIN: "Admins"}
 
 

@@ -36,6 +36,7 @@ from apps.certificates.models import Certificate
 from apps.companies.models import Company, CompanyLinkRequest
 from apps.companies.services import company_contact_link
 from apps.core.models import Communication
+from apps.invoicing.models import CreditNote, Invoice
 from apps.legal.services import legal_document_create
 from apps.payments.models import Dispute, PaymentEvent, StripeEvent
 from apps.payments.services import payment_record_manual
@@ -108,6 +109,10 @@ ROUTES = {
     "portal:access [a broken key]":   ("GET",  "/portal/b/not-a-key/",          404,   404,   404,   404,   404,   404),
     "portal:access [not on the booking]": ("GET", "/portal/b/{stranger_link}/",  410,   410,   410,   410,   410,   410),
     "portal:access-cancel":           ("GET",  "/portal/b/{purchaser_link}/cancel/", OK, OK,   OK,    OK,    OK,    OK),
+    # Invoices and credit notes: the purchaser's own, as for the receipt.
+    "portal:document-pdf":            ("GET",  "/portal/bookings/{booking}/documents/{invoice_number}.pdf", LOGIN, OK, 404, 404, 404, 404),
+    # (this booking's invoice is partly credited, so its purchaser is sent back to the booking)
+    "portal:invoice-company":         ("GET",  "/portal/bookings/{booking}/invoice/company/", LOGIN, TO("/portal/bookings/"), 404, 404, 404, 404),
     "portal:access-receipt":          ("GET",  "/portal/b/{purchaser_link}/receipt/", OK, OK,  OK,    OK,    OK,    OK),
     "portal:access-receipt-pdf":      ("GET",  "/portal/b/{purchaser_link}/receipt.pdf", OK, OK, OK,  OK,    OK,    OK),
     "portal:access-calendar":         ("GET",  "/portal/b/{purchaser_link}/calendar.ics", OK, OK, OK, OK,    OK,    OK),
@@ -203,6 +208,10 @@ ROUTES = {
     "admin:bookings_booking_cancel_attendee": ("GET", "/admin/bookings/booking/attendee/{attendee}/cancel/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # An email's HTML, shown in a sandboxed frame on its admin page: whoever may read the log.
     "admin:core_communication_html":  ("GET",  "/admin/core/communication/{communication}/html/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    # Invoices' and credit notes' PDFs and the finance export: whoever may view invoices.
+    "admin:invoicing_invoice_pdf":    ("GET",  "/admin/invoicing/invoice/{invoice_id}/pdf/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:invoicing_creditnote_pdf": ("GET",  "/admin/invoicing/creditnote/{credit_note_id}/pdf/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
+    "admin:invoicing_finance_export": ("GET",  "/admin/invoicing/invoice/export/", ADMIN, ADMIN, ADMIN, 403, OK, OK),
     # A payment's refund link leads to its booking's refund step (with the confirmation).
     "admin:payments_payment_refund":  ("GET",  "/admin/payments/payment/{payment}/refund/", ADMIN, ADMIN, ADMIN, 403, TO("/admin/bookings/booking/"), TO("/admin/bookings/booking/")),
     # The booking hub's actions (support and admins), each a page stating its consequence.
@@ -260,6 +269,9 @@ ADMIN_MODELS = {
     "payments.paymentevent":          ("",        "v",     "vc"),
     "payments.dispute":               ("",        "v",     "v"),
     "refunds.refund":                 ("",        "v",     "v"),
+    # Issued documents never change and are never deleted (apps/invoicing/models.py).
+    "invoicing.invoice":              ("",        "v",     "v"),
+    "invoicing.creditnote":           ("",        "v",     "v"),
     "certificates.certificate":       ("",        "v",     "vcd"),
     "legal.legaldocument":            ("",        "v",     "vac"),
     # Codes and group prices are switched off, never deleted (bookings point at them).
@@ -375,6 +387,8 @@ def build_world():
         "payments.paymentevent": PaymentEvent.objects.filter(payment=payment).first(),
         "payments.dispute": dispute,
         "refunds.refund": payment.refunds.get(),
+        "invoicing.invoice": Invoice.objects.get(booking=booking),
+        "invoicing.creditnote": CreditNote.objects.get(invoice__booking=booking),
         "certificates.certificate": certificate,
         "legal.legaldocument": legal_document_create(kind="terms", body="Matrix terms.",
                                                      published_at=timezone.now()),
@@ -399,6 +413,9 @@ def build_world():
         "booking_type": ContentType.objects.get_for_model(booking).pk,
         "session_type": ContentType.objects.get_for_model(session).pk,
         "attendee_id": attendee.pk, "company": company.pk,
+        "invoice_number": objects["invoicing.invoice"].number,
+        "invoice_id": objects["invoicing.invoice"].pk,
+        "credit_note_id": objects["invoicing.creditnote"].pk,
         "purchaser_link": booking_link_token(booking=booking, email="customer@example.com"),
         # A genuine key for an address that is not on the booking: it opens nothing.
         "stranger_link": booking_link_token(booking=booking, email="other@example.com"),

@@ -87,7 +87,7 @@ def test_the_receipt_shows_provider_purchaser_session_and_lines(paid, settings):
     booking.save(update_fields=["company_name"])
 
     context = receipt_context(booking=booking)
-    assert context["receipt_number"] == f"R-{booking.reference}"
+    assert context["receipt_number"] == f"R-{booking.reference}-1"
     assert context["provider"].name == "Harbour First Aid"
     assert context["purchaser"].name == "Buyer One"
     assert context["purchaser"].email == "buyer@example.com"
@@ -101,7 +101,7 @@ def test_the_receipt_shows_provider_purchaser_session_and_lines(paid, settings):
     assert context["issued_at"] == payment.paid_at
 
     html = receipt_html(booking=booking)
-    assert f"R-{booking.reference}" in html
+    assert f"R-{booking.reference}-1" in html
     assert "Harbour First Aid" in html
     assert "3 Quay Street, Bristol BS1 4AA" in html
     assert "Acme &amp; Sons Ltd" in html  # escaped
@@ -225,7 +225,7 @@ def test_the_pdf(paid):
     if text is None:
         return  # neither pypdf nor pdftotext here: the size check above has to do
     assert booking.reference in text
-    assert f"R-{booking.reference}" in text
+    assert f"R-{booking.reference}-2" in text  # a new state, never the first number
     assert "£31.67" not in text  # VAT is on the net £140.00 after the refund
     assert "£23.33" in text
     assert "£140.00" in text

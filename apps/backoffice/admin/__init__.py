@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     certificates,
     companies,
     core,
+    invoicing,
     legal,
     payments,
     pricing,

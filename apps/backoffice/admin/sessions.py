@@ -1,4 +1,3 @@
-import csv
 
 from django.contrib import admin, messages
 from django.http import HttpResponse
@@ -15,6 +14,7 @@ from apps.bookings.session_changes import (
 )
 from apps.certificates.attendance import attendance_record
 from apps.core.errors import DomainError
+from apps.core.spreadsheets import csv_writer
 from apps.refunds.cancellation import (
     refund_outcomes_text,
     session_cancel,
@@ -109,7 +109,7 @@ class CourseSessionAdmin(TrainersDayMixin, MoneyFormMixin, ChangesCatalogue, adm
     def export_attendees_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="attendees.csv"'
-        writer = csv.writer(response)
+        writer = csv_writer(response)  # escapes customer text (formula injection)
         writer.writerow(["session", "starts", "location", "name", "email", "booking",
                          "company", "special requirements", "attendance"])
         attendees = Attendee.objects.filter(
