@@ -253,6 +253,35 @@ def credit_to_match_money_kept(*, booking_id: int, money_kept: int, reason: str,
                                  source_key=source_key, now=now, actor=actor)
 
 
+def invoice_reissue_for_booking(*, booking_id: int, reason: str, now: datetime | None = None,
+                                actor=None) -> Invoice | None:
+    """The booking now sells something else than its invoice says (it moved to a dearer
+    date and the difference was paid): credit what is left of the invoice and issue a new
+    one for the booking as it stands, to the same buyer, so what is invoiced less what is
+    credited is again the booking's total. None: no invoice, or it already matches."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = _lock_booking(booking_id)
+        invoice = current_invoice(booking_id=booking_id)
+        if invoice is None:
+            return None
+        left = invoice.gross_total - credited_total(invoice)
+        if left == booking.total_amount:
+            return None
+        if left > 0:
+            _issue_credit_note(invoice=invoice, amount=left, reason=reason,
+                               source_key=f"reissue:{invoice.pk}", now=now)
+        buyer = Buyer(name=invoice.buyer_name, email=invoice.buyer_email,
+                      company=invoice.buyer_company, address=invoice.buyer_address,
+                      vat_number=invoice.buyer_vat_number)
+        new = _issue_invoice(booking=booking, lines=booking_lines(booking), buyer=buyer,
+                             now=now, due_on=timezone.localdate(now), replaces=invoice)
+        log_action("invoice.reissued", actor=actor, target=new, user=booking.purchaser_id,
+                   data={"number": new.number, "replaces": invoice.number,
+                         "reason": reason})
+    return new
+
+
 def invoice_reissue_to_company(*, invoice: Invoice, company: str, address: str,
                                vat_number: str, actor, now: datetime | None = None) -> Invoice:
     """An issued invoice never changes, so adding the buyer's company details credits it in

@@ -31,7 +31,12 @@ from apps.core.emails import communication_queue
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
 from apps.core.money import format_money
-from apps.invoicing.services import Buyer, invoice_for_booking_on_account
+from apps.invoicing.services import (
+    Buyer,
+    credit_to_match_money_kept,
+    invoice_for_booking_on_account,
+)
+from apps.pricing.quotes import price_quote
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 from apps.users.models import User, normalize_email
@@ -138,7 +143,9 @@ def booking_on_account_create(*, request: BookingRequest, company_id: int,
         session = CourseSession.objects.filter(pk=request.session_id).first()
         if session is None:
             raise DomainError("That session does not exist.", code="not_found", status=404)
-        total = session.price * len(request.attendees)
+        # What the booking will cost (group price and code included), not the list price.
+        total = price_quote(session=session, seats=len(request.attendees),
+                            code_text=request.discount_code, now=now).total
         if company.credit_limit is not None and total:
             owed = company_owes(company_id=company.pk)
             if owed + total > company.credit_limit:
@@ -280,6 +287,10 @@ def on_account_release_unpaid(*, now: datetime | None = None) -> list[int]:
                 continue
             booking_apply_transition(booking, Booking.Status.EXPIRED, actor=None, now=now,
                                      data={"reason": "unpaid on account", "days": days})
+            # Nothing was paid and the seats are gone: the company owes nothing.
+            credit_to_match_money_kept(booking_id=pk, money_kept=0, now=now,
+                                       reason="Unpaid booking on account released",
+                                       source_key=f"release:{pk}")
             booking = Booking.objects.select_related("session__course", "purchaser",
                                                      "company").get(pk=pk)
             _tell(booking=booking, kind=Communication.Kind.ON_ACCOUNT_RELEASED,

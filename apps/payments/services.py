@@ -14,7 +14,7 @@ from apps.bookings.models import Booking
 from apps.bookings.notifications import booking_send_balance_paid, booking_send_confirmations
 from apps.bookings.services import booking_apply_transition
 from apps.core.errors import ConflictError, DomainError
-from apps.invoicing.services import invoice_for_paid_booking
+from apps.invoicing.services import invoice_for_paid_booking, invoice_reissue_for_booking
 from apps.users.audit import log_action
 from apps.users.models import User
 
@@ -409,6 +409,10 @@ def _balance_succeeded(payment: Payment, booking: Booking, *, actor=None) -> Non
     still_owed = booking_balance_due(booking=booking)
     PaymentEvent.objects.create(payment=payment, kind="payment.balance_paid",
                                 data={"still_owed": still_owed})
+    if not still_owed:
+        # Paid in full for the dearer date: the invoice says what was sold now.
+        invoice_reissue_for_booking(booking_id=booking.pk, actor=actor,
+                                    reason="Replaced: the booking moved to another date")
     log_action("booking.balance_paid", actor=actor, target=booking, user=booking.purchaser_id,
                data={"payment": payment.pk, "amount": payment.amount,
                      "still_owed": still_owed})

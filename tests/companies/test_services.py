@@ -1,5 +1,6 @@
 """Company links (staff, or a customer's request staff decide) and booking on account."""
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from apps.companies.services import (
 )
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
+from apps.invoicing.services import credited_total, current_invoice
 from apps.operations.erasure import user_anonymise
 from apps.operations.personal_data import user_export_data
 from apps.operations.reminders import session_reminders
@@ -33,6 +35,7 @@ from apps.payments.on_account import (
     on_account_release_unpaid,
     on_account_send_reminders,
 )
+from apps.pricing.models import DiscountCode
 from apps.refunds.cancellation import booking_cancel
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
@@ -208,6 +211,20 @@ def test_unpaid_bookings_kept_by_default_released_n_days_before_when_set():
     told = Communication.objects.filter(kind=Communication.Kind.ON_ACCOUNT_RELEASED)
     assert sorted(told.values_list("recipient", flat=True)) == [
         "boss@acme.example", "finance@acme.example"]
+    # The company is no longer invoiced for seats it does not have.
+    invoice = current_invoice(booking_id=unpaid.pk)
+    assert invoice.gross_total == 10000 and credited_total(invoice) == 10000
+    partly_invoice = current_invoice(booking_id=partly.pk)
+    assert credited_total(partly_invoice) == 0  # kept: staff decide
+
+
+def test_credit_limit_counts_the_discounted_price_not_the_list_price():
+    company = make_company(limit=6000, contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=10, price=5000)
+    DiscountCode.objects.create(code="HALF", percent=50)
+    request = dataclasses.replace(on_account_request(session, tag="d"), discount_code="half")
+    booking = booking_on_account_create(request=request, company_id=company.pk)
+    assert booking.total_amount == 5000  # £100 list, half off: within the £60 limit
 
 
 def test_a_booking_on_account_counts_as_confirmed_for_reminders_and_seat_changes():

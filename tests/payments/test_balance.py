@@ -10,6 +10,8 @@ from django.utils import timezone
 from apps.bookings.models import Booking
 from apps.core.errors import ConflictError
 from apps.core.models import Communication
+from apps.invoicing.models import CreditNote, Invoice
+from apps.invoicing.services import credited_total, current_invoice
 from apps.payments.balance import (
     _balance_attempt,
     balance_send_payment_link,
@@ -192,3 +194,33 @@ def test_staff_email_a_link_to_pay_the_balance(owing, admin_user,
     payment_pay_balance(booking=owing, confirmation_token=card_token(GOOD))
     with pytest.raises(ConflictError, match="Nothing is owed"):
         balance_send_payment_link(booking=owing, actor=admin_user)
+
+
+def test_a_paid_balance_reissues_the_invoice_so_documents_match_the_money(
+        owing, django_capture_on_commit_callbacks):
+    first = current_invoice(booking_id=owing.pk)
+    assert first.gross_total == 10000  # invoiced when the £100 was paid
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_pay_balance(booking=owing, confirmation_token=card_token(GOOD))
+
+    owing.refresh_from_db()
+    now_invoiced = current_invoice(booking_id=owing.pk)
+    assert now_invoiced.replaces == first and now_invoiced.gross_total == 12000
+    assert credited_total(first) == 10000  # the old invoice credited in full
+    assert sum(line.vat for line in now_invoiced.lines.all()) == now_invoiced.vat_total
+    session = owing.session
+    assert timezone.localtime(session.starts_at).strftime("%-d %b %Y") in \
+        now_invoiced.lines.first().description  # names the date sold now
+
+    def invoiced_less_credited():
+        invoiced = sum(i.gross_total for i in Invoice.objects.filter(booking=owing))
+        credited = sum(c.gross_total for c in CreditNote.objects.filter(invoice__booking=owing))
+        return invoiced - credited
+
+    assert invoiced_less_credited() == 12000  # what the customer paid
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(booking_id=owing.pk, actor=None, reason="test",
+                       refund_amount=12000)
+    refunded = sum(r.amount for p in owing.payments.all() for r in p.refunds.all())
+    assert refunded == 12000
+    assert invoiced_less_credited() == 0  # the credit notes match the refunds
