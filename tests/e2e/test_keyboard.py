@@ -113,12 +113,12 @@ def test_booking_and_paying_with_the_keyboard_alone(
                                        "id_special_requirements"]
     page.keyboard.type("Step-free access, please.", delay=15)
     # Leaving the field runs the inline check, which re-renders the whole form while the
-    # focus has moved on (past the terms and privacy links) to the acceptance checkbox:
-    # the focus must still be there afterwards.
+    # focus has moved on (past the optional discount code and the terms and privacy links)
+    # to the acceptance checkbox: the focus must still be there afterwards.
     with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
-        stops = tab_to(page, "id_accept_terms", limit=3)
+        stops = tab_to(page, "id_accept_terms", limit=4)
     assert [s["label"] for s in stops] == [
-        "Terms and conditions", "Privacy notice",
+        "Discount code (optional)", "Terms and conditions", "Privacy notice",
         "I accept the terms and the cancellation policy"]
     expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
     assert focused(page)["id"] == "id_accept_terms", "the inline check took the focus away"
