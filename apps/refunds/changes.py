@@ -22,6 +22,7 @@ from apps.bookings.selectors import seats_held_on_session
 from apps.bookings.services import attendee_seat_release, attendee_seat_share, booking_move
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
+from apps.invoicing.services import credit_to_match_money_kept
 from apps.payments.models import Payment
 from apps.payments.selectors import booking_balance_due
 from apps.sessions.models import CourseSession
@@ -332,6 +333,11 @@ def attendee_cancel(*, attendee_id: int, actor, initiator: str,
             payments=payments, amount=quote.amount, initiator=initiator, actor=actor,
             reason=f"Place of {attendee.name} cancelled")
         attendee_seat_release(booking=booking, attendee=attendee, now=now, share=share)
+        if booking.on_account and booking.status == Booking.Status.PENDING:
+            # Invoiced before it is paid: the company now owes the smaller total.
+            credit_to_match_money_kept(booking_id=booking.pk, money_kept=booking.total_amount,
+                                       reason=f"Place of {attendee.name} cancelled",
+                                       source_key=f"place:{attendee.pk}", now=now, actor=actor)
         log_action("booking.attendee_cancelled", actor=actor, target=booking,
                    user=booking.purchaser_id,
                    data={"initiator": initiator, "attendee": attendee.pk,

@@ -29,6 +29,7 @@ from apps.payments.models import Payment
 from apps.payments.on_account import (
     CreditLimitError,
     booking_on_account_create,
+    booking_outstanding,
     company_owes,
     on_account_overdue,
     on_account_payment_record,
@@ -37,6 +38,7 @@ from apps.payments.on_account import (
 )
 from apps.pricing.models import DiscountCode
 from apps.refunds.cancellation import booking_cancel
+from apps.refunds.changes import attendee_cancel
 from apps.refunds.models import Refund
 from apps.sessions.models import CourseSession
 from apps.users.models import ActivityLog, User
@@ -278,3 +280,20 @@ def test_the_daily_beat_task_reminds_and_releases():
     booking.refresh_from_db()
     assert booking.status == Booking.Status.EXPIRED
     assert "on-account-daily" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_cancelling_a_place_on_an_unpaid_booking_on_account_credits_its_invoice(staff):
+    company = make_company(contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=5, price=5000,
+                             starts_at=timezone.now() + timedelta(days=20))
+    booking = booking_on_account_create(
+        request=on_account_request(session, tag="x", attendees=3), company_id=company.pk)
+    invoice = current_invoice(booking_id=booking.pk)
+    assert invoice.gross_total == 15000
+    place = booking.attendees.order_by("pk").last()
+    attendee_cancel(attendee_id=place.pk, actor=staff, initiator="staff")
+    attendee_cancel(attendee_id=place.pk, actor=staff, initiator="staff")  # a double click
+    booking.refresh_from_db()
+    assert booking.total_amount == 10000
+    assert invoice.gross_total - credited_total(invoice) == 10000  # what the company owes
+    assert booking_outstanding(booking) == 10000
