@@ -21,6 +21,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.companies.models import CompanyContact
 from apps.core.emails import communication_queue
 from apps.core.models import Communication
 from apps.users.models import normalize_email
@@ -73,6 +74,14 @@ def booking_link(*, booking: Booking, email: str, now: datetime | None = None) -
     return settings.SITE_URL + reverse("portal:access", args=[token])
 
 
+def booking_pay_link(*, booking: Booking, email: str, now: datetime | None = None) -> str:
+    """The absolute link that opens the page paying what a booking on account owes, by
+    card, for the person at `email` (the purchaser or a contact of the booking's company):
+    the same signed key as booking_link, so it lasts as long."""
+    token = booking_link_token(booking=booking, email=email, now=now)
+    return settings.SITE_URL + reverse("portal:access-pay", args=[token])
+
+
 def _read(token: str, now: datetime) -> dict | LinkProblem:
     try:
         payload = signing.loads(token, salt=SALT)
@@ -111,6 +120,24 @@ def booking_access(*, token: str, bookings=None,
     if not access:
         return LinkProblem(reason="revoked", reference=read["reference"], email=read["email"])
     return access
+
+
+def booking_pay_access(*, token: str, now: datetime | None = None) -> Booking | LinkProblem:
+    """Open a pay link: the booking, when the key's address is its purchaser's or a
+    contact's of the company it is booked for (as they are now); else why not."""
+    now = now or timezone.now()
+    read = _read(token, now)
+    if isinstance(read, LinkProblem):
+        return read
+    booking = (Booking.objects.select_related("purchaser")
+               .filter(reference=read["reference"]).first())
+    email = read["email"]
+    if booking is not None and (
+            normalize_email(booking.purchaser.email) == email
+            or (booking.company_id and CompanyContact.objects.filter(
+                company_id=booking.company_id, user__email__iexact=email).exists())):
+        return booking
+    return LinkProblem(reason="revoked", reference=read["reference"], email=email)
 
 
 def booking_link_resend(*, reference: str, email: str, now: datetime | None = None) -> bool:

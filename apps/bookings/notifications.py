@@ -136,7 +136,8 @@ def audience(bookings, *, guests_told=None) -> list[Person]:
 
 def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | None = None,
                    reason: str = "", refunds=(), previous: dict | None = None,
-                   guests_told=None, extra: dict | None = None, only=None) -> list[Communication]:
+                   guests_told=None, extra: dict | None = None, only=None,
+                   purchaser_attachments=()) -> list[Communication]:
     """Queue one email per affected person about `change` to `bookings` (call inside the
     transaction that made the change: nothing is sent unless it commits).
 
@@ -144,6 +145,7 @@ def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | No
     is told); `previous`: what the entry said before (starts_at, ends_at, location);
     `extra`: more context for the template (the money of a transfer).
     `only(person)`: tell only the people it accepts (a change that concerns a few).
+    `purchaser_attachments`: more files for the purchaser's email only (an invoice).
     """
     now = now or timezone.now()
     kind, template, method = CHANGES[change]
@@ -167,6 +169,8 @@ def booking_notify(*, change: str, bookings, dedupe_key: str, now: datetime | No
                                       recipient_name=item.seat.name if item.seat
                                       else person.name, now=now),
         } for item in person.items]
+        if any(item.purchaser for item in person.items):
+            attachments += list(purchaser_attachments)
         communication = communication_queue(
             kind=kind,
             recipient=person.email,
@@ -191,12 +195,15 @@ def _with_related(booking):
         "attendees", "payments__refunds").get(pk=booking.pk)
 
 
-def booking_send_confirmations(booking, *, resend: str = "") -> None:
+def booking_send_confirmations(booking, *, resend: str = "", extra: dict | None = None,
+                               purchaser_attachments=()) -> None:
     """One confirmation to the purchaser and one to each attendee (one for someone who is
     both), never twice; staff can `resend` (a key naming that resend, so a double click
-    still sends once)."""
+    still sends once). A booking on account: `extra` names its invoice and the link that
+    pays it by card, `purchaser_attachments` carries the invoice PDF (purchaser only)."""
     booking_notify(change=CONFIRMED, bookings=[_with_related(booking)],
-                   dedupe_key=f"{booking.reference}{resend}")
+                   dedupe_key=f"{booking.reference}{resend}", extra=extra,
+                   purchaser_attachments=purchaser_attachments)
 
 
 def booking_notify_moved(*, booking, previous_session, now=None, refunds=(),

@@ -1,4 +1,7 @@
-"""Paying what a paid booking still owes (a move to a dearer date: booking_balance_due).
+"""Paying what a booking still owes by card (booking_balance_due): a paid booking moved to a
+dearer date, or a booking on a company's account paying its invoice through the emailed
+link (apps/bookings/access.py booking_pay_link; paid in full, it becomes paid exactly as a
+full bank transfer makes it, and its invoice stands).
 
 The same card flow as the first payment (payment_pay_card: the page's ConfirmationToken,
 the PaymentIntent created and confirmed on the server, 3-D Secure at most once), with one
@@ -26,7 +29,7 @@ from apps.users.audit import log_action
 
 from . import gateway
 from .models import Payment, PaymentEvent
-from .selectors import booking_balance_due
+from .selectors import booking_balance_due, booking_owes_balance
 from .services import (
     PROVIDER_DOWN_MESSAGE,
     CardPaymentResult,
@@ -45,7 +48,7 @@ IN_PROGRESS_MESSAGE = ("A payment of this balance is already being processed. Pl
 
 
 def _refusal(booking: Booking, due: int) -> str:
-    if booking.status != Booking.Status.PAID:
+    if not booking_owes_balance(booking):
         return (f"Booking {booking.reference} is {booking.get_status_display().lower()}: "
                 "there is nothing to pay.")
     if due <= 0:
@@ -134,10 +137,10 @@ def _reused_intent(payment: Payment) -> CardPaymentResult:
 def payment_pay_balance(*, booking: Booking, confirmation_token: str,
                         now: datetime | None = None) -> CardPaymentResult:
     """Charge what the booking still owes with the card the customer entered (a
-    ConfirmationToken). Refuses (ConflictError) when nothing is owed or the booking is not
-    paid. Returns the payment: succeeded, requires_action (with the client secret for the
-    page's 3-D Secure step) or failed with the bank's message. No lock is held while
-    Stripe is called."""
+    ConfirmationToken). Refuses (ConflictError) when nothing is owed or the booking is
+    neither paid nor on account. Returns the payment: succeeded, requires_action (with the
+    client secret for the page's 3-D Secure step) or failed with the bank's message. No
+    lock is held while Stripe is called."""
     now = now or timezone.now()
     if not confirmation_token or not confirmation_token.startswith("ctoken_") \
             or len(confirmation_token) > 255:

@@ -22,15 +22,17 @@ from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.bookings.access import booking_pay_link
 from apps.bookings.models import Booking
 from apps.bookings.notifications import booking_portal_url, booking_send_confirmations
 from apps.bookings.services import BookingRequest, booking_apply_transition, booking_create
 from apps.bookings.waitlist import waitlist_seats_freed
 from apps.companies.models import Company, CompanyContact
-from apps.core.emails import communication_queue
+from apps.core.emails import binary_attachment, communication_queue
 from apps.core.errors import ConflictError, DomainError
 from apps.core.models import Communication
 from apps.core.money import format_money
+from apps.invoicing.documents import document_filename, document_pdf
 from apps.invoicing.services import (
     Buyer,
     credit_to_match_money_kept,
@@ -94,14 +96,21 @@ def on_account_booking_confirmed(booking: Booking) -> None:
     row lock), so an invoice issued here commits or rolls back with the booking. The
     invoicing app (numbered invoice; its PDF emailed with the due date after commit) joins
     here. Emails go through the outbox, sent after commit: the purchaser and attendees get
-    the booking confirmation, which states the company, PO number and due date."""
+    the booking confirmation, which states the company, PO number and due date; the
+    purchaser's carries the invoice PDF and a link to pay it by card."""
     company = booking.company
     purchaser = booking.purchaser
-    invoice_for_booking_on_account(booking=booking, buyer=Buyer(
+    invoice = invoice_for_booking_on_account(booking=booking, buyer=Buyer(
         name=purchaser.full_name or purchaser.email, email=purchaser.email,
         company=company.name, address=company.billing_address,
         vat_number=company.vat_number))
-    booking_send_confirmations(booking)
+    booking_send_confirmations(
+        booking,
+        extra={"invoice": invoice,
+               "pay_link": booking_pay_link(booking=booking, email=purchaser.email)},
+        purchaser_attachments=[binary_attachment(
+            filename=document_filename(invoice), mimetype="application/pdf",
+            content=document_pdf(invoice))])
 
 
 def _check_company(*, company: Company, purchaser_email: str, purchase_order: str) -> None:
@@ -198,6 +207,18 @@ def on_account_payment_record(*, booking_id: int, amount: int, actor: User | Non
                                 ": there is nothing outstanding to record against it.",
                                 code="not_payable")
         outstanding = booking_outstanding(booking)
+        card = (Payment.objects.filter(booking=booking, purpose=Payment.Purpose.BALANCE,
+                                       status__in=Payment.BALANCE_IN_FLIGHT)
+                .values_list("amount", flat=True).first())
+        if card is not None and amount < outstanding:
+            # A card payment of the outstanding amount may land any moment: a part payment
+            # beside it would collect more than is owed and leave a part to give back.
+            raise ConflictError(
+                f"A card payment of {format_money(card, booking.currency)} is in progress on "
+                f"{booking.reference}. Record the full "
+                f"{format_money(outstanding, booking.currency)} received (the card payment "
+                "is then refunded if it goes through), or wait "
+                "for the card payment to finish.", code="card_payment_in_progress")
         if amount > outstanding:
             raise ConflictError(
                 f"Only {format_money(outstanding, booking.currency)} is outstanding on "
@@ -235,9 +256,10 @@ def _tell(*, booking: Booking, kind: str, template: str, key: str, context: dict
     sent = 0
     for email, user_id in _company_recipients(booking):
         link = booking_portal_url(booking, email if user_id == booking.purchaser_id else "")
+        pay_link = booking_pay_link(booking=booking, email=email)
         if communication_queue(kind=kind, recipient=email, template=template,
                                context={"booking": booking, "session": booking.session,
-                                        "link": link, **context},
+                                        "link": link, "pay_link": pay_link, **context},
                                user_id=user_id, booking=booking,
                                dedupe_key=f"{booking.reference}-{key}"):
             sent += 1

@@ -20,7 +20,7 @@ from apps.users.models import User
 
 from . import gateway
 from .models import Payment, PaymentEvent
-from .selectors import booking_balance_due
+from .selectors import booking_balance_due, booking_owes_balance
 
 logger = logging.getLogger(__name__)
 
@@ -393,12 +393,13 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
 
 def _balance_succeeded(payment: Payment, booking: Booking, *, actor=None) -> None:
     """A balance payment arrived (the caller holds the booking and payment locks). It pays
-    what a paid booking still owed: the booking is not confirmed again and no confirmation
-    is re-sent; the customer gets a receipt. A booking that no longer owes it (cancelled
+    what a paid booking still owed, or a booking on account's invoice (paid in full, the
+    booking becomes paid): the booking is not confirmed again, no confirmation is re-sent
+    and no invoice issued; the customer gets a receipt. A booking that no longer owes it (cancelled
     meanwhile, or the balance was paid another way) cannot take it: it goes back."""
     others = sum(p.amount for p in Payment.objects.filter(booking_id=booking.pk)
                  .exclude(pk=payment.pk) if p.has_succeeded)
-    if booking.status != Booking.Status.PAID or others >= booking.total_amount:
+    if not booking_owes_balance(booking) or others >= booking.total_amount:
         _note_unneeded(payment, booking, reason=(
             f"Balance payment arrived for a booking that is "
             f"{booking.get_status_display().lower()} and owed nothing"))
@@ -406,6 +407,15 @@ def _balance_succeeded(payment: Payment, booking: Booking, *, actor=None) -> Non
     if others + payment.amount > booking.total_amount:
         logger.error("Balance payment %s pays %s more than booking %s owed", payment.pk,
                      others + payment.amount - booking.total_amount, booking.reference)
+    if booking.status == Booking.Status.PENDING \
+            and others + payment.amount >= booking.total_amount:
+        # A booking on account paid in full by card: paid exactly as a full bank transfer
+        # makes it (on_account_payment_record); its invoice, issued when it was
+        # confirmed, stands.
+        booking_apply_transition(booking, Booking.Status.PAID, actor=actor,
+                                 now=payment.succeeded_at or timezone.now(),
+                                 data={"payment": payment.pk, "on_account": True,
+                                       "by_card": True})
     still_owed = booking_balance_due(booking=booking)
     PaymentEvent.objects.create(payment=payment, kind="payment.balance_paid",
                                 data={"still_owed": still_owed})

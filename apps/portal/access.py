@@ -12,7 +12,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -20,8 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
 
-from apps.bookings.access import BookingAccess, booking_access, booking_link_resend
+from apps.bookings.access import (
+    BookingAccess,
+    LinkProblem,
+    booking_access,
+    booking_link_resend,
+    booking_pay_access,
+)
 from apps.bookings.calendar import CANCEL, REQUEST, entry_calendar
+from apps.bookings.selectors import remember_booking_in_session
 from apps.certificates import pdf
 from apps.certificates.models import Certificate
 from apps.refunds.selectors import bookings_for_customer_pages
@@ -131,6 +138,22 @@ def access_certificate(request, access, token, number):
     response["Content-Disposition"] = (
         f'attachment; filename="{pdf.certificate_filename(certificate=certificate)}"')
     return response
+
+
+@require_GET
+@never_cache
+def access_pay(request, token):
+    """The emailed link that pays a booking on account by card (its purchaser's or a
+    company contact's): this browser may now open the booking's payment page, which the
+    link leads to (the key leaves the address bar)."""
+    found = booking_pay_access(token=token)
+    if isinstance(found, LinkProblem):
+        form = FreshLinkForm(initial={"reference": found.reference, "email": found.email})
+        return _private(render(request, "portal/link_problem.html", {
+            "problem": found, "form": form, "known": bool(found.email)},
+            status=PROBLEM_STATUS[found.reason]))
+    remember_booking_in_session(request, found)
+    return _private(redirect("bookings:balance", found.reference))
 
 
 @require_POST

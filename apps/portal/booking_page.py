@@ -78,11 +78,13 @@ def booking_page(request, *, booking: Booking, viewer, links: PageLinks, via_lin
         context["documents"] = booking_documents(booking_id=booking.pk)
         context["reissuable"] = invoice_open_to_reissue(booking_id=booking.pk)
     if context["is_purchaser"]:
-        # A move to a dearer date leaves the difference owed: paid on its own page.
+        # A move to a dearer date leaves the difference owed, and a booking on account
+        # owes its invoice: either is paid by card on its own page.
         context["balance_due"] = booking_balance_due(booking=booking)
         if context["balance_due"]:
             context["balance_url"] = balance_payment_path(booking)
-    if context["due"]:
+    if context["due"] and not booking.on_account:
+        # A booking on account is paid by transfer or through balance_url, never here.
         context["pay_url"] = payment_link(booking)
     seat_ids = [a.pk for a in context["attendees"] if a.user_id == viewer.pk]
     context["certificates"] = [

@@ -23,6 +23,7 @@ urlpatterns = [
          name="substitute"),
     # An emailed link: the key says who is looking (no sign-in).
     path("b/<str:token>/", access.access_booking, name="access"),
+    path("b/<str:token>/pay/", access.access_pay, name="access-pay"),
     path("b/<str:token>/cancel/", access.access_cancel, name="access-cancel"),
     path("b/<str:token>/receipt/", access.access_receipt, name="access-receipt"),
     path("b/<str:token>/receipt.pdf", access.access_receipt, {"fmt": "pdf"},

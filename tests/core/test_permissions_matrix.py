@@ -64,6 +64,7 @@ ADMIN = TO("/admin/login/?next=")
 HOME = TO("/admin/")  # the admin's "that object doesn't exist" redirect (nothing shown)
 SET_PW = TO("/accounts/password/set/")
 ON_SITE = TO("http://testserver/bookings/")
+PAY = TO("/bookings/")  # the pay link opens the booking's payment page in this browser
 
 # fmt: off
 # route name (or pattern of an unnamed route) → (method, URL, one cell per actor).
@@ -118,6 +119,8 @@ ROUTES = {
     "portal:access-calendar":         ("GET",  "/portal/b/{purchaser_link}/calendar.ics", OK, OK, OK, OK,    OK,    OK),
     "portal:access-certificate":      ("GET",  "/portal/b/{purchaser_link}/certificates/{certificate}.pdf", OK, OK, OK, OK, OK, OK),
     "portal:access-substitute":       ("GET",  "/portal/b/{purchaser_link}/substitute/{attendee_id}/", OK, OK, OK, OK, OK, OK),
+    "portal:access-pay":              ("GET",  "/portal/b/{purchaser_link}/pay/", PAY,  PAY,   PAY,   PAY,   PAY,   PAY),
+    "portal:access-pay [not on the booking]": ("GET", "/portal/b/{stranger_link}/pay/", 410, 410, 410, 410,  410,   410),
     "portal:access-fresh":            ("POST", "/portal/link/",                 400,   400,   400,   400,   400,   400),
     "portal:profile":                 ("GET",  "/portal/profile/",             LOGIN, OK,    OK,    OK,    OK,    OK),
     "portal:companies":               ("GET",  "/portal/companies/",           LOGIN, OK,    OK,    OK,    OK,    OK),
