@@ -51,6 +51,13 @@ def _check_payable(booking: Booking, now: datetime) -> None:
             "Please book again.",
             code="hold_expired",
         )
+    if booking.on_account:
+        # Its invoice is paid by card through the balance page, for what is outstanding
+        # (bank transfers may have paid part): never the whole total from here.
+        raise ConflictError(
+            f"Booking {booking.reference} is on account: pay what is outstanding on its "
+            "invoice from the link in your confirmation or reminder email.",
+            code="on_account")
 
 
 def _open_card_payment(*, booking_id: int, confirmation_token: str, now: datetime) -> Payment:

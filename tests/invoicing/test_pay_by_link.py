@@ -26,7 +26,7 @@ from apps.payments.on_account import (
     on_account_send_reminders,
 )
 from apps.payments.selectors import booking_balance_due
-from apps.payments.services import payment_apply_intent
+from apps.payments.services import payment_apply_intent, payment_pay_card
 from tests.companies.helpers import make_company, on_account_request
 from tests.factories import SessionFactory, UserFactory
 from tests.payments.helpers import card_token
@@ -190,3 +190,11 @@ def test_a_released_booking_takes_no_card(on_account):
     assert booking_balance_due(booking=on_account) == 0
     with pytest.raises(ConflictError, match="there is nothing to pay"):
         payment_pay_balance(booking=on_account, confirmation_token="ctoken_x")
+
+
+def test_the_first_payment_path_refuses_a_booking_on_account(on_account, fake_stripe):
+    """Only the balance page pays an invoice, for what is outstanding: a direct request to
+    the first-payment path would charge the whole total over any bank transfer."""
+    with pytest.raises(ConflictError, match="is on account"):
+        payment_pay_card(booking=on_account, confirmation_token=card_token("4242424242424242"))
+    assert not Payment.objects.filter(booking=on_account).exists()
