@@ -62,6 +62,9 @@ def test_company_contact_books_three_colleagues_on_account_and_downloads_the_inv
     page.get_by_label("Pay by invoice (Acme Ltd)").check()
     page.get_by_label("PO number").fill("PO-2026-17")
     page.get_by_label("I accept the terms and the cancellation policy").check()
+    # Paying by invoice holds nothing for 15 minutes: the seats are confirmed on booking.
+    expect(page.locator("[data-on-account-note]")).to_contain_text("confirmed when you book")
+    expect(page.locator("#booking-submit")).to_have_text("Book and invoice Acme Ltd")
     screenshot(page, "form-on-account")
     assert not (found := axe_violations(page)), describe(found)
     page.locator("#booking-submit").click()
