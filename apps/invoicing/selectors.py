@@ -19,7 +19,9 @@ def booking_document(*, booking_id: int, number: str) -> Invoice | CreditNote | 
 
 def invoice_open_to_reissue(*, booking_id: int) -> Invoice | None:
     """The booking's current invoice while it can still take company details: nothing has
-    replaced it and nothing of it has been credited."""
+    replaced it, nothing of it has been credited, and it is not a booking on account (that
+    one is made out to the company from the start)."""
     return (Invoice.objects.filter(booking_id=booking_id, replaced_by__isnull=True,
-                                   credit_notes__isnull=True)
+                                   credit_notes__isnull=True,
+                                   booking__payment_due_date__isnull=True)
             .order_by("-id").first())

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 
 from apps.invoicing.documents import TEMPLATE_NAME, document_context
 from apps.invoicing.models import CreditNote, Invoice
+from apps.invoicing.selectors import invoice_open_to_reissue
 from apps.payments.on_account import booking_on_account_create, on_account_payment_record
 from apps.refunds.cancellation import booking_cancel
 from tests.companies.helpers import make_company, on_account_request
@@ -32,6 +33,8 @@ def test_confirmed_on_account_is_invoiced_to_the_company_due_on_its_terms(on_acc
     assert invoice.purchase_order == "PO-4471"
     assert "Your PO" in document_context_html(invoice) and "PO-4471" in document_context_html(
         invoice)
+    # Made out to the company already: the portal offers no "add your company details".
+    assert invoice_open_to_reissue(booking_id=on_account.pk) is None
 
 
 def document_context_html(invoice):
