@@ -19,7 +19,12 @@ from django.utils import timezone
 from apps.bookings.models import Attendee, Booking
 from apps.bookings.notifications import booking_notify_attendee_cancelled
 from apps.bookings.selectors import seats_held_on_session
-from apps.bookings.services import attendee_seat_release, attendee_seat_share, booking_move
+from apps.bookings.services import (
+    attendee_seat_release,
+    attendee_seat_share,
+    booking_apply_transition,
+    booking_move,
+)
 from apps.core.errors import ConflictError, DomainError
 from apps.core.money import format_money
 from apps.invoicing.services import credit_to_match_money_kept
@@ -284,6 +289,26 @@ def _attendee_refusal(*, booking: Booking, attendee: Attendee, actor, initiator:
     return ""
 
 
+def _settle_on_account_after_place(*, booking: Booking, attendee: Attendee, payments,
+                                   initiator: str, actor, now: datetime) -> list[Refund]:
+    """A place cancelled on an unpaid or partly paid booking on account (invoiced before it
+    is paid; the caller holds the locks): the invoice is credited down to the new total,
+    and if bank transfers already cover it, the booking is paid and anything paid above the
+    new total goes back."""
+    credit_to_match_money_kept(booking_id=booking.pk, money_kept=booking.total_amount,
+                               reason=f"Place of {attendee.name} cancelled",
+                               source_key=f"place:{attendee.pk}", now=now, actor=actor)
+    held = _held(payments)
+    if held < booking.total_amount:
+        return []
+    refunds = _refund_newest_first(payments=payments, amount=held - booking.total_amount,
+                                   initiator=initiator, actor=actor,
+                                   reason="Paid more than the booking now costs")
+    booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
+                             data={"on_account": True, "after": "place cancelled"})
+    return refunds
+
+
 def attendee_cancel_quote(*, attendee: Attendee, initiator: str = CUSTOMER,
                           now: datetime | None = None) -> CancellationQuote:
     """A preview of attendee_cancel's refund for the confirmation page."""
@@ -334,10 +359,9 @@ def attendee_cancel(*, attendee_id: int, actor, initiator: str,
             reason=f"Place of {attendee.name} cancelled")
         attendee_seat_release(booking=booking, attendee=attendee, now=now, share=share)
         if booking.on_account and booking.status == Booking.Status.PENDING:
-            # Invoiced before it is paid: the company now owes the smaller total.
-            credit_to_match_money_kept(booking_id=booking.pk, money_kept=booking.total_amount,
-                                       reason=f"Place of {attendee.name} cancelled",
-                                       source_key=f"place:{attendee.pk}", now=now, actor=actor)
+            refunds += _settle_on_account_after_place(
+                booking=booking, attendee=attendee, payments=payments, initiator=initiator,
+                actor=actor, now=now)
         log_action("booking.attendee_cancelled", actor=actor, target=booking,
                    user=booking.purchaser_id,
                    data={"initiator": initiator, "attendee": attendee.pk,

@@ -297,3 +297,21 @@ def test_cancelling_a_place_on_an_unpaid_booking_on_account_credits_its_invoice(
     assert booking.total_amount == 10000
     assert invoice.gross_total - credited_total(invoice) == 10000  # what the company owes
     assert booking_outstanding(booking) == 10000
+
+
+def test_a_place_cancelled_below_what_was_transferred_pays_the_booking_and_refunds_the_rest(
+        staff):
+    company = make_company(contacts=["boss@acme.example"])
+    session = SessionFactory(capacity=5, price=5000,
+                             starts_at=timezone.now() + timedelta(days=20))
+    booking = booking_on_account_create(
+        request=on_account_request(session, tag="y", attendees=3), company_id=company.pk)
+    on_account_payment_record(booking_id=booking.pk, amount=12000, actor=staff)
+    place = booking.attendees.order_by("pk").last()
+    refunds = attendee_cancel(attendee_id=place.pk, actor=staff, initiator="staff")
+    booking.refresh_from_db()
+    assert booking.total_amount == 10000 and booking.status == Booking.Status.PAID
+    assert [r.amount for r in refunds] == [2000]  # £120 received for £100 of places
+    invoice = current_invoice(booking_id=booking.pk)
+    assert invoice.gross_total - credited_total(invoice) == 10000
+    assert booking_outstanding(booking) == 0
