@@ -219,16 +219,22 @@ def _payment_rate_limited(request, booking):
 def booking_pay(request, reference):
     """Pay with what the customer entered in the Payment Element: the page sends the
     ConfirmationToken Stripe.js made; answers what the page must do next (JSON)."""
+    return _pay_with(request, reference, payment_pay_card)
+
+
+def _pay_with(request, reference, pay) -> JsonResponse:
+    """One card payment attempt for the booking (`pay`: the first payment or the balance)
+    and what the page must do next: 3-D Secure, try another card, or done."""
     booking = _visible_booking(request, reference)
     if limited := _payment_rate_limited(request, booking):
         return limited
     try:
-        result = payment_pay_card(
-            booking=booking, confirmation_token=request.POST.get("confirmation_token", ""))
+        result = pay(booking=booking, confirmation_token=request.POST.get("confirmation_token", ""))
     except DomainError as error:
         return _json_error(error)
     payment = result.payment
-    payment_refund_unneeded(payment_id=payment.pk)  # paid after the seats went: given back
+    # Paid after the seats went, or for a balance no longer owed: given back.
+    payment_refund_unneeded(payment_id=payment.pk)
     body = {"status": payment.status, "payment_id": payment.pk}
     if result.released:
         body["message"] = (
@@ -277,20 +283,4 @@ def booking_balance(request, reference):
 def booking_pay_balance(request, reference):
     """Pay the balance with the ConfirmationToken the page's Stripe.js made; answers what
     the page must do next (JSON), like booking_pay."""
-    booking = _visible_booking(request, reference)
-    if limited := _payment_rate_limited(request, booking):
-        return limited
-    try:
-        result = payment_pay_balance(
-            booking=booking, confirmation_token=request.POST.get("confirmation_token", ""))
-    except DomainError as error:
-        return _json_error(error)
-    payment = result.payment
-    payment_refund_unneeded(payment_id=payment.pk)  # the booking owed nothing: given back
-    body = {"status": payment.status, "payment_id": payment.pk}
-    if payment.status == Payment.Status.FAILED:
-        body["message"] = (payment.failure_message or "Your card was declined.") + \
-            " No money was taken: you can try another card."
-    if result.client_secret:
-        body["client_secret"] = result.client_secret
-    return JsonResponse(body)
+    return _pay_with(request, reference, payment_pay_balance)
