@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.bookings.access import booking_pay_link
@@ -255,7 +256,11 @@ def _company_recipients(booking: Booking) -> list[tuple[str, int]]:
 def _tell(*, booking: Booking, kind: str, template: str, key: str, context: dict) -> int:
     sent = 0
     for email, user_id in _company_recipients(booking):
-        link = booking_portal_url(booking, email if user_id == booking.purchaser_id else "")
+        if user_id == booking.purchaser_id or not booking.company_id:
+            link = booking_portal_url(booking, email)
+        else:
+            # A contact who did not book reaches it through the company's page.
+            link = settings.SITE_URL + reverse("portal:company", args=[booking.company_id])
         pay_link = booking_pay_link(booking=booking, email=email)
         if communication_queue(kind=kind, recipient=email, template=template,
                                context={"booking": booking, "session": booking.session,

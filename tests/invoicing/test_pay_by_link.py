@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from apps.payments.on_account import (
 )
 from apps.payments.selectors import booking_balance_due
 from apps.payments.services import payment_apply_intent, payment_pay_card
+from apps.users.models import User
 from tests.companies.helpers import make_company, on_account_request
 from tests.factories import SessionFactory, UserFactory
 from tests.payments.helpers import card_token
@@ -90,6 +92,14 @@ def test_reminders_carry_a_pay_link_for_each_contact(on_account):
         reminder = Communication.objects.get(recipient=email,
                                              kind=Communication.Kind.ON_ACCOUNT_REMINDER)
         assert "/pay/" in pay_link_in(reminder.body)
+        # The booking link opens for its recipient, signed in or not (a contact who did
+        # not book gets the company's page).
+        link = re.search(r"Your booking: (\S+)", reminder.body).group(1)
+        user = User.objects.get(email=email)
+        signed_out, signed_in = Client(), Client()
+        signed_in.force_login(user)
+        assert signed_out.get(path_of(link), follow=True).status_code == 200
+        assert signed_in.get(path_of(link), follow=True).status_code == 200
 
 
 def test_the_link_opens_the_card_page_for_the_purchaser_and_a_contact_only(client, on_account):
