@@ -276,6 +276,13 @@ BOOKING_EXAMPLE = {
 class AdminBookingCreateView(ApiMixin, APIView):
     permission_classes = [IsStaffOperator]
 
+    def dispatch(self, request, *args, **kwargs):
+        # One database transaction for the whole request (issue #22): the token's read and
+        # the session check no longer commit on their own. An error that leaves the key's
+        # block marks it for rollback, so a refusal that is not remembered leaves nothing.
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
     def post(self, request):
         key = idempotency.read_key(request)
         incoming = s.AdminBookingCreateSerializer(data=request.data)

@@ -11,7 +11,7 @@ Rules (the API documents them, apps/api/idempotency.py):
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -65,10 +65,11 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
     this token, or answer what the first request with it got. Any other error leaves no
     trace, so the caller may retry with the same key."""
     now = now or timezone.now()
-    with transaction.atomic():
-        record, created = IdempotencyKey.objects.select_for_update().get_or_create(
-            token=token, defaults={"request_hash": request_hash, "caller": caller,
-                                   "created_at": now})
+    # No savepoint of its own: every error leaves through the caller's transaction, which
+    # rolls back with it (the API view runs the whole request in one), so nothing is kept.
+    with transaction.atomic(savepoint=False):
+        record, created = _key_claim(token=token, request_hash=request_hash, caller=caller,
+                                     now=now)
         if created and Booking.objects.filter(submission_token=token).exists():
             raise _retired(header)  # a key from before keys were kept: never rewrite it
         if not created:
@@ -93,6 +94,28 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
         record.response_status = 201
         record.save(update_fields=["booking", "response_status"])
         return Outcome(status=201, booking_id=booking.pk)
+
+
+def _key_claim(*, token, request_hash: str, caller, now: datetime
+               ) -> tuple[IdempotencyKey, bool]:
+    """The key's row, locked until the transaction ends, and whether this request made it.
+    A new key is one INSERT (no SELECT, no savepoint): ON CONFLICT waits for a concurrent
+    request with the same key to finish, then the row it left is read and locked."""
+    record = IdempotencyKey(token=token, request_hash=request_hash, caller=caller,
+                            created_at=now)
+    with connection.cursor() as cursor:
+        # Table and column names come from the model, values are parameters.
+        cursor.execute(
+            f'INSERT INTO "{IdempotencyKey._meta.db_table}" '  # noqa: S608
+            "(token, caller_id, request_hash, created_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (token) DO NOTHING RETURNING id",
+            [token, getattr(caller, "pk", None), request_hash, now])
+        row = cursor.fetchone()
+    if row is not None:
+        record.pk = row[0]
+        record._state.adding = False
+        return record, True
+    return IdempotencyKey.objects.select_for_update().get(token=token), False
 
 
 def idempotency_keys_erase(*, user) -> int:
