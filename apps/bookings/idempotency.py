@@ -61,9 +61,9 @@ def _retired(header: str) -> IdempotencyKeyRetired:
 def idempotent_booking_submit(*, token, request_hash: str, caller, create,
                               header: str = "Idempotency-Key",
                               now: datetime | None = None) -> Outcome:
-    """Run `create()` (which returns a Booking or raises ConflictError) at most once for
-    this token, or answer what the first request with it got. Any other error leaves no
-    trace, so the caller may retry with the same key."""
+    """Run `create(token_unused=...)` (which returns a Booking or raises ConflictError) at
+    most once for this token, or answer what the first request with it got. Any other
+    error leaves no trace, so the caller may retry with the same key."""
     now = now or timezone.now()
     # No savepoint of its own: every error leaves through the caller's transaction, which
     # rolls back with it (the API view runs the whole request in one), so nothing is kept.
@@ -81,7 +81,8 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
                 return Outcome(status=record.response_status, booking_id=record.booking_id,
                                error=record.error, replayed=True)
         try:
-            booking = create()
+            # A key made by this request names no booking (checked above, under its lock).
+            booking = create(token_unused=created)
         except ConflictError as error:
             record.response_status = error.status
             # Kept for the key's lifetime: a refusal that names people is stored without
