@@ -68,9 +68,9 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
     # No savepoint of its own: every error leaves through the caller's transaction, which
     # rolls back with it (the API view runs the whole request in one), so nothing is kept.
     with transaction.atomic(savepoint=False):
-        record, created = _key_claim(token=token, request_hash=request_hash, caller=caller,
-                                     now=now)
-        if created and Booking.objects.filter(submission_token=token).exists():
+        record, created, token_named = _key_claim(token=token, request_hash=request_hash,
+                                                  caller=caller, now=now)
+        if created and token_named:
             raise _retired(header)  # a key from before keys were kept: never rewrite it
         if not created:
             if not record.request_hash or now - record.created_at > KEY_LIFETIME:
@@ -98,25 +98,30 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
 
 
 def _key_claim(*, token, request_hash: str, caller, now: datetime
-               ) -> tuple[IdempotencyKey, bool]:
-    """The key's row, locked until the transaction ends, and whether this request made it.
-    A new key is one INSERT (no SELECT, no savepoint): ON CONFLICT waits for a concurrent
-    request with the same key to finish, then the row it left is read and locked."""
+               ) -> tuple[IdempotencyKey, bool, bool]:
+    """The key's row, locked until the transaction ends, whether this request made it,
+    and (when it did) whether a booking already carries its token. A new key is one
+    statement (no SELECT, no savepoint): ON CONFLICT waits for a concurrent request with
+    the same key to finish, then the row it left is read and locked."""
     record = IdempotencyKey(token=token, request_hash=request_hash, caller=caller,
                             created_at=now)
     with connection.cursor() as cursor:
-        # Table and column names come from the model, values are parameters.
-        cursor.execute(
-            f'INSERT INTO "{IdempotencyKey._meta.db_table}" '  # noqa: S608
-            "(token, caller_id, request_hash, created_at) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (token) DO NOTHING RETURNING id",
-            [token, getattr(caller, "pk", None), request_hash, now])
+        cursor.execute(KEY_CLAIM_SQL, [token, getattr(caller, "pk", None), request_hash, now,
+                                       token])
         row = cursor.fetchone()
     if row is not None:
         record.pk = row[0]
         record._state.adding = False
-        return record, True
-    return IdempotencyKey.objects.select_for_update().get(token=token), False
+        return record, True, row[1]
+    return IdempotencyKey.objects.select_for_update().get(token=token), False, False
+
+
+# Table and column names come from the models; values are parameters.
+KEY_CLAIM_SQL = (
+    f'INSERT INTO "{IdempotencyKey._meta.db_table}" '  # noqa: S608
+    "(token, caller_id, request_hash, created_at) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (token) DO NOTHING RETURNING id, EXISTS ("
+    f'SELECT 1 FROM "{Booking._meta.db_table}" WHERE submission_token = %s)')
 
 
 def idempotency_keys_erase(*, user) -> int:
