@@ -278,7 +278,7 @@ class AdminBookingCreateView(ApiMixin, APIView):
         key = idempotency.read_key(request)
         incoming = s.AdminBookingCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = {**incoming.validated_data, "session": incoming.session}
         if key is None:
             with transaction.atomic():
                 booking = self._create(request, data, None, token_unused=True)
@@ -359,7 +359,8 @@ class AdminBookingCreateView(ApiMixin, APIView):
                 request=booking_request, company_id=data["company_id"],
                 purchase_order=data["purchase_order"], actor=request.user)
         return staff_booking_create(request=booking_request, payment=data["payment"],
-                                    actor=request.user, token_unused=token_unused)
+                                    actor=request.user, token_unused=token_unused,
+                                    session=data["session"])
 
 
 @extend_schema(

@@ -185,7 +185,8 @@ def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking 
 
 def booking_create(*, request: BookingRequest, actor: User | None = None,
                    now: datetime | None = None, waitlist_offer_id: int | None = None,
-                   token_unused: bool = False) -> Booking:
+                   token_unused: bool = False, session: CourseSession | None = None
+                   ) -> Booking:
     """Create a pending booking holding its seats for the hold period.
 
     People we already know are looked up first (filling blank profile fields in short
@@ -203,6 +204,9 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     `token_unused`: the caller knows that no booking has `request.submission_token` and
     that no other request can use it meanwhile (a fresh uuid4, or an Idempotency-Key
     checked under its row lock), so it is not looked up (the unique index still decides).
+    `session`: `request.session_id`'s session (with its course and location) as the caller
+    has just read it in this request, instead of reading it again: only the unlocked early
+    checks and the price use it; the seat UPDATE checks the committed row.
     """
     now = now or timezone.now()
     booking_validate_request(request)
@@ -222,7 +226,7 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
         try:
             return _booking_write(request=request, people=people, actor=actor, now=now,
                                   waitlist_offer_id=waitlist_offer_id,
-                                  token_unused=token_unused)
+                                  token_unused=token_unused, session=session)
         except IntegrityError:
             # The same form was submitted twice at once (the rollback gave the seats back),
             # or a new person's address was taken by another booking meanwhile: once more,
@@ -235,8 +239,8 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
 
 
 def _booking_write(*, request: BookingRequest, people: list[tuple[str, dict]], actor,
-                   now: datetime, waitlist_offer_id: int | None,
-                   token_unused: bool) -> Booking:
+                   now: datetime, waitlist_offer_id: int | None, token_unused: bool,
+                   session: CourseSession | None) -> Booking:
     known = users_for_emails(emails=[email for email, _ in people])
     users = {}
     for email, profile in people:
@@ -254,9 +258,10 @@ def _booking_write(*, request: BookingRequest, people: list[tuple[str, dict]], a
             return same  # the same submission finished while this one waited
         if earlier := _booking_already_made(request=request, now=now):
             return earlier
-        # Course and location too: the invoice and the confirmation name them.
-        session = CourseSession.objects.select_related("course", "location").filter(
-            pk=request.session_id).first()
+        if session is None or session.pk != request.session_id:
+            # Course and location too: the invoice and the confirmation name them.
+            session = CourseSession.objects.select_related("course", "location").filter(
+                pk=request.session_id).first()
         if session is None:
             raise DomainError("That session does not exist.", code="not_found", status=404)
         offer = None

@@ -29,9 +29,11 @@ class StaffPayment(models.TextChoices):
 
 
 def staff_booking_create(*, request: BookingRequest, payment: str, actor: User | None,
-                         now: datetime | None = None, token_unused: bool = False) -> Booking:
+                         now: datetime | None = None, token_unused: bool = False,
+                         session=None) -> Booking:
     """Book for a customer, then pay by invoice or send the payment link.
 
+    `session`: the request's session as the caller has just read it (booking_create).
     `request.submission_token` identifies this staff request (the API's idempotency key;
     a fresh one otherwise): a booking made by an earlier request with the same token is
     returned as it is. When the same people already have a booking waiting for payment on
@@ -46,7 +48,8 @@ def staff_booking_create(*, request: BookingRequest, payment: str, actor: User |
     token_unused = token_unused or request.submission_token is None
     token = request.submission_token or uuid.uuid4()
     request = dataclasses.replace(request, submission_token=token, terms_accepted=False)
-    booking = booking_create(request=request, actor=actor, now=now, token_unused=token_unused)
+    booking = booking_create(request=request, actor=actor, now=now, token_unused=token_unused,
+                             session=session)
     if booking.submission_token != token:
         raise ConflictError(
             f"These people already have booking {booking.reference} waiting for payment "
