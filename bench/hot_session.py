@@ -219,6 +219,13 @@ def capture_booking_sql(session, api_token: str = "") -> list[str]:
         f"'{data['email']}'": "'p:run-:client_id-:i@example.com'",
         f"'{booking.reference}'": "upper(substr(md5('r:run-:client_id-:i'), 1, 12))",
     }
+    if invoice := booking.invoices.select_related("series").first():
+        # The number is the series' own, taken by the replayed UPDATE ... RETURNING (kept
+        # with \gset): gapless and unique in the replay as in the portal.
+        digits = f"greatest({invoice.series.digits}, length(:sq_sequence::text))"
+        unique[f"'{invoice.number}', {invoice.sequence},"] = (
+            f"'{invoice.series.prefix}' || lpad(:sq_sequence::text, {digits}, '0'), "
+            ":sq_sequence,")
     if "sessionid" in client.cookies:
         unique[f"'{client.cookies['sessionid'].value}'"] = "'pgbench:run-:client_id-:i'"
     # The purchaser last: when they attend themselves, they are one row (pu_id).
@@ -230,6 +237,8 @@ def capture_booking_sql(session, api_token: str = "") -> list[str]:
             returned = "pu_" if f"'{data['email']}'" in sql else "au_"
         elif sql.startswith('INSERT INTO "bookings_booking"'):
             returned = "bk_"
+        elif sql.startswith('UPDATE "invoicing_invoiceseries"'):
+            returned = "sq_"
         for value, template in unique.items():
             sql = sql.replace(value, template)
         sql = re.sub(r"'[0-9a-f]{32}'::uuid", "md5('t:run-:client_id-:i')::uuid", sql)

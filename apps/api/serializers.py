@@ -358,7 +358,11 @@ class AdminBookingCreateSerializer(serializers.Serializer):
         return attrs
 
     def validate_session_id(self, value):
-        if not CourseSession.objects.filter(pk=value).exists():
+        # Read whole (with what the invoice and the confirmation name), once: the booking
+        # uses it for its unlocked early checks and its price (the seat UPDATE decides).
+        self.session = CourseSession.objects.select_related("course", "location").filter(
+            pk=value).first()
+        if self.session is None:
             raise serializers.ValidationError("No session with this id.")
         return value
 

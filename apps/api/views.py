@@ -24,6 +24,7 @@ from apps.bookings.models import Attendee, Booking, BookingDiscount
 from apps.bookings.selectors import upcoming_bookings
 from apps.bookings.services import AttendeeInput, BookingRequest
 from apps.certificates.models import Certificate
+from apps.core.prefetch import set_prefetched
 from apps.payments.models import Payment
 from apps.payments.on_account import booking_on_account_create
 from apps.payments.staff_bookings import staff_booking_create
@@ -169,16 +170,6 @@ class CustomerBookingDetailView(ApiMixin, APIView):
 # --- Staff --------------------------------------------------------------------------
 
 
-def _answer_with(instance, relation: str, rows: list) -> None:
-    """Give `instance.<relation>.all()` these rows, as prefetch_related would, without a
-    query: for answering from rows this request has just written."""
-    rows_qs = getattr(instance, relation).get_queryset()
-    rows_qs._result_cache = list(rows)
-    rows_qs._prefetch_done = True
-    instance._prefetched_objects_cache = {
-        **getattr(instance, "_prefetched_objects_cache", {}), relation: rows_qs}
-
-
 def _admin_bookings():
     return Booking.objects.select_related(
         "session__course", "session__location", "purchaser").prefetch_related(
@@ -276,23 +267,30 @@ BOOKING_EXAMPLE = {
 class AdminBookingCreateView(ApiMixin, APIView):
     permission_classes = [IsStaffOperator]
 
+    def dispatch(self, request, *args, **kwargs):
+        # One database transaction for the whole request (issue #22): the token's read and
+        # the session check no longer commit on their own. An error that leaves the key's
+        # block marks it for rollback, so a refusal that is not remembered leaves nothing.
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
     def post(self, request):
         key = idempotency.read_key(request)
         incoming = s.AdminBookingCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = {**incoming.validated_data, "session": incoming.session}
         if key is None:
             with transaction.atomic():
-                booking = self._create(request, data, None)
+                booking = self._create(request, data, None, token_unused=True)
                 body = self._created_booking_body(booking)
             return Response(body, status=status.HTTP_201_CREATED)
 
         token = idempotency.submission_token(user_id=request.user.pk, key=key)
         created = {}
 
-        def create():
+        def create(token_unused: bool):
             # In the key's transaction: the answer is read before the commit, not after.
-            booking = self._create(request, data, token)
+            booking = self._create(request, data, token, token_unused=token_unused)
             created[booking.pk] = self._created_booking_body(booking)
             return booking
 
@@ -315,28 +313,34 @@ class AdminBookingCreateView(ApiMixin, APIView):
 
     @classmethod
     def _created_booking_body(cls, booking: Booking) -> dict:
-        """The booking this request has just made, answered from the rows it wrote: its
-        attendees (none has a certificate yet) and the payment recorded (no refund yet),
-        plus one read for the booking's status and the purchaser's totals as they are now
-        (both moved with F() updates). A booking the request did not make (a repeat of a
-        submission) is read in full."""
+        """The booking this request has just made, answered from the rows it wrote (this
+        transaction has not committed, so nobody else can have changed them): the booking
+        as the services left it, its attendees (none has a certificate yet), discounts and
+        the payment recorded (no refund yet), plus one read of the purchaser's totals as
+        they are now (moved with F() updates, by other bookings too). A booking the
+        request did not make (a repeat of a submission) is read in full."""
         attendees = getattr(booking, "created_attendees", None)
         payment = getattr(booking, "recorded_payment", None)
         if attendees is None or (payment is None and booking.status == Booking.Status.PAID
                                  and booking.total_amount):
             return cls._booking_body(booking.pk)
-        fresh = Booking.objects.select_related(
-            "session__course", "session__location", "purchaser").get(pk=booking.pk)
+        purchaser = booking.purchaser
+        purchaser.total_bookings, purchaser.total_spent = User.objects.filter(
+            pk=purchaser.pk).values_list("total_bookings", "total_spent").get()
         for attendee in attendees:
             Attendee.certificate.related.set_cached_value(attendee, None)
         payments = [payment] if payment is not None else []
         for made in payments:
-            _answer_with(made, "refunds", [])
-        _answer_with(fresh, "attendees", attendees)
-        _answer_with(fresh, "payments", payments)
-        return s.AdminBookingSerializer(fresh).data
+            set_prefetched(made, "refunds", [])
+        set_prefetched(booking, "attendees", attendees)
+        set_prefetched(booking, "payments", payments)
+        discounts = booking.created_discounts
+        if any(discount.code_id for discount in discounts):
+            discounts = BookingDiscount.objects.filter(booking=booking).select_related("code")
+        set_prefetched(booking, "discounts", discounts)
+        return s.AdminBookingSerializer(booking).data
 
-    def _create(self, request, data, token):
+    def _create(self, request, data, token, *, token_unused: bool):
         purchaser = data["purchaser"]
         booking_request = BookingRequest(
             session_id=data["session_id"],
@@ -355,7 +359,8 @@ class AdminBookingCreateView(ApiMixin, APIView):
                 request=booking_request, company_id=data["company_id"],
                 purchase_order=data["purchase_order"], actor=request.user)
         return staff_booking_create(request=booking_request, payment=data["payment"],
-                                    actor=request.user)
+                                    actor=request.user, token_unused=token_unused,
+                                    session=data["session"])
 
 
 @extend_schema(

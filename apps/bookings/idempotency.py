@@ -11,7 +11,7 @@ Rules (the API documents them, apps/api/idempotency.py):
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -61,15 +61,16 @@ def _retired(header: str) -> IdempotencyKeyRetired:
 def idempotent_booking_submit(*, token, request_hash: str, caller, create,
                               header: str = "Idempotency-Key",
                               now: datetime | None = None) -> Outcome:
-    """Run `create()` (which returns a Booking or raises ConflictError) at most once for
-    this token, or answer what the first request with it got. Any other error leaves no
-    trace, so the caller may retry with the same key."""
+    """Run `create(token_unused=...)` (which returns a Booking or raises ConflictError) at
+    most once for this token, or answer what the first request with it got. Any other
+    error leaves no trace, so the caller may retry with the same key."""
     now = now or timezone.now()
-    with transaction.atomic():
-        record, created = IdempotencyKey.objects.select_for_update().get_or_create(
-            token=token, defaults={"request_hash": request_hash, "caller": caller,
-                                   "created_at": now})
-        if created and Booking.objects.filter(submission_token=token).exists():
+    # No savepoint of its own: every error leaves through the caller's transaction, which
+    # rolls back with it (the API view runs the whole request in one), so nothing is kept.
+    with transaction.atomic(savepoint=False):
+        record, created, token_named = _key_claim(token=token, request_hash=request_hash,
+                                                  caller=caller, now=now)
+        if created and token_named:
             raise _retired(header)  # a key from before keys were kept: never rewrite it
         if not created:
             if not record.request_hash or now - record.created_at > KEY_LIFETIME:
@@ -80,7 +81,8 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
                 return Outcome(status=record.response_status, booking_id=record.booking_id,
                                error=record.error, replayed=True)
         try:
-            booking = create()
+            # A key made by this request names no booking (checked above, under its lock).
+            booking = create(token_unused=created)
         except ConflictError as error:
             record.response_status = error.status
             # Kept for the key's lifetime: a refusal that names people is stored without
@@ -93,6 +95,33 @@ def idempotent_booking_submit(*, token, request_hash: str, caller, create,
         record.response_status = 201
         record.save(update_fields=["booking", "response_status"])
         return Outcome(status=201, booking_id=booking.pk)
+
+
+def _key_claim(*, token, request_hash: str, caller, now: datetime
+               ) -> tuple[IdempotencyKey, bool, bool]:
+    """The key's row, locked until the transaction ends, whether this request made it,
+    and (when it did) whether a booking already carries its token. A new key is one
+    statement (no SELECT, no savepoint): ON CONFLICT waits for a concurrent request with
+    the same key to finish, then the row it left is read and locked."""
+    record = IdempotencyKey(token=token, request_hash=request_hash, caller=caller,
+                            created_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(KEY_CLAIM_SQL, [token, getattr(caller, "pk", None), request_hash, now,
+                                       token])
+        row = cursor.fetchone()
+    if row is not None:
+        record.pk = row[0]
+        record._state.adding = False
+        return record, True, row[1]
+    return IdempotencyKey.objects.select_for_update().get(token=token), False, False
+
+
+# Table and column names come from the models; values are parameters.
+KEY_CLAIM_SQL = (
+    f'INSERT INTO "{IdempotencyKey._meta.db_table}" '  # noqa: S608
+    "(token, caller_id, request_hash, created_at) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (token) DO NOTHING RETURNING id, EXISTS ("
+    f'SELECT 1 FROM "{Booking._meta.db_table}" WHERE submission_token = %s)')
 
 
 def idempotency_keys_erase(*, user) -> int:

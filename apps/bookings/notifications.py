@@ -196,12 +196,15 @@ def _with_related(booking):
 
 
 def booking_send_confirmations(booking, *, resend: str = "", extra: dict | None = None,
-                               purchaser_attachments=()) -> None:
+                               purchaser_attachments=(), loaded: bool = False) -> None:
     """One confirmation to the purchaser and one to each attendee (one for someone who is
     both), never twice; staff can `resend` (a key naming that resend, so a double click
     still sends once). A booking on account: `extra` names its invoice and the link that
-    pays it by card, `purchaser_attachments` carries the invoice PDF (purchaser only)."""
-    booking_notify(change=CONFIRMED, bookings=[_with_related(booking)],
+    pays it by card, `purchaser_attachments` carries the invoice PDF (purchaser only).
+    `loaded`: the caller's booking comes with its session's course and location, its
+    purchaser, attendees, discounts and payments (with their refunds), as this
+    transaction has just written them: it is not read again."""
+    booking_notify(change=CONFIRMED, bookings=[booking if loaded else _with_related(booking)],
                    dedupe_key=f"{booking.reference}{resend}", extra=extra,
                    purchaser_attachments=purchaser_attachments)
 

@@ -22,7 +22,8 @@ from apps.sessions.catalogue_cache import catalogue_changed
 from apps.sessions.models import CourseSession
 from apps.users.audit import log_action
 from apps.users.models import User, normalize_email
-from apps.users.services import user_get_or_create
+from apps.users.selectors import users_for_emails
+from apps.users.services import customers_create, user_fill_blanks
 
 from .models import (
     COUNTED_STATUSES,
@@ -163,10 +164,12 @@ def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking 
     form submitted again): returned instead of holding the seats twice. Raises if any of
     these people holds a seat on the session otherwise (paid, or someone else's hold)."""
     emails = [normalize_email(a.email) for a in request.attendees]
-    holders = list(seats_held_on_session(session_id=request.session_id, emails=emails,
-                                         now=now))
-    if not holders:
+    holding = seats_held_on_session(session_id=request.session_id, emails=emails, now=now)
+    # Nearly always nobody: asked first without the related rows, whose columns cost more
+    # to build into the query than the query costs to run.
+    if not holding.exists():
         return None
+    holders = list(holding)
     if same := pending_booking_for_same_people(
             session_id=request.session_id, emails=emails, now=now,
             purchaser_email=normalize_email(request.purchaser_email)):
@@ -181,7 +184,8 @@ def _booking_already_made(*, request: BookingRequest, now: datetime) -> Booking 
 
 
 def booking_create(*, request: BookingRequest, actor: User | None = None,
-                   now: datetime | None = None, waitlist_offer_id: int | None = None
+                   now: datetime | None = None, waitlist_offer_id: int | None = None,
+                   token_unused: bool = False, session: CourseSession | None = None
                    ) -> Booking:
     """Create a pending booking holding its seats for the hold period.
 
@@ -197,13 +201,19 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
     `waitlist_offer_id`: the seats are those a live waiting-list offer reserved (already
     in `seats_taken`): the offer is locked and claimed in this transaction instead of
     taking seats again (apps.bookings.waitlist).
+    `token_unused`: the caller knows that no booking has `request.submission_token` and
+    that no other request can use it meanwhile (a fresh uuid4, or an Idempotency-Key
+    checked under its row lock), so it is not looked up (the unique index still decides).
+    `session`: `request.session_id`'s session (with its course and location) as the caller
+    has just read it in this request, instead of reading it again: only the unlocked early
+    checks and the price use it; the seat UPDATE checks the committed row.
     """
     now = now or timezone.now()
     booking_validate_request(request)
-    if request.submission_token:
-        existing = Booking.objects.filter(submission_token=request.submission_token).first()
-        if existing:
-            return existing
+    token = request.submission_token
+    if token and not token_unused and (
+            existing := Booking.objects.filter(submission_token=token).first()):
+        return existing
 
     people = [(normalize_email(request.purchaser_email), {
         "first_name": request.purchaser_first_name, "last_name": request.purchaser_last_name,
@@ -212,93 +222,105 @@ def booking_create(*, request: BookingRequest, actor: User | None = None,
         a_first, a_last = _split_name(attendee.name)
         people.append((normalize_email(attendee.email),
                        {"first_name": a_first, "last_name": a_last}))
-    known = set(User.objects.filter(email__in=[email for email, _ in people])
-                .values_list("email", flat=True))
+    for attempt in (1, 2):
+        try:
+            return _booking_write(request=request, people=people, actor=actor, now=now,
+                                  waitlist_offer_id=waitlist_offer_id,
+                                  token_unused=token_unused, session=session)
+        except IntegrityError:
+            # The same form was submitted twice at once (the rollback gave the seats back),
+            # or a new person's address was taken by another booking meanwhile: once more,
+            # and they are known.
+            if token and (existing := Booking.objects.filter(submission_token=token).first()):
+                return existing
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _booking_write(*, request: BookingRequest, people: list[tuple[str, dict]], actor,
+                   now: datetime, waitlist_offer_id: int | None, token_unused: bool,
+                   session: CourseSession | None) -> Booking:
+    known = users_for_emails(emails=[email for email, _ in people])
     users = {}
     for email, profile in people:
         if email in known:
-            users[email] = user_get_or_create(email=email, **profile)
+            users[email] = user_fill_blanks(user=known[email], **profile)
 
     seats = len(request.attendees)
     terms = (legal_document_current(kind=LegalDocument.Kind.TERMS, now=now)
              if request.terms_accepted else None)
-    try:
-        with transaction.atomic():
-            _lock_people_on_session(session_id=request.session_id,
-                                    emails=[normalize_email(a.email) for a in request.attendees])
-            if request.submission_token and (same := Booking.objects.filter(
-                    submission_token=request.submission_token).first()):
-                return same  # the same submission finished while this one waited
-            if earlier := _booking_already_made(request=request, now=now):
-                return earlier
-            session = CourseSession.objects.filter(pk=request.session_id).first()
-            if session is None:
-                raise DomainError("That session does not exist.", code="not_found", status=404)
-            offer = None
-            if waitlist_offer_id is not None:
-                offer = waitlist_offer_lock_for_claim(offer_id=waitlist_offer_id,
-                                                      session=session, seats=seats, now=now)
-            elif not _can_take(session, seats=seats, now=now):
-                # An unlocked read, only to refuse early without writing anything; the
-                # seat UPDATE below is what decides.
-                _refuse_seats(session, seats=seats, now=now)
-            # Before anything is written: a code that cannot be used refuses the booking.
-            quote = price_quote(session=session, seats=seats, now=now,
-                                code_text=request.discount_code)
-            # In email order: two bookings naming the same new people cannot deadlock.
-            for email, profile in sorted((p for p in people if p[0] not in known),
-                                         key=lambda p: p[0]):
-                users[email] = user_get_or_create(email=email, **profile)
-            purchaser = users[people[0][0]]
-            attendee_users = [(attendee, users[normalize_email(attendee.email)])
-                              for attendee in request.attendees]
-            booking = Booking.objects.create(
-                purchaser=purchaser,
-                session=session,
-                seats=seats,
-                unit_price=quote.unit_price,
-                list_amount=quote.list_amount,
-                total_amount=quote.total,
-                currency=quote.currency,
-                company_name=request.company_name,
-                special_requirements=request.special_requirements.strip(),
-                hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
-                submission_token=request.submission_token,
-                terms_document=terms,
-                terms_accepted_at=now if request.terms_accepted else None,
-            )
-            # Kept on the booking for callers answering from the rows just written.
-            booking.created_attendees = Attendee.objects.bulk_create(
-                Attendee(booking=booking, user=user, name=a.name.strip(),
-                         email=normalize_email(a.email))
-                for a, user in attendee_users
-            )
-            _record_discounts(booking=booking, quote=quote, session=session, now=now)
-            priced = {"list_price": quote.list_amount, "discount": quote.discount_total,
-                      "code": getattr(quote.code_discount, "code", "")
-                      } if quote.discounts else {}
-            log_action("booking.created", actor=actor, target=booking, user=purchaser,
-                       data={"session": session.pk, "seats": seats, **priced,
-                             "total": booking.total_amount})
-            # The seats last: the session row stays locked only from this UPDATE to the
-            # commit, so bookings of a popular session queue on it as briefly as possible.
-            # Sold out raises here and the rollback removes the rows written above.
-            if offer is not None:
-                waitlist_offer_mark_claimed(offer=offer, booking=booking, actor=actor, now=now)
-            else:
-                _take_seats(session_id=session.pk, seats=seats, now=now)
-            if booking.total_amount == 0:
-                # A free session: nothing to pay, so the booking is confirmed at once.
-                booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
-                                         data={"free": True})
-                booking_send_confirmations(booking)
-    except IntegrityError:
-        # The same form was submitted twice at once: the rollback gave the seats back.
-        if request.submission_token:
-            existing = Booking.objects.filter(submission_token=request.submission_token).first()
-            if existing:
-                return existing
-        raise
+    with transaction.atomic():
+        _lock_people_on_session(session_id=request.session_id,
+                                emails=[normalize_email(a.email) for a in request.attendees])
+        if request.submission_token and not token_unused and (same := Booking.objects.filter(
+                submission_token=request.submission_token).first()):
+            return same  # the same submission finished while this one waited
+        if earlier := _booking_already_made(request=request, now=now):
+            return earlier
+        if session is None or session.pk != request.session_id:
+            # Course and location too: the invoice and the confirmation name them.
+            session = CourseSession.objects.select_related("course", "location").filter(
+                pk=request.session_id).first()
+        if session is None:
+            raise DomainError("That session does not exist.", code="not_found", status=404)
+        offer = None
+        if waitlist_offer_id is not None:
+            offer = waitlist_offer_lock_for_claim(offer_id=waitlist_offer_id,
+                                                  session=session, seats=seats, now=now)
+        elif not _can_take(session, seats=seats, now=now):
+            # An unlocked read, only to refuse early without writing anything; the
+            # seat UPDATE below is what decides.
+            _refuse_seats(session, seats=seats, now=now)
+        # Before anything is written: a code that cannot be used refuses the booking.
+        quote = price_quote(session=session, seats=seats, now=now,
+                            code_text=request.discount_code)
+        new_people = [p for p in people if p[0] not in known]
+        if new_people:
+            users.update(customers_create(people=new_people))
+        purchaser = users[people[0][0]]
+        attendee_users = [(attendee, users[normalize_email(attendee.email)])
+                          for attendee in request.attendees]
+        booking = Booking.objects.create(
+            purchaser=purchaser,
+            session=session,
+            seats=seats,
+            unit_price=quote.unit_price,
+            list_amount=quote.list_amount,
+            total_amount=quote.total,
+            currency=quote.currency,
+            company_name=request.company_name,
+            special_requirements=request.special_requirements.strip(),
+            hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+            submission_token=request.submission_token,
+            terms_document=terms,
+            terms_accepted_at=now if request.terms_accepted else None,
+        )
+        # Kept on the booking for callers answering from the rows just written.
+        booking.created_attendees = Attendee.objects.bulk_create(
+            Attendee(booking=booking, user=user, name=a.name.strip(),
+                     email=normalize_email(a.email))
+            for a, user in attendee_users
+        )
+        _record_discounts(booking=booking, quote=quote, session=session, now=now)
+        priced = {"list_price": quote.list_amount, "discount": quote.discount_total,
+                  "code": getattr(quote.code_discount, "code", "")
+                  } if quote.discounts else {}
+        log_action("booking.created", actor=actor, target=booking, user=purchaser,
+                   data={"session": session.pk, "seats": seats, **priced,
+                         "total": booking.total_amount})
+        # The seats last: the session row stays locked only from this UPDATE to the
+        # commit, so bookings of a popular session queue on it as briefly as possible.
+        # Sold out raises here and the rollback removes the rows written above.
+        if offer is not None:
+            waitlist_offer_mark_claimed(offer=offer, booking=booking, actor=actor, now=now)
+        else:
+            _take_seats(session_id=session.pk, seats=seats, now=now)
+        if booking.total_amount == 0:
+            # A free session: nothing to pay, so the booking is confirmed at once.
+            booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
+                                     data={"free": True})
+            booking_send_confirmations(booking)
     return booking
 
 
@@ -309,10 +331,10 @@ def _record_discounts(*, booking: Booking, quote: PriceQuote, session, now: date
     gone. One query for the rows, whatever the number of seats."""
     if code := quote.code_discount:
         discount_code_redeem(code_id=code.code_id, session=session, now=now)
-    if quote.discounts:
-        BookingDiscount.objects.bulk_create(
-            BookingDiscount(booking=booking, kind=d.kind, code_id=d.code_id, label=d.label,
-                            amount=d.amount) for d in quote.discounts)
+    # Kept on the booking (like its attendees) for callers answering from what was written.
+    booking.created_discounts = BookingDiscount.objects.bulk_create(
+        BookingDiscount(booking=booking, kind=d.kind, code_id=d.code_id, label=d.label,
+                        amount=d.amount) for d in quote.discounts) if quote.discounts else []
 
 
 def _follow_code_use(booking: Booking, *, old_status: str, new_status: str, actor,
@@ -340,9 +362,12 @@ def _follow_code_use(booking: Booking, *, old_status: str, new_status: str, acto
                    user=booking.purchaser_id, data={"code": line.code_id, "over_limit": over})
 
 
-def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, data=None) -> None:
+def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, data=None,
+                             purchaser_spent: int = 0) -> None:
     """Move a booking that the caller has locked. Seats and purchaser totals follow the
-    status in the same transaction: this is the only place statuses change."""
+    status in the same transaction: this is the only place statuses change.
+    `purchaser_spent`: money the caller has just counted for this change (a payment that
+    pays the booking), added to the purchaser's `total_spent` in the same UPDATE."""
     old_status = booking.status
     check_transition(old_status, new_status)
     # The code's row before the session's, as booking_create takes them: no deadlock.
@@ -357,10 +382,13 @@ def booking_apply_transition(booking: Booking, new_status: str, *, actor, now, d
 
     counted_before = old_status in COUNTED_STATUSES
     counted_after = new_status in COUNTED_STATUSES
+    totals = {}
     if counted_after != counted_before:
-        User.objects.filter(pk=booking.purchaser_id).update(
-            total_bookings=F("total_bookings") + (1 if counted_after else -1)
-        )
+        totals["total_bookings"] = F("total_bookings") + (1 if counted_after else -1)
+    if purchaser_spent:
+        totals["total_spent"] = F("total_spent") + purchaser_spent
+    if totals:
+        User.objects.filter(pk=booking.purchaser_id).update(**totals)
 
     booking.status = new_status
     fields = ["status", "updated_at"]

@@ -40,19 +40,37 @@ UNDELIVERABLE = Q(recipient__iendswith=".invalid") | Q(recipient__iendswith="@in
 LOAD_TAG = re.compile(r"{%\s*load\s[^%]*%}")
 
 
+def _compiled_email(template: str):
+    """The subject's and the body's compiled templates. Compiling is most of the cost of
+    rendering an email, so they are kept per process when the template loaders are cached
+    (production: a template changes only with a deploy); with DEBUG's reloading loaders
+    they are compiled afresh each time, so an edited template shows at once."""
+    engine = engines["django"].engine
+    cached = _COMPILED.get(template)
+    if cached is not None and cached[0] is engine:
+        return cached[1], cached[2]
+    source = get_template(template).template.source.lstrip()
+    subject_source, _, body_source = source.partition("\n")
+    loads = "".join(LOAD_TAG.findall(subject_source))
+    subject, body = engine.from_string(subject_source), engine.from_string(loads + body_source)
+    if not engine.debug:
+        _COMPILED[template] = (engine, subject, body)
+    return subject, body
+
+
+_COMPILED: dict = {}
+
+
 def render_email(template: str, context: dict) -> tuple[str, str]:
     """(subject, body) of a plain-text email template: the subject is its first line, the
     body the rest. Both render with autoescape off (plain text, not HTML: no `&#x27;`), and
     separately, so a newline inside a value (a course title) cannot push the rest of the
     subject into the body; the subject's whitespace is folded to single spaces."""
-    source = get_template(template).template.source.lstrip()
-    subject_source, _, body_source = source.partition("\n")
-    loads = "".join(LOAD_TAG.findall(subject_source))
-    engine = engines["django"].engine
+    subject_template, body_template = _compiled_email(template)
     values = Context({"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL,
                       **context}, autoescape=False)
-    subject = engine.from_string(subject_source).render(values)
-    body = engine.from_string(loads + body_source).render(values)
+    subject = subject_template.render(values)
+    body = body_template.render(values)
     return " ".join(subject.split()), body.strip() + "\n"
 
 

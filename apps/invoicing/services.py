@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -50,14 +50,30 @@ def current_vat_rate() -> Decimal:
     return Decimal(str(settings.VAT_RATE_PERCENT or 0))
 
 
+# The table's and columns' names come from the model; the kind is a parameter.
+TAKE_NUMBER_SQL = (
+    f'UPDATE "{InvoiceSeries._meta.db_table}" SET next_number = next_number + 1 '  # noqa: S608
+    "WHERE kind = %s RETURNING id, kind, prefix, next_number - 1 AS sequence, digits")
+
+
 def _take_number(kind: str) -> tuple[InvoiceSeries, int, str]:
-    """The next number of the series, under its row lock (held to the end of the caller's
-    transaction: a rollback gives the number back)."""
-    InvoiceSeries.objects.get_or_create(kind=kind, defaults={"prefix": DEFAULT_PREFIXES[kind]})
-    series = InvoiceSeries.objects.select_for_update().get(kind=kind)
-    sequence = series.next_number
-    InvoiceSeries.objects.filter(pk=series.pk).update(next_number=sequence + 1)
-    return series, sequence, series.format(sequence)
+    """The next number of the series, taken with one UPDATE that also locks the series row
+    until the caller's transaction ends: concurrent issues queue on the row, and a rollback
+    gives the number back, so numbers are gapless. The series is made on first use."""
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(TAKE_NUMBER_SQL, [kind])
+            row = cursor.fetchone()
+        if row is not None:
+            series_id, kind, prefix, sequence, digits = row
+            series = InvoiceSeries(id=series_id, kind=kind, prefix=prefix,
+                                   next_number=sequence + 1, digits=digits)
+            series._state.adding = False
+            return series, sequence, series.format(sequence)
+        # First use: a concurrent first use loses the unique kind and takes the next one.
+        InvoiceSeries.objects.get_or_create(kind=kind,
+                                            defaults={"prefix": DEFAULT_PREFIXES[kind]})
+    raise RuntimeError(f"No {kind} series")  # unreachable: the row exists now
 
 
 def _seller() -> dict:
@@ -131,12 +147,18 @@ def _lock_booking(booking_id: int) -> Booking:
 
 
 def _invoice_once(*, booking: Booking, buyer_for, due_on_for, now: datetime, actor,
-                  allowed) -> Invoice:
-    with transaction.atomic():
-        locked = _lock_booking(booking.pk)
-        existing = Invoice.objects.filter(booking=locked, replaces__isnull=True).first()
-        if existing is not None:
-            return existing
+                  allowed, new_booking: bool = False) -> Invoice:
+    # A booking made in the caller's open transaction is invisible to everyone else until
+    # it commits: nobody can lock it or have invoiced it, so it is used as it is (with its
+    # session's course and location and its purchaser loaded), with no savepoint.
+    with transaction.atomic(savepoint=not new_booking):
+        if new_booking:
+            locked = booking
+        else:
+            locked = _lock_booking(booking.pk)
+            existing = Invoice.objects.filter(booking=locked, replaces__isnull=True).first()
+            if existing is not None:
+                return existing
         if not allowed(locked):
             raise ConflictError(f"Booking {locked.reference} is "
                                 f"{locked.get_status_display().lower()}: it has no invoice.")
@@ -149,14 +171,15 @@ def _invoice_once(*, booking: Booking, buyer_for, due_on_for, now: datetime, act
 
 
 def invoice_for_paid_booking(*, booking: Booking, now: datetime | None = None,
-                             actor=None) -> Invoice:
+                             actor=None, new_booking: bool = False) -> Invoice:
     """The booking's invoice, issued now if it has none: one per booking, however often
     this is called (a retried webhook, two payments racing). Due on the day it is issued:
-    the booking is paid."""
+    the booking is paid. `new_booking`: the booking was made in the caller's transaction,
+    which is still open (it is neither locked again nor looked up for an invoice)."""
     now = now or timezone.now()
     return _invoice_once(booking=booking, buyer_for=booking_buyer,
                          due_on_for=lambda _: timezone.localdate(now), now=now, actor=actor,
-                         allowed=lambda b: b.status in INVOICEABLE)
+                         allowed=lambda b: b.status in INVOICEABLE, new_booking=new_booking)
 
 
 def invoice_for_booking_on_account(*, booking: Booking, buyer: Buyer,

@@ -14,6 +14,7 @@ from apps.bookings.models import Booking
 from apps.bookings.notifications import booking_send_balance_paid, booking_send_confirmations
 from apps.bookings.services import booking_apply_transition
 from apps.core.errors import ConflictError, DomainError
+from apps.core.prefetch import set_prefetched
 from apps.invoicing.services import invoice_for_paid_booking, invoice_reissue_for_booking
 from apps.users.audit import log_action
 from apps.users.models import User
@@ -448,10 +449,19 @@ def _note_unneeded(payment: Payment, booking: Booking, *, reason: str) -> None:
 
 
 def payment_record_manual(*, booking: Booking, actor: User | None, method=Payment.Method.INVOICE,
-                          now: datetime | None = None, note: str = "") -> Payment:
+                          now: datetime | None = None, note: str = "",
+                          new_booking: bool = False) -> Payment:
     """Staff took the money another way (invoice, bank transfer): record it and pay the
-    booking in one transaction."""
+    booking in one transaction.
+
+    `new_booking`: `booking` is the pending booking `booking_create` has just returned,
+    made in the caller's transaction, which is still open. Nobody else can see it until
+    that commits, so nothing is read back: it is not locked again, it has no payment (this
+    is attempt 1) and no invoice, and it is paid as it is."""
     now = now or timezone.now()
+    if new_booking:
+        return _record_manual_on_new_booking(booking=booking, actor=actor, method=method,
+                                             now=now, note=note)
     with transaction.atomic():
         locked = Booking.objects.select_for_update(of=("self",)).get(pk=booking.pk)
         if locked.status != Booking.Status.PENDING:
@@ -472,6 +482,43 @@ def payment_record_manual(*, booking: Booking, actor: User | None, method=Paymen
         _payment_succeeded(payment, now=now, actor=actor)
         log_action("payment.recorded_manually", actor=actor, target=payment,
                    user=locked.purchaser_id, data={"amount": payment.amount})
+    return payment
+
+
+def _record_manual_on_new_booking(*, booking: Booking, actor, method, now: datetime,
+                                  note: str) -> Payment:
+    """payment_record_manual for a booking made in the caller's open transaction: the same
+    rows as _payment_succeeded writes for a pending booking (the payment succeeded, both
+    its events, the purchaser's total, the booking paid, its invoice, the confirmations),
+    without re-reading what this transaction has just written. No savepoint: an error
+    rolls back the caller's whole transaction, booking included."""
+    if booking.status != Booking.Status.PENDING or booking.on_account:
+        raise ConflictError(f"Only a booking awaiting payment can be marked paid; "
+                            f"{booking.reference} is {booking.get_status_display().lower()}.")
+    with transaction.atomic(savepoint=False):
+        payment = Payment(booking=booking, user_id=booking.purchaser_id, method=method,
+                          amount=booking.total_amount, currency=booking.currency, attempt=1)
+        payment.move_to(Payment.Status.SUCCEEDED)
+        payment.succeeded_at = now
+        payment.save()
+        PaymentEvent.objects.bulk_create([
+            PaymentEvent(payment=payment, kind="payment.recorded_manually",
+                         data={"note": note, "by": getattr(actor, "email", "")}),
+            PaymentEvent(payment=payment, kind="payment.succeeded", data={}),
+        ])
+        # The payer is the purchaser: their totals move in one UPDATE.
+        booking_apply_transition(booking, Booking.Status.PAID, actor=actor, now=now,
+                                 data={"payment": payment.pk, "late": False},
+                                 purchaser_spent=payment.amount)
+        # The tax point is the payment: the invoice is issued in the same transaction.
+        invoice_for_paid_booking(booking=booking, now=now, actor=actor, new_booking=True)
+        set_prefetched(payment, "refunds", [])
+        set_prefetched(booking, "payments", [payment])
+        set_prefetched(booking, "attendees", booking.created_attendees)
+        set_prefetched(booking, "discounts", booking.created_discounts)
+        booking_send_confirmations(booking, loaded=True)
+        log_action("payment.recorded_manually", actor=actor, target=payment,
+                   user=booking.purchaser_id, data={"amount": payment.amount})
     return payment
 
 

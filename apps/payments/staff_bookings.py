@@ -8,7 +8,7 @@ import dataclasses
 import uuid
 from datetime import datetime
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from apps.bookings.models import Booking
@@ -29,9 +29,11 @@ class StaffPayment(models.TextChoices):
 
 
 def staff_booking_create(*, request: BookingRequest, payment: str, actor: User | None,
-                         now: datetime | None = None) -> Booking:
+                         now: datetime | None = None, token_unused: bool = False,
+                         session=None) -> Booking:
     """Book for a customer, then pay by invoice or send the payment link.
 
+    `session`: the request's session as the caller has just read it (booking_create).
     `request.submission_token` identifies this staff request (the API's idempotency key;
     a fresh one otherwise): a booking made by an earlier request with the same token is
     returned as it is. When the same people already have a booking waiting for payment on
@@ -41,9 +43,13 @@ def staff_booking_create(*, request: BookingRequest, payment: str, actor: User |
     """
     payment = StaffPayment(payment)
     now = now or timezone.now()
+    # A token made here is new; the caller vouches for its own (`token_unused`: the API's
+    # Idempotency-Key, checked under its row lock).
+    token_unused = token_unused or request.submission_token is None
     token = request.submission_token or uuid.uuid4()
     request = dataclasses.replace(request, submission_token=token, terms_accepted=False)
-    booking = booking_create(request=request, actor=actor, now=now)
+    booking = booking_create(request=request, actor=actor, now=now, token_unused=token_unused,
+                             session=session)
     if booking.submission_token != token:
         raise ConflictError(
             f"These people already have booking {booking.reference} waiting for payment "
@@ -52,6 +58,12 @@ def staff_booking_create(*, request: BookingRequest, payment: str, actor: User |
     if booking.status != Booking.Status.PENDING:
         return booking  # free (confirmed already), or a repeat of a request that paid it
     if payment == StaffPayment.INVOICE:
+        if connection.in_atomic_block and getattr(booking, "created_attendees", None) is not None:
+            # Made just now in the caller's transaction, still open: nobody else sees it.
+            booking.recorded_payment = payment_record_manual(
+                booking=booking, actor=actor, method=Payment.Method.INVOICE,
+                note=INVOICE_NOTE, now=now, new_booking=True)
+            return booking
         try:
             # Kept on the booking for callers answering from the rows just written.
             booking.recorded_payment = payment_record_manual(

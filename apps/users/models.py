@@ -1,3 +1,4 @@
+import functools
 import unicodedata
 
 import idna
@@ -28,11 +29,18 @@ def normalize_email(email: str) -> str:
     local, at, domain = email.rpartition("@")
     if not at:
         return email.lower()
+    return f"{local.lower()}@{_canonical_domain(domain)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_domain(domain: str) -> str:
+    """A domain's canonical form (a pure function, and the costly part: IDNA), kept per
+    process for the domains seen most: a booking normalises each address several times."""
     try:
         domain = idna.decode(idna.encode(domain, uts46=True))
     except (idna.IDNAError, UnicodeError):
         domain = domain.lower()
-    return f"{local.lower()}@{unicodedata.normalize('NFC', domain)}"
+    return unicodedata.normalize("NFC", domain)
 
 
 class UserManager(BaseUserManager):

@@ -1,6 +1,7 @@
 """User reads."""
 
 from allauth.account.models import EmailAddress
+from django.db import connection
 
 from .models import User, normalize_email
 
@@ -21,3 +22,32 @@ def user_for_email(*, email: str) -> User | None:
     if verified is not None:
         return verified.user
     return User.objects.filter(email=email).first()
+
+
+def users_for_emails(*, emails) -> dict[str, User]:
+    """`user_for_email` for several addresses at once: {normalised address: account} for
+    those that route to one (a verified address first, else the account's own address).
+    One statement when nobody is known (a booking's new people), two otherwise."""
+    emails = sorted({normalize_email(email) for email in emails} - {""})
+    if not emails:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(ROUTES_SQL, [emails, emails])
+        routes: dict[str, int] = {}
+        for email, user_id in cursor.fetchall():
+            routes.setdefault(email, user_id)
+    if not routes:
+        return {}
+    users = User.objects.in_bulk(set(routes.values()))
+    return {email: users[user_id] for email, user_id in routes.items() if user_id in users}
+
+
+# Where each address routes, best first (a verified address, then an account's own).
+# Table names come from the models; the addresses are parameters.
+_ADDRESSES, _USERS = EmailAddress._meta.db_table, User._meta.db_table
+ROUTES_SQL = (
+    "SELECT email, user_id FROM ("  # noqa: S608
+    f'SELECT email, user_id, 0 AS rank FROM "{_ADDRESSES}" '
+    "WHERE email = ANY(%s) AND verified "
+    f'UNION ALL SELECT email, id, 1 FROM "{_USERS}" WHERE email = ANY(%s)'
+    ") AS routes ORDER BY rank, user_id")

@@ -8,7 +8,7 @@ from apps.core.errors import DomainError
 from apps.core.models import Communication
 from apps.users.audit import log_action
 
-from .models import MarketingConsentChange, User, normalize_email
+from .models import ActivityLog, MarketingConsentChange, User, normalize_email
 from .roles import role_access_apply
 from .selectors import user_for_email
 from .signals import email_changed
@@ -53,20 +53,60 @@ def user_get_or_create(
             user = user_for_email(email=email)
             if user is None:
                 raise
-    updates = {}
-    for field, value in (
-        ("first_name", first_name),
-        ("last_name", last_name),
-        ("company_name", company_name),
-        ("phone", phone),
-    ):
-        if value and not getattr(user, field):
-            updates[field] = value
+    return user_fill_blanks(user=user, first_name=first_name, last_name=last_name,
+                            company_name=company_name, phone=phone)
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "company_name", "phone")
+
+
+def user_fill_blanks(*, user: User, **profile: str) -> User:
+    """Fill the blank profile fields of an account we know (one UPDATE, none when nothing
+    is blank and given); what is already there is never overwritten."""
+    updates = {field: value for field, value in profile.items()
+               if field in PROFILE_FIELDS and value and not getattr(user, field)}
     if updates:
         User.objects.filter(pk=user.pk).update(**updates)
         for field, value in updates.items():
             setattr(user, field, value)
     return user
+
+
+def customers_create(*, people: list[tuple[str, dict]]) -> dict[str, User]:
+    """Passwordless customer accounts for addresses that route to nobody (the caller
+    checked with `users_for_emails`, in the transaction that uses them): {address: user}.
+
+    What `user_get_or_create` does for one new customer, for all of them at once in three
+    INSERTs: the users, their allauth addresses (unverified until they sign in by code)
+    and their `user.created` audit entries. A customer gets no staff access, so there is
+    nothing for the role to set (`role_set_at_creation` changes nothing for one). In
+    address order, so two transactions creating the same people cannot deadlock; an
+    address created meanwhile by another transaction raises IntegrityError, which rolls
+    the caller's transaction back (it tries again and finds the account).
+    `people`: (address, profile) pairs; for an address given twice, the first profile's
+    fields win and the later ones fill its blanks."""
+    profiles: dict[str, dict] = {}
+    for email, profile in people:
+        email = normalize_email(email)
+        if not email:
+            raise DomainError("An email address is required.")
+        merged = profiles.setdefault(email, {})
+        for field in PROFILE_FIELDS:
+            if profile.get(field) and not merged.get(field):
+                merged[field] = profile[field]
+    users = []
+    for email in sorted(profiles):
+        user = User(email=email, role=User.Role.CUSTOMER, **profiles[email])
+        user.set_unusable_password()
+        users.append(user)
+    User.objects.bulk_create(users)
+    EmailAddress.objects.bulk_create(
+        EmailAddress(user=user, email=user.email, primary=True, verified=False)
+        for user in users)
+    ActivityLog.objects.bulk_create(
+        ActivityLog(action="user.created", user=user, target_type=User._meta.label_lower,
+                    target_id=str(user.pk)) for user in users)
+    return {user.email: user for user in users}
 
 
 def user_change_role(*, user: User, role: str, actor: User | None) -> User:
