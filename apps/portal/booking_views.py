@@ -29,6 +29,7 @@ from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.services import payment_refund_unneeded
 from apps.sessions.selectors import session_for_page
 
+from .booking_form_page import shared_booking_form
 from .forms import BookingForm
 
 
@@ -92,6 +93,8 @@ def book(request, session_id):
         raise Http404("No such session.")
     bookable = session.is_bookable()
     if request.method == "GET":
+        if shared := shared_booking_form(request, session=session):
+            return shared
         initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1),
                    **_initial_from_earlier_booking(request)}
         form = BookingForm(initial=initial, session=session, **_form_options(request))
@@ -144,9 +147,14 @@ def book(request, session_id):
     form.focus_first_error()
     session.refresh_from_db(fields=["seats_taken", "status"])
     # Sold out (or cancelled, started) is a conflict however late it was found: 409.
+    status = 409 if conflict else 200
+    # No longer bookable: the page shows the availability, not the form, the same page
+    # every anonymous visitor gets.
+    if shared := shared_booking_form(request, session=session, status=status):
+        return shared
     return render(request, "bookings/book.html",
                   {"session": session, "form": form, "bookable": session.is_bookable()},
-                  status=409 if conflict else 200)
+                  status=status)
 
 
 def _visible_booking(request, reference):
