@@ -116,7 +116,8 @@ def book(request, session_id):
     # the booking that holds their seats (the form lets only that through).
     open_to_resubmission = (session.status == session.Status.SCHEDULED
                             and not session.has_started())
-    if open_to_resubmission and form.is_valid():
+    attempted = open_to_resubmission and form.is_valid()
+    if attempted:
         booking_request = form.to_request(session_id=session.pk)
         try:
             booking = _create_booking(request, form, booking_request)
@@ -145,7 +146,10 @@ def book(request, session_id):
     else:
         conflict = not bookable or form.has_error(NON_FIELD_ERRORS, "sold_out")
     form.focus_first_error()
-    session.refresh_from_db(fields=["seats_taken", "status"])
+    if attempted:
+        # The booking was refused on the session as it is now: show that, not the page's
+        # earlier read (without an attempt, that read is this request's own).
+        session.refresh_from_db(fields=["seats_taken", "status"])
     # Sold out (or cancelled, started) is a conflict however late it was found: 409.
     status = 409 if conflict else 200
     # No longer bookable: the page shows the availability, not the form, the same page

@@ -69,7 +69,7 @@ def test_every_response_has_its_own_tokens_and_each_one_books(settings):
     settings.BOOKING_RATE_LIMIT = "100/h"
     session = SessionFactory(capacity=5)
     pages = []
-    for n in range(3):
+    for _ in range(3):
         client = Client(enforce_csrf_checks=True)
         html = client.get(url(session)).content.decode()
         pages.append((client, html))
@@ -161,4 +161,4 @@ def test_statements_of_the_form_get_and_post(client, settings):
     with CaptureQueriesContext(connection) as refused:
         response = Client().post(url(session), form_data(session, email="late@example.com"))
     assert response.status_code == 409 and "Sold out" in response.content.decode()
-    assert len(refused) <= 3
+    assert len(refused) <= 2  # the session, and whether these people already hold seats
