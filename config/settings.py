@@ -523,6 +523,8 @@ STORAGES = {
 
 # --- Security -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, a new one in one INSERT instead of SELECT + BEGIN/INSERT/COMMIT.
+SESSION_ENGINE = "apps.core.session_store"
 CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie.
 CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
