@@ -163,6 +163,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, its per-request health check without a round trip while the
+    # connection is quiet (apps/core/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "apps.core.postgres"
     # A request never waits forever on a lock or a dead server.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
