@@ -98,7 +98,7 @@ def _render(request, *, session, bookable: bool) -> str:
 def _page_key(session, *, bookable: bool, most: int, now) -> str:
     shown = [_render_id(), bookable, session.has_started(now), session.is_sold_out, most,
              session_cancellation_policy_text(session=session, now=now),
-             settings.SITE_NAME, settings.BOOKING_HOLD_MINUTES]
+             settings.SITE_NAME, settings.BOOKING_HOLD_MINUTES, settings.TIME_ZONE]
     for instance, skip in ((session, "seats_taken"), (session.course, ""),
                            (session.location, "")):
         shown += [getattr(instance, f.attname) for f in instance._meta.concrete_fields
