@@ -24,7 +24,6 @@ as before. With Redis down every request renders (django-redis ignores the error
 import hashlib
 import uuid
 from functools import cache
-from pathlib import Path
 
 import django
 from django.conf import settings
@@ -38,7 +37,6 @@ from django.utils import timezone
 
 from apps.legal.policy import session_cancellation_policy_text
 
-from . import forms
 from .forms import BookingForm
 
 PAGE_TTL_SECONDS = 300
@@ -111,8 +109,12 @@ def _page_key(session, *, bookable: bool, most: int, now) -> str:
 def _render_id() -> str:
     """What a deploy can change in the page without changing its data: the templates, the
     form's fields (labels, help texts), Django's widgets and the static files' (hashed)
-    addresses. Fixed for the life of a process."""
+    addresses. Fixed for the life of a process; whatever else a deploy changes in the page
+    (the attendee rows' labels, built in BookingForm.__init__) is gone within the TTL."""
     parts = [get_template(name).template.source for name in PAGE_TEMPLATES]
     parts += [static(asset) for asset in PAGE_ASSETS]
-    parts += [Path(forms.__file__).read_text(), django.get_version()]
+    parts += [repr([(name, field.label, field.help_text, field.required,
+                     type(field.widget).__name__, field.widget.attrs)
+                    for name, field in BookingForm.base_fields.items()]),
+              django.get_version()]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
