@@ -163,6 +163,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, its per-request health check without a round trip while the
+    # connection is quiet (apps/core/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "apps.core.postgres"
     # A request never waits forever on a lock or a dead server.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
@@ -523,6 +526,8 @@ STORAGES = {
 
 # --- Security -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, a new one in one INSERT instead of SELECT + BEGIN/INSERT/COMMIT.
+SESSION_ENGINE = "apps.core.session_store"
 CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie.
 CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"

@@ -29,6 +29,7 @@ from apps.pricing.quotes import DiscountCodeError
 from apps.refunds.services import payment_refund_unneeded
 from apps.sessions.selectors import session_for_page
 
+from .booking_form_page import shared_booking_form
 from .forms import BookingForm
 
 
@@ -92,6 +93,8 @@ def book(request, session_id):
         raise Http404("No such session.")
     bookable = session.is_bookable()
     if request.method == "GET":
+        if shared := shared_booking_form(request, session=session):
+            return shared
         initial = {**_initial_from_user(request.user), "seats": request.GET.get("seats", 1),
                    **_initial_from_earlier_booking(request)}
         form = BookingForm(initial=initial, session=session, **_form_options(request))
@@ -113,7 +116,8 @@ def book(request, session_id):
     # the booking that holds their seats (the form lets only that through).
     open_to_resubmission = (session.status == session.Status.SCHEDULED
                             and not session.has_started())
-    if open_to_resubmission and form.is_valid():
+    attempted = open_to_resubmission and form.is_valid()
+    if attempted:
         booking_request = form.to_request(session_id=session.pk)
         try:
             booking = _create_booking(request, form, booking_request)
@@ -142,11 +146,19 @@ def book(request, session_id):
     else:
         conflict = not bookable or form.has_error(NON_FIELD_ERRORS, "sold_out")
     form.focus_first_error()
-    session.refresh_from_db(fields=["seats_taken", "status"])
+    if attempted:
+        # The booking was refused on the session as it is now: show that, not the page's
+        # earlier read (without an attempt, that read is this request's own).
+        session.refresh_from_db(fields=["seats_taken", "status"])
     # Sold out (or cancelled, started) is a conflict however late it was found: 409.
+    status = 409 if conflict else 200
+    # No longer bookable: the page shows the availability, not the form, the same page
+    # every anonymous visitor gets.
+    if shared := shared_booking_form(request, session=session, status=status):
+        return shared
     return render(request, "bookings/book.html",
                   {"session": session, "form": form, "bookable": session.is_bookable()},
-                  status=409 if conflict else 200)
+                  status=status)
 
 
 def _visible_booking(request, reference):
