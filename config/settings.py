@@ -299,6 +299,9 @@ STRIPE_PUBLISHABLE_KEY = env(
 STRIPE_WEBHOOK_SECRET = env(
     "STRIPE_WEBHOOK_SECRET", "whsec_local" if STRIPE_USES_LOCAL_FAKE else ""
 )
+# Stored webhook events are processed by this many drain tasks at once (one per slot,
+# apps.stripe_sync.tasks): at most the Celery worker processes that may work on them.
+STRIPE_EVENT_DRAINS = env_int("STRIPE_EVENT_DRAINS", 2)
 STRIPE_JS_URL = env(
     "STRIPE_JS_URL",
     f"{STRIPE_API_BASE}/double/v3/"  # the fake's Stripe.js double (apps/payments/fake)

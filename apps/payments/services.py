@@ -278,16 +278,18 @@ def payment_sync_from_stripe(*, intent: dict, stripe_event=None) -> Payment | No
         method = method.get("id")
     if method and not payment.card_last4:
         _remember_card(payment.pk, method)
-    return payment_apply_intent(intent=intent, stripe_event=stripe_event)
+        payment = None  # read again: the card's details were written since
+    return payment_apply_intent(intent=intent, stripe_event=stripe_event, found=payment)
 
 
-def payment_apply_intent(*, intent: dict, stripe_event=None,
-                         now: datetime | None = None) -> Payment | None:
+def payment_apply_intent(*, intent: dict, stripe_event=None, now: datetime | None = None,
+                         found: Payment | None = None) -> Payment | None:
     """Bring our payment in line with a PaymentIntent. Idempotent, and safe in any order:
     money that succeeded is never taken back by a later, older message.
-    Returns None when no payment of ours matches the intent."""
+    Returns None when no payment of ours matches the intent. `found`: the caller's
+    unlocked read of find_payment_for_intent(intent), spared a second look."""
     now = now or timezone.now()
-    found = find_payment_for_intent(intent)
+    found = found or find_payment_for_intent(intent)
     if found is None:
         return None
     status = intent.get("status")
@@ -306,7 +308,8 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
         return found
     with transaction.atomic():
         # Lock order everywhere: booking, then payment, then the user's totals.
-        Booking.objects.select_for_update(of=("self",)).filter(pk=found.booking_id).first()
+        booking = (Booking.objects.select_for_update(of=("self",))
+                   .filter(pk=found.booking_id).first())
         payment = Payment.objects.select_for_update(of=("self",)).get(pk=found.pk)
         if not payment.stripe_payment_intent_id:
             payment.stripe_payment_intent_id = intent["id"]
@@ -322,7 +325,7 @@ def payment_apply_intent(*, intent: dict, stripe_event=None,
             if int(intent.get("amount_received") or intent.get("amount") or 0) != payment.amount:
                 logger.error("Intent %s amount differs from payment %s", intent["id"], payment.pk)
             _payment_succeeded(payment, now=now, stripe_event=stripe_event,
-                               data={"payment_intent": intent["id"]})
+                               data={"payment_intent": intent["id"]}, booking=booking)
             return payment
         new_status = INTENT_STATUS.get(status)
         # A status the table does not allow from here is an older message arriving late
@@ -361,9 +364,9 @@ def payment_count_succeeded(*, payment_id: int, evidence: str, stripe_event=None
 
 
 def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_event=None,
-                       data: dict | None = None) -> None:
-    """The caller holds the booking and payment row locks (in that order). Counts the money
-    once, then pays the booking
+                       data: dict | None = None, booking: Booking | None = None) -> None:
+    """The caller holds the booking and payment row locks (in that order); `booking`, the
+    row it locked, if it has it at hand. Counts the money once, then pays the booking
     (re-taking seats for a payment that arrived after its hold lapsed), or records it as
     unneeded when the seats are gone or the booking no longer needs it (the refunds layer
     then gives it back: _note_unneeded)."""
@@ -374,7 +377,8 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
     User.objects.filter(pk=payment.user_id).update(total_spent=F("total_spent") + payment.amount)
     PaymentEvent.objects.create(payment=payment, kind="payment.succeeded",
                                 stripe_event=stripe_event, data=data or {})
-    booking = Booking.objects.select_for_update(of=("self",)).get(pk=payment.booking_id)
+    if booking is None:
+        booking = Booking.objects.select_for_update(of=("self",)).get(pk=payment.booking_id)
     if payment.purpose == Payment.Purpose.BALANCE:
         _balance_succeeded(payment, booking, actor=actor)
         return
@@ -389,9 +393,12 @@ def _payment_succeeded(payment: Payment, *, now: datetime, actor=None, stripe_ev
             _note_unneeded(payment, booking, reason=f"Paid after the hold ran out: "
                                                     f"{error.message}")
             return
+        # The confirmation (which does not name the invoice of a booking paid at once) is
+        # recorded first: the invoice takes the number series' row lock, which every
+        # payment's transaction waits for, so it comes last and is held for the least time.
+        booking_send_confirmations(booking)
         # The tax point is the payment: the invoice is issued in the same transaction.
         invoice_for_paid_booking(booking=booking, now=now, actor=actor)
-        booking_send_confirmations(booking)
         return
     _note_unneeded(
         payment, booking,

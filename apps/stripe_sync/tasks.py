@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,7 +12,15 @@ from apps.core.models import Communication
 from apps.payments.models import StripeEvent
 
 from .reconcile import reconcile_changes
-from .webhooks import stripe_event_note_failure, stripe_event_park, stripe_event_process
+from .webhooks import (
+    stripe_event_lock,
+    stripe_event_note_failure,
+    stripe_event_park,
+    stripe_event_process,
+    stripe_event_release,
+    stripe_events_release_all,
+    stripe_events_take,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +32,8 @@ def process_stripe_event_task(self, event_id: int) -> str:
     """Retries with exponential backoff (10 s, 20 s, 40 s ...); after the last one the
     event is parked for staff with its error, never dropped."""
     try:
-        return stripe_event_process(event_id=event_id)
+        with stripe_event_lock(event_id):
+            return stripe_event_process(event_id=event_id)
     except Exception as error:
         message = f"{type(error).__name__}: {error}"
         if self.request.retries >= self.max_retries:
@@ -31,6 +41,116 @@ def process_stripe_event_task(self, event_id: int) -> str:
             return "parked"
         stripe_event_note_failure(event_id=event_id, error=message)
         raise self.retry(exc=error, countdown=10 * 2**self.request.retries) from error
+
+
+# Draining: the intake does not queue a task per event. Each stored event belongs to a
+# slot (id % STRIPE_EVENT_DRAINS); a drain task per slot works through that slot's pending
+# events, one after the other, in the same worker process: one task message, one
+# connection and one log line for many events instead of one per event. The intake queues
+# a drain only when none of its slot is queued or running (a flag in the cache); a drain
+# clears the flag before its last look, so an event stored meanwhile is either seen by
+# that look or queues a new drain. Slots let as many worker processes drain at once.
+DRAIN_BATCH = 20  # events taken (and locked) per query
+DRAIN_RUN = 200  # events per task run, then a fresh run at the back of the queue
+DRAIN_FLAG_SECONDS = 30  # a lost drain (its message gone) blocks its slot this long
+
+
+def _drain_flag(slot: int) -> str:
+    return f"stripe-events:drain:{slot}"
+
+
+def stripe_event_dispatch(*, event_id: int) -> None:
+    """The intake stored `event_id`: make sure a drain of its slot will see it."""
+    slot = event_id % settings.STRIPE_EVENT_DRAINS
+    if cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS) is False:
+        return  # queued or running, and it looks again once the flag is cleared
+    try:
+        drain_stripe_events_task.delay(slot)
+    except Exception:
+        cache.delete(_drain_flag(slot))  # the next delivery tries again; the sweeper too
+        raise
+
+
+@shared_task
+def drain_stripe_events_task(slot: int) -> int:
+    return stripe_events_drain(slot=slot)
+
+
+def stripe_events_drain(*, slot: int, run: int = DRAIN_RUN) -> int:
+    """Process the pending events of one slot; returns how many this run took."""
+    slots = settings.STRIPE_EVENT_DRAINS
+    taken = 0
+    left: set[int] = set()  # held by another session: handed to their own tasks once
+    while True:
+        taken += _drain_pass(slot=slot, slots=slots, budget=run - taken, left=left)
+        if taken >= run:
+            # More may be waiting: a fresh run queues behind the tasks that came meanwhile
+            # (the confirmation emails); the flag stays, so the intake queues nothing.
+            cache.set(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS)
+            try:
+                drain_stripe_events_task.delay(slot)
+            except Exception:
+                cache.delete(_drain_flag(slot))
+                logger.exception("Could not queue the next drain of slot %s", slot)
+            return taken
+        cache.delete(_drain_flag(slot))
+        # The last look, after the flag is gone: an event stored before the intake saw the
+        # flag is found now; one stored later queued a new drain.
+        last = _drain_pass(slot=slot, slots=slots, budget=run - taken, left=left)
+        taken += last
+        if not last or cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS) is False:
+            return taken  # nothing came, or what came queued a new drain, which takes it
+
+
+def _drain_pass(*, slot: int, slots: int, budget: int, left: set[int]) -> int:
+    """One walk through the slot's pending events in id order, taking those nobody else
+    holds. Returns how many it took."""
+    taken = 0
+    after = 0
+    while taken < budget:
+        batch = stripe_events_take(slot=slot, slots=slots, after=after,
+                                   limit=min(DRAIN_BATCH, budget - taken))
+        if not batch:
+            break
+        after = batch[-1][0]
+        try:
+            for event_id, held in batch:
+                if held:
+                    _drain_one(event_id)
+                    taken += 1
+                elif event_id not in left:
+                    left.add(event_id)
+                    _leave_to_its_task(event_id)
+        finally:
+            stripe_events_release_all()
+    return taken
+
+
+def _leave_to_its_task(event_id: int) -> None:
+    """Another session holds the event: its own task (a retry, staff's reprocess, the
+    sweeper's), another drain, or the backend of a process that died and that PostgreSQL
+    has not noticed yet. Its own task waits for the lock and then does what is left, so
+    nothing is lost in the last case; in the others it finds the event processed."""
+    try:
+        process_stripe_event_task.delay(event_id)
+    except Exception:
+        logger.exception("Could not queue Stripe event %s, held by another session", event_id)
+
+
+def _drain_one(event_id: int) -> None:
+    """Process one event; a failure goes to the event's own task, which retries it with
+    backoff and parks it in the end, as if this had been its first try."""
+    try:
+        stripe_event_process(event_id=event_id)
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        try:
+            process_stripe_event_task.apply_async((event_id,), countdown=10, retries=1)
+        except Exception:
+            logger.exception("Could not queue the retries of Stripe event %s", event_id)
+            stripe_event_release(event_id=event_id)
+            return
+        stripe_event_note_failure(event_id=event_id, error=message, unless_noted=True)
 
 
 @shared_task

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from apps.payments import gateway
 
-from .tasks import process_stripe_event_task
+from .tasks import stripe_event_dispatch
 from .webhooks import stripe_event_store
 
 logger = logging.getLogger(__name__)
@@ -29,11 +29,12 @@ def stripe_webhook(request):
         return _reject("The signature does not match or is too old.")
     except ValueError:
         return _reject("The payload is not a valid event.")
-    # Nothing else on the path: one INSERT (a repeat delivery inserts nothing), then enqueue.
+    # Nothing else on the path: one INSERT (a repeat delivery inserts nothing), then the
+    # drain of its slot is queued unless one is already queued or running.
     stored_id = stripe_event_store(event, raw=request.body)
     if stored_id is not None:
         try:
-            process_stripe_event_task.delay(stored_id)
+            stripe_event_dispatch(event_id=stored_id)
         except Exception:
             # Stored safely: the sweeper enqueues it once the broker is back.
             logger.exception("Could not enqueue Stripe event %s", event["id"])

@@ -2,9 +2,11 @@
 
 import json
 import logging
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from apps.payments.disputes import dispute_apply_stripe
@@ -184,8 +186,79 @@ def stripe_event_process(*, event_id: int) -> str:
     return outcome
 
 
-def stripe_event_note_failure(*, event_id: int, error: str) -> None:
-    StripeEvent.objects.filter(pk=event_id).update(last_error=error[:4000])
+def stripe_event_note_failure(*, event_id: int, error: str, unless_noted: bool = False) -> None:
+    """`unless_noted`: only when the event is still pending with no error recorded (its
+    retries, which may already have run eagerly, keep their own outcome)."""
+    events = StripeEvent.objects.filter(pk=event_id)
+    if unless_noted:
+        events = events.filter(status=StripeEvent.Status.PENDING, last_error="")
+    events.update(last_error=error[:4000])
+
+
+def stripe_event_release(*, event_id: int) -> None:
+    """A drain took the event but could not hand its failure to the retry task (broker
+    down): count the attempt back, so the sweeper (attempts == 0) finds it again."""
+    StripeEvent.objects.filter(pk=event_id, status=StripeEvent.Status.PENDING,
+                               attempts__gt=0).update(attempts=F("attempts") - 1)
+
+
+# Who processes an event: the drain of its slot (tasks.stripe_events_drain), or its own
+# task (retries, staff's reprocess, the sweeper). A session advisory lock per event keeps
+# them from working on the same event at once; the lock goes with the connection if the
+# process dies. Two int4 keys (this namespace, the id folded into int4) keep clear of the
+# single-key locks of bookings.services. SQLite (the embedded mode, one process) has none.
+EVENT_LOCK_NAMESPACE = 22
+_EVENT_KEY = "(%s %% 2147483647)::int4"
+
+
+def _locks_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@contextmanager
+def stripe_event_lock(event_id: int):
+    """Wait until no drain or other task works on the event, then hold it."""
+    if not _locks_supported():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pg_advisory_lock(%s, {_EVENT_KEY})",
+                       [EVENT_LOCK_NAMESPACE, event_id])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT pg_advisory_unlock(%s, {_EVENT_KEY})",
+                               [EVENT_LOCK_NAMESPACE, event_id])
+        except Exception:  # a broken connection has released it already
+            logger.warning("Could not release the lock of Stripe event %s", event_id)
+
+
+def stripe_events_take(*, slot: int, slots: int, after: int, limit: int) -> list[tuple[int, bool]]:
+    """The next pending events of a drain's slot (id % slots == slot) after id `after`,
+    each with whether this session now holds it: (id, held). Pending and never tried
+    (attempts 0), or tried with no error noted (a drain or task that died mid-way: an
+    event whose failure was noted belongs to its retries). The lock is taken in the
+    outer query, so only for the rows the inner LIMIT returns. Release with
+    stripe_events_release_all()."""
+    held = (f"pg_try_advisory_lock(%s, {_EVENT_KEY.replace('%s', 'c.id')})"
+            if _locks_supported() else "%s = %s")
+    lock_params = [EVENT_LOCK_NAMESPACE] if _locks_supported() else [1, 1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, {held} FROM ("  # noqa: S608 (the model's table; parameters)
+            f"SELECT id FROM {StripeEvent._meta.db_table} "
+            "WHERE status = %s AND (attempts = 0 OR last_error = '') "
+            "AND id %% %s = %s AND id > %s ORDER BY id LIMIT %s) c ORDER BY c.id",
+            [*lock_params, StripeEvent.Status.PENDING, slots, slot, after, limit])
+        return [(row[0], bool(row[1])) for row in cursor.fetchall()]
+
+
+def stripe_events_release_all() -> None:
+    if _locks_supported():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
 
 
 def stripe_event_park(*, event_id: int, error: str) -> None:

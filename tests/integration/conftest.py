@@ -127,7 +127,9 @@ def celery_worker_process(django_db_setup, fake_stripe_server, celery_broker, tm
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
-        "REDIS_URL": celery_broker,
+        # The test's own cache, as a deployment's worker shares the web's: the webhook
+        # intake and the drains coordinate through it (apps.stripe_sync.tasks).
+        "REDIS_URL": os.environ.get("REDIS_URL") or celery_broker,
         "CELERY_BROKER_URL": celery_broker,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "STRIPE_API_BASE": fake_stripe_server,
