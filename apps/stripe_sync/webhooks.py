@@ -5,7 +5,7 @@ import logging
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -59,17 +59,26 @@ def stripe_event_store(event: dict, *, raw: bytes | None = None) -> int | None:
     as JSON allows no raw control character."""
     if raw is None or b"\\u0000" in raw:
         event = _without_nul(event)
-    payload = json.dumps(event)
     obj = (event.get("data") or {}).get("object") or {}
     object_id = obj.get("id") if isinstance(obj, dict) else ""
     created_ts = event.get("created")
+    stripe_created = datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None
+    object_id = object_id if isinstance(object_id, str) and len(object_id) <= 255 else ""
+    if connection.vendor != "postgresql":
+        # The embedded demo (SQLite, one process): the same row through the ORM.
+        try:
+            with transaction.atomic():
+                return StripeEvent.objects.create(
+                    stripe_id=event["id"], type=event.get("type", ""), object_id=object_id,
+                    payload=event, status=StripeEvent.Status.PENDING,
+                    stripe_created=stripe_created, received_at=timezone.now()).pk
+        except IntegrityError:
+            return None
+    payload = json.dumps(event)
     with connection.cursor() as cursor:
         cursor.execute(_STORE_SQL, [
-            event["id"], event.get("type", ""),
-            object_id if isinstance(object_id, str) and len(object_id) <= 255 else "",
-            payload, StripeEvent.Status.PENDING,
-            datetime.fromtimestamp(created_ts, tz=UTC) if created_ts else None,
-            timezone.now(),
+            event["id"], event.get("type", ""), object_id, payload,
+            StripeEvent.Status.PENDING, stripe_created, timezone.now(),
         ])
         row = cursor.fetchone()
     return row[0] if row else None

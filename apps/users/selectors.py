@@ -32,7 +32,7 @@ def users_for_emails(*, emails) -> dict[str, User]:
     if not emails:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(ROUTES_SQL, [emails, emails])
+        cursor.execute(routes_sql(len(emails)), [*emails, *emails])
         routes: dict[str, int] = {}
         for email, user_id in cursor.fetchall():
             routes.setdefault(email, user_id)
@@ -43,11 +43,16 @@ def users_for_emails(*, emails) -> dict[str, User]:
 
 
 # Where each address routes, best first (a verified address, then an account's own).
-# Table names come from the models; the addresses are parameters.
+# Table names come from the models; the addresses are parameters (`IN` with one marker per
+# address rather than PostgreSQL's `= ANY(array)`: the embedded demo runs on SQLite).
 _ADDRESSES, _USERS = EmailAddress._meta.db_table, User._meta.db_table
-ROUTES_SQL = (
-    "SELECT email, user_id FROM ("  # noqa: S608
-    f'SELECT email, user_id, 0 AS rank FROM "{_ADDRESSES}" '
-    "WHERE email = ANY(%s) AND verified "
-    f'UNION ALL SELECT email, id, 1 FROM "{_USERS}" WHERE email = ANY(%s)'
-    ") AS routes ORDER BY rank, user_id")
+
+
+def routes_sql(count: int) -> str:
+    marks = ", ".join(["%s"] * count)
+    return (
+        "SELECT email, user_id FROM ("  # noqa: S608
+        f'SELECT email, user_id, 0 AS rank FROM "{_ADDRESSES}" '
+        f"WHERE email IN ({marks}) AND verified "
+        f'UNION ALL SELECT email, id, 1 FROM "{_USERS}" WHERE email IN ({marks})'
+        ") AS routes ORDER BY rank, user_id")
