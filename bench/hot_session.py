@@ -214,9 +214,11 @@ def capture_booking_sql(session, api_token: str = "") -> list[str]:
         booking = Booking.objects.get(reference=response.headers["Location"].strip("/")
                                       .rsplit("/", 1)[1])
     attendee = booking.attendees.get()
+    # Addresses unquoted: they also stand inside array literals (bulk INSERTs through
+    # UNNEST) and inside the per-person advisory lock's key.
     unique = {
-        f"'{data['attendee_1_email']}'": "'a:run-:client_id-:i@example.com'",
-        f"'{data['email']}'": "'p:run-:client_id-:i@example.com'",
+        data["attendee_1_email"]: "a:run-:client_id-:i@example.com",
+        data["email"]: "p:run-:client_id-:i@example.com",
         f"'{booking.reference}'": "upper(substr(md5('r:run-:client_id-:i'), 1, 12))",
     }
     if invoice := booking.invoices.select_related("series").first():
@@ -233,8 +235,17 @@ def capture_booking_sql(session, api_token: str = "") -> list[str]:
     script = []
     for sql in (q["sql"] for q in queries.captured_queries):
         returned = None
-        if sql.startswith('INSERT INTO "users_user"'):
-            returned = "pu_" if f"'{data['email']}'" in sql else "au_"
+        if sql.startswith('INSERT INTO "users_user"') and data["email"] in sql \
+                and data["attendee_1_email"] in sql:
+            # Both new people in one bulk INSERT: keep each one's id by its address.
+            with_email = sql.replace('RETURNING "users_user"."id"',
+                                     'RETURNING "users_user"."id", "users_user"."email"')
+            sql = (f"WITH new AS ({with_email}) "  # noqa: S608 (replayed SQL, not a query)
+                   "SELECT max(id) FILTER (WHERE email LIKE 'a%') AS au_id, "
+                   "max(id) FILTER (WHERE email LIKE 'p%') AS pu_id FROM new")
+            returned = ""
+        elif sql.startswith('INSERT INTO "users_user"'):
+            returned = "pu_" if data["email"] in sql else "au_"
         elif sql.startswith('INSERT INTO "bookings_booking"'):
             returned = "bk_"
         elif sql.startswith('UPDATE "invoicing_invoiceseries"'):
@@ -245,7 +256,7 @@ def capture_booking_sql(session, api_token: str = "") -> list[str]:
         for number, variable in ids.items():
             sql = re.sub(rf"\b{number}\b", f":{variable}", sql)
         sql = sql.replace("\n", " ")
-        script.append(f"{sql} \\gset {returned}" if returned else f"{sql};")
+        script.append(f"{sql} \\gset {returned}" if returned is not None else f"{sql};")
     return script
 
 

@@ -61,26 +61,32 @@ def _drain_flag(slot: int) -> str:
 
 def stripe_event_dispatch(*, event_id: int) -> None:
     """The intake stored `event_id`: make sure a drain of its slot will see it."""
-    slot = event_id % settings.STRIPE_EVENT_DRAINS
+    slots = settings.STRIPE_EVENT_DRAINS
+    slot = event_id % slots
     if cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS) is False:
         return  # queued or running, and it looks again once the flag is cleared
     try:
-        drain_stripe_events_task.delay(slot)
+        # The slot count travels with the task: a worker configured differently (a deploy
+        # changing STRIPE_EVENT_DRAINS) still drains the slot the intake meant.
+        drain_stripe_events_task.delay(slot, slots)
     except Exception:
         cache.delete(_drain_flag(slot))  # the next delivery tries again; the sweeper too
         raise
 
 
 @shared_task
-def drain_stripe_events_task(slot: int) -> int:
-    return stripe_events_drain(slot=slot)
+def drain_stripe_events_task(slot: int, slots: int | None = None) -> int:
+    return stripe_events_drain(slot=slot, slots=slots)
 
 
-def stripe_events_drain(*, slot: int, run: int = DRAIN_RUN) -> int:
+def stripe_events_drain(*, slot: int, slots: int | None = None, run: int = DRAIN_RUN) -> int:
     """Process the pending events of one slot; returns how many this run took."""
-    slots = settings.STRIPE_EVENT_DRAINS
+    slots = slots or settings.STRIPE_EVENT_DRAINS
     taken = 0
-    left: set[int] = set()  # held by another session: handed to their own tasks once
+    # Not taken again in this run: events another session holds (handed to their own
+    # tasks once) and events that failed here and whose retry could not be queued (the
+    # broker is down: the sweeper queues them once it is back).
+    left: set[int] = set()
     while True:
         taken += _drain_pass(slot=slot, slots=slots, budget=run - taken, left=left)
         if taken >= run:
@@ -88,7 +94,7 @@ def stripe_events_drain(*, slot: int, run: int = DRAIN_RUN) -> int:
             # (the confirmation emails); the flag stays, so the intake queues nothing.
             cache.set(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS)
             try:
-                drain_stripe_events_task.delay(slot)
+                drain_stripe_events_task.delay(slot, slots)
             except Exception:
                 cache.delete(_drain_flag(slot))
                 logger.exception("Could not queue the next drain of slot %s", slot)
@@ -98,7 +104,9 @@ def stripe_events_drain(*, slot: int, run: int = DRAIN_RUN) -> int:
         # flag is found now; one stored later queued a new drain.
         last = _drain_pass(slot=slot, slots=slots, budget=run - taken, left=left)
         taken += last
-        if not last or cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS) is False:
+        # cache.add answers None when the cache is unreachable: stop then too (the
+        # sweeper finds what is left) rather than loop.
+        if not last or cache.add(_drain_flag(slot), 1, timeout=DRAIN_FLAG_SECONDS) is not True:
             return taken  # nothing came, or what came queued a new drain, which takes it
 
 
@@ -115,10 +123,13 @@ def _drain_pass(*, slot: int, slots: int, budget: int, left: set[int]) -> int:
         after = batch[-1][0]
         try:
             for event_id, held in batch:
+                if event_id in left:
+                    continue
                 if held:
-                    _drain_one(event_id)
+                    if not _drain_one(event_id):
+                        left.add(event_id)
                     taken += 1
-                elif event_id not in left:
+                else:
                     left.add(event_id)
                     _leave_to_its_task(event_id)
         finally:
@@ -137,9 +148,10 @@ def _leave_to_its_task(event_id: int) -> None:
         logger.exception("Could not queue Stripe event %s, held by another session", event_id)
 
 
-def _drain_one(event_id: int) -> None:
+def _drain_one(event_id: int) -> bool:
     """Process one event; a failure goes to the event's own task, which retries it with
-    backoff and parks it in the end, as if this had been its first try."""
+    backoff and parks it in the end, as if this had been its first try. False when it
+    failed and its retry could not be queued (it is left for the sweeper)."""
     try:
         stripe_event_process(event_id=event_id)
     except Exception as error:
@@ -149,8 +161,9 @@ def _drain_one(event_id: int) -> None:
         except Exception:
             logger.exception("Could not queue the retries of Stripe event %s", event_id)
             stripe_event_release(event_id=event_id)
-            return
+            return False
         stripe_event_note_failure(event_id=event_id, error=message, unless_noted=True)
+    return True
 
 
 @shared_task

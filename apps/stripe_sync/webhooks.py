@@ -5,7 +5,7 @@ import logging
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -224,15 +224,37 @@ def _locks_supported() -> bool:
     return connection.vendor == "postgresql"
 
 
+class EventBusy(Exception):
+    """Another session held the event for longer than a task waits: the task retries later
+    (with its backoff) instead of holding a worker process while it waits."""
+
+
+LOCK_WAIT_SECONDS = 30
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock wait ended by lock_timeout
+
+
 @contextmanager
-def stripe_event_lock(event_id: int):
-    """Wait until no drain or other task works on the event, then hold it."""
+def stripe_event_lock(event_id: int, *, wait: float | None = None):
+    """Wait (at most `wait` seconds) until no drain or other task works on the event,
+    then hold it; EventBusy after that."""
     if not _locks_supported():
         yield
         return
+    # A blocking wait (the waiter shows in pg_locks, and takes the lock the moment it is
+    # free), bounded by lock_timeout for this one statement.
+    timeout_ms = int((LOCK_WAIT_SECONDS if wait is None else wait) * 1000)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_advisory_lock(%s, {_EVENT_KEY})",
-                       [EVENT_LOCK_NAMESPACE, event_id])
+        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{timeout_ms}ms"])
+        try:
+            cursor.execute(f"SELECT pg_advisory_lock(%s, {_EVENT_KEY})",
+                           [EVENT_LOCK_NAMESPACE, event_id])
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise EventBusy(f"Stripe event {event_id} is held by another session.") \
+                    from error
+            raise
+        finally:
+            cursor.execute("RESET lock_timeout")
     try:
         yield
     finally:

@@ -5,9 +5,11 @@ again. Exactly-once effects are the services' own (tests/stripe_sync/test_webhoo
 
 import json
 import threading
+import time
 
 import pytest
 import redis
+from celery.exceptions import Retry
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, connections
@@ -149,3 +151,62 @@ def test_a_drain_leaves_an_event_another_session_holds_to_its_own_task(settings,
     assert result.get(disable_sync_subtasks=False) == "applied"
     assert StripeEvent.objects.get(pk=held_id).status == "processed"
     assert Booking.objects.filter(status="paid").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_events_own_task_waits_a_bounded_time_for_its_lock_then_retries_later(
+        monkeypatch):
+    """A task never holds a worker process indefinitely behind another session's lock
+    (a long drain batch, or the backend of a host that vanished): it gives up after the
+    wait and retries with its backoff, the failure noted for staff."""
+    held = paid_intents(1)[0]
+    held_id = stripe_event_store(intent_event(held.stripe_payment_intent_id))
+    monkeypatch.setattr("apps.stripe_sync.webhooks.LOCK_WAIT_SECONDS", 0.5)
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def other_session():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [EVENT_LOCK_NAMESPACE, held_id])
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+            done.set()
+
+    threading.Thread(target=other_session).start()
+    assert locked.wait(10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Retry, match="held by another session"):
+            tasks.process_stripe_event_task.apply(args=(held_id,), throw=True)
+        assert time.monotonic() - started < 5
+        event = StripeEvent.objects.get(pk=held_id)
+        assert event.status == "pending" and "held by another session" in event.last_error
+    finally:
+        release.set()
+        assert done.wait(10)
+
+
+def test_a_failed_event_whose_retry_cannot_be_queued_is_not_taken_again_in_the_run(
+        settings, monkeypatch):
+    """The broker is down and the event's handler fails: the drain leaves it for the
+    sweeper instead of running the handler again and again in one run."""
+    settings.STRIPE_EVENT_DRAINS = 1
+    payment = paid_intents(1)[0]
+    stored = stripe_event_store(intent_event(payment.stripe_payment_intent_id))
+    runs = []
+
+    def failing(*, event_id):
+        runs.append(event_id)
+        raise RuntimeError("Stripe is unreachable")
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks, "stripe_event_process", failing)
+    monkeypatch.setattr(tasks.process_stripe_event_task, "apply_async", broker_down)
+    tasks.stripe_events_drain(slot=0)
+    assert runs == [stored]
+    event = StripeEvent.objects.get(pk=stored)
+    assert (event.status, event.attempts) == ("pending", 0)  # the sweeper's to queue
