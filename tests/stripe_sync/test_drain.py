@@ -6,6 +6,7 @@ again. Exactly-once effects are the services' own (tests/stripe_sync/test_webhoo
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -49,6 +50,31 @@ def queued_not_run():
 
 def queued_task_names(broker) -> list[str]:
     return [json.loads(message)["headers"]["task"] for message in broker.lrange("celery", 0, -1)]
+
+
+@contextmanager
+def held_by_another_session(event_id: int):
+    """Another session holds the event's lock until the block ends: its own task at
+    work, a drain, or the backend of a process that died (closing the connection lets go)."""
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def other_session():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [EVENT_LOCK_NAMESPACE, event_id])
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+            done.set()
+
+    threading.Thread(target=other_session).start()
+    assert locked.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        assert done.wait(10)
 
 
 def drain_all() -> int:
@@ -117,23 +143,7 @@ def test_a_drain_leaves_an_event_another_session_holds_to_its_own_task(settings,
     held, free = paid_intents(2)
     held_id = stripe_event_store(intent_event(held.stripe_payment_intent_id))
     free_id = stripe_event_store(intent_event(free.stripe_payment_intent_id))
-    locked, release, done = threading.Event(), threading.Event(), threading.Event()
-
-    def other_session():  # its own task at work, or the backend of a process that died
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [EVENT_LOCK_NAMESPACE, held_id])
-                locked.set()
-                release.wait(10)
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)",
-                               [EVENT_LOCK_NAMESPACE, held_id])
-        finally:
-            connections.close_all()
-            done.set()
-
-    threading.Thread(target=other_session).start()
-    assert locked.wait(10)
-    try:
+    with held_by_another_session(held_id):
         assert tasks.stripe_events_drain(slot=0) == 1
         assert StripeEvent.objects.get(pk=free_id).status == "processed"
         held_event = StripeEvent.objects.get(pk=held_id)
@@ -141,9 +151,6 @@ def test_a_drain_leaves_an_event_another_session_holds_to_its_own_task(settings,
         queued = [json.loads(m) for m in queued_not_run.lrange("celery", 0, -1)]
         assert [m["headers"]["argsrepr"] for m in queued
                 if m["headers"]["task"].endswith("process_stripe_event_task")] == [f"({held_id},)"]
-    finally:
-        release.set()
-        assert done.wait(10)
     # Its task, once the other session let go, does what is left.
     # (disable_sync_subtasks: an earlier test's in-process worker leaves Celery believing
     # it runs inside a task, which forbids .get() on an eager result.)
@@ -162,30 +169,13 @@ def test_an_events_own_task_waits_a_bounded_time_for_its_lock_then_retries_later
     held = paid_intents(1)[0]
     held_id = stripe_event_store(intent_event(held.stripe_payment_intent_id))
     monkeypatch.setattr("apps.stripe_sync.webhooks.LOCK_WAIT_SECONDS", 0.5)
-    locked, release, done = threading.Event(), threading.Event(), threading.Event()
-
-    def other_session():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [EVENT_LOCK_NAMESPACE, held_id])
-                locked.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-            done.set()
-
-    threading.Thread(target=other_session).start()
-    assert locked.wait(10)
-    try:
+    with held_by_another_session(held_id):
         started = time.monotonic()
         with pytest.raises(Retry, match="held by another session"):
             tasks.process_stripe_event_task.apply(args=(held_id,), throw=True)
         assert time.monotonic() - started < 5
         event = StripeEvent.objects.get(pk=held_id)
         assert event.status == "pending" and "held by another session" in event.last_error
-    finally:
-        release.set()
-        assert done.wait(10)
 
 
 def test_a_failed_event_whose_retry_cannot_be_queued_is_not_taken_again_in_the_run(
